@@ -1,0 +1,45 @@
+"""Turning values or policies into actions, always among the available ones.
+
+All functions take a ``generator`` so a seeded run is reproducible on any device.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def greedy(scores: torch.Tensor, avail_actions: torch.Tensor) -> torch.Tensor:
+    """argmax over available actions: scores [..., U], avail [..., U] bool -> [...] int64."""
+    return scores.masked_fill(~avail_actions, float("-inf")).argmax(-1)
+
+
+def sample(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One draw from each categorical distribution: probs [..., U] -> [...] int64."""
+    flat = probs.reshape(-1, probs.shape[-1])  # [M, U]
+    return torch.multinomial(flat, 1, generator=generator).view(probs.shape[:-1])
+
+
+def uniform_over_available(avail_actions: torch.Tensor) -> torch.Tensor:
+    """The uniform distribution over available actions: [..., U] bool -> [..., U]."""
+    weights = avail_actions.float()
+    return weights / weights.sum(-1, keepdim=True)
+
+
+def epsilon_greedy(agent_qs: torch.Tensor, avail_actions: torch.Tensor, epsilon: float,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ε a uniformly random available action, else the greedy one. [..., U] -> [...]."""
+    random_actions = sample(uniform_over_available(avail_actions), generator)
+    explore = torch.rand(agent_qs.shape[:-1], generator=generator, device=agent_qs.device) < epsilon
+    return torch.where(explore, random_actions, greedy(agent_qs, avail_actions))
+
+
+def with_epsilon_floor(policy: torch.Tensor, avail_actions: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """(1−ε)·π + ε·uniform over the available actions: [..., U] -> [..., U]."""
+    return (1.0 - epsilon) * policy + epsilon * uniform_over_available(avail_actions)
+
+
+def linear_epsilon(t_env: int, start: float, finish: float, anneal_steps: int) -> float:
+    """ε falling linearly from ``start`` to ``finish`` over ``anneal_steps`` env steps (pymarl's schedule)."""
+    if anneal_steps <= 0:
+        return finish
+    fraction = min(t_env / anneal_steps, 1.0)
+    return start + fraction * (finish - start)

@@ -1,0 +1,120 @@
+"""Episode batches and the episode replay buffer (Alg. 1 lines 3–4).
+
+An ``EpisodeBatch`` holds B whole episodes padded to T steps, in pymarl's layout [B, T, N, ...].
+Observations, states and available actions have T+1 entries (the one after the last action is
+needed for the bootstrap target); actions, rewards and flags have T.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+from nqmix_core.envs.base import EnvInfo
+
+
+@dataclass
+class EpisodeBatch:
+    """B episodes of up to T steps.
+
+    | field         | shape                | dtype   | meaning                                  |
+    |---------------|----------------------|---------|------------------------------------------|
+    | obs           | [B, T+1, N, O]       | float32 | o_t^a                                     |
+    | state         | [B, T+1, S]          | float32 | s_t                                       |
+    | avail_actions | [B, T+1, N, U]       | bool    | actions allowed at t                      |
+    | actions       | [B, T, N]            | int64   | u_t^a                                     |
+    | reward        | [B, T]               | float32 | r_t                                       |
+    | terminated    | [B, T]               | bool    | the task ended after step t (no bootstrap)|
+    | filled        | [B, T]               | float32 | 1 on real steps, 0 on padding             |
+    """
+
+    obs: torch.Tensor
+    state: torch.Tensor
+    avail_actions: torch.Tensor
+    actions: torch.Tensor
+    reward: torch.Tensor
+    terminated: torch.Tensor
+    filled: torch.Tensor
+
+    @property
+    def n_episodes(self) -> int:
+        return self.reward.shape[0]
+
+    @property
+    def max_steps(self) -> int:
+        return self.reward.shape[1]
+
+    def map(self, fn) -> "EpisodeBatch":
+        """A new batch with ``fn`` applied to every tensor."""
+        return EpisodeBatch(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
+
+    def trim(self, n_steps: int) -> "EpisodeBatch":
+        """Keep the first ``n_steps`` steps (and n_steps+1 observations)."""
+        def cut(x: torch.Tensor) -> torch.Tensor:
+            steps = n_steps + 1 if x.shape[1] == self.max_steps + 1 else n_steps
+            return x[:, :steps]
+        return self.map(cut)
+
+
+def empty_batch(n_episodes: int, info: EnvInfo, device: torch.device | str) -> EpisodeBatch:
+    """An all-padding batch of ``n_episodes`` episodes of ``info.episode_limit`` steps."""
+    b, t, n = n_episodes, info.episode_limit, info.n_agents
+    return EpisodeBatch(
+        obs=torch.zeros(b, t + 1, n, info.obs_dim, device=device),
+        state=torch.zeros(b, t + 1, info.state_dim, device=device),
+        avail_actions=torch.zeros(b, t + 1, n, info.n_actions, dtype=torch.bool, device=device),
+        actions=torch.zeros(b, t, n, dtype=torch.long, device=device),
+        reward=torch.zeros(b, t, device=device),
+        terminated=torch.zeros(b, t, dtype=torch.bool, device=device),
+        filled=torch.zeros(b, t, device=device),
+    )
+
+
+class EpisodeBuffer:
+    """Ring buffer of whole episodes kept on ``device``.
+
+    Episode lengths are also kept on the CPU, so sampling can cut a batch to its longest episode
+    without a host-device sync (padding costs as much compute as real steps).
+    """
+
+    def __init__(self, capacity: int, info: EnvInfo, device: torch.device | str) -> None:
+        self.capacity = capacity
+        self.storage = empty_batch(capacity, info, device)
+        self.lengths = torch.zeros(capacity, dtype=torch.long)  # CPU
+        self.next_index = 0
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def insert(self, batch: EpisodeBatch, lengths: torch.Tensor) -> None:
+        """Store the episodes of ``batch`` ([E, T, ...]) with their lengths ([E], any device)."""
+        n = batch.n_episodes
+        slots = (self.next_index + torch.arange(n)) % self.capacity  # [E] CPU
+        device_slots = slots.to(self.storage.reward.device)
+        for f in fields(EpisodeBatch):
+            getattr(self.storage, f.name)[device_slots] = getattr(batch, f.name)
+        self.lengths[slots] = lengths.cpu()  # one transfer per collected batch
+        self.next_index = (self.next_index + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def can_sample(self, batch_size: int) -> bool:
+        return self.size >= batch_size
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> EpisodeBatch:
+        """A uniform random mini-batch of distinct episodes, cut to its longest episode."""
+        picks = torch.randperm(self.size, generator=generator)[:batch_size]  # [B] CPU
+        n_steps = int(self.lengths[picks].max())
+        batch = self.storage.map(lambda x: x[picks.to(x.device)])
+        return batch.trim(n_steps)
+
+    def state_dict(self) -> dict:
+        """Everything needed to restore the buffer exactly (for resumable runs)."""
+        tensors = {f.name: getattr(self.storage, f.name) for f in fields(EpisodeBatch)}
+        return {**tensors, "lengths": self.lengths, "next_index": self.next_index, "size": self.size}
+
+    def load_state_dict(self, state: dict) -> None:
+        for f in fields(EpisodeBatch):
+            getattr(self.storage, f.name).copy_(state[f.name])
+        self.lengths.copy_(state["lengths"])
+        self.next_index, self.size = int(state["next_index"]), int(state["size"])

@@ -1,0 +1,279 @@
+"""SMAX (JaxMARL's StarCraft-like simulator) behind the batched protocol, E copies in one jit + vmap.
+
+The enemy is JaxMARL's ``HeuristicEnemySMAX`` (it shoots the closest unit in range, otherwise walks to
+the mirror image of its start or chases a visible unit). Everything below is about turning that into
+the ``[E, N, ...]`` torch tensors of ``base.py`` without changing the task.
+
+Episode end (pymarl / SMAC conventions)
+    The default ``episode_limit`` is SMAC's for the map (3m 60, 8m 120, 2s3z 120, 3s5z 150, ...).
+    SMAX itself only stops after ``max_steps + 1`` steps, so we do not use its ``done`` flag: after
+    each step we read the unit-alive flags and the step counter and report
+
+    * ``terminated`` = every ally dead or every enemy dead (the battle is decided),
+    * ``timed_out``  = ``step == episode_limit`` and the battle is not decided,
+    * ``won``        = every enemy dead and at least one ally alive. This is exactly when SMAX pays
+      its +1 bonus, so ``won`` ⇔ reward ≥ 1 on the final step.
+
+    A copy that has ended is frozen (its state and observation stay as they were, reward 0, flags
+    stay set) until ``reset``. We call SMAX's ``step_env``, never the auto-resetting ``step``.
+
+Reward
+    SMAX's reward is passed through unchanged: per step, the enemy health lost (each unit's loss as a
+    fraction of its maximum health, summed, divided by the number of enemies) plus 1.0 on a win.
+    The maximum return is therefore 2.0 (SMAC's is 20: multiply by 10 to compare returns). Damage
+    taken is not penalised (as in SMAC's default reward).
+
+Global state (``Observation.state``, length 12·(A+E) for A allies and E enemies)
+    SMAX's world state is, per unit u (allies first): [health / max health, x, y, weapon cooldown,
+    6 unit-type bits]; then the team of every unit (0 or 1); then the unit-type index of every unit
+    (0..5). Dead units have all 10 per-unit features zero. Three fields are not on a unit scale, and
+    we rescale exactly these (the same scaling SMAX applies to an agent's *own* observation):
+
+    * x ← x / map_width, y ← y / map_height (32 × 32 map: alive units lie in [0, 1]),
+    * cooldown ← clip(cooldown / weapon_cooldown[type_u], 0, 1). SMAX lets the raw value keep falling
+      below zero while a unit does not shoot (−30 after 60 steps), so it is clipped like the obs,
+    * type index ← type index / 5 (the number of unit types minus one).
+
+JaxMARL quirks handled here
+    ``import jaxmarl`` prints two lines, and its (optional) MABrax module sets ``sys.stdout`` and
+    ``sys.stderr`` back to ``sys.__stdout__``/``sys.__stderr__``, which defeats
+    ``contextlib.redirect_stdout`` and can send later notebook prints to the kernel's terminal.
+    ``_load_jaxmarl`` silences the import and restores all four streams. The reset state holds a
+    weakly-typed int, so every state we hand back to jit is re-cast to strong types; the jitted
+    functions are warmed up in the constructor on the exact input types used later (numpy actions),
+    so stepping and resetting never recompile. We do not use ``jaxmarl.wrappers`` (they need ``six``).
+    Building an SMAXEnv compiles for 10-20 s on 2 CPU cores (once per map and n_envs); set the
+    environment variable ``JAX_COMPILATION_CACHE_DIR`` to let later processes reuse the compiled code.
+"""
+from __future__ import annotations
+
+import io
+import sys
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from nqmix_core.envs.base import EnvInfo, Observation, StepResult
+from nqmix_core.errors import UserError
+
+try:
+    import jax
+    import jax.numpy as jnp
+except ImportError:  # the optional [smax] extra is not installed; SMAXEnv says how to fix it
+    jax = jnp = None
+
+INSTALL_HINT = 'pip install -e ".[smax]"'
+
+SMAC_EPISODE_LIMITS = {
+    "3m": 60, "8m": 120, "25m": 150, "5m_vs_6m": 70, "10m_vs_11m": 150, "27m_vs_30m": 180,
+    "2s3z": 120, "3s5z": 150, "3s5z_vs_3s6z": 170, "3s_vs_5z": 250, "6h_vs_8z": 150,
+}
+"""SMAC's per-map episode limits (oxwhirl/smac ``smac_maps.py``) for the maps SMAX also has."""
+
+SMAX_DEFAULT_LIMIT = 100
+"""SMAX's own default, used for maps SMAC does not have (the ``smacv2_*`` ones)."""
+
+UNIT_FEATURES = 10
+"""Per-unit block of SMAX's world state: health, x, y, weapon cooldown, 6 unit-type bits."""
+
+
+def _load_jaxmarl() -> Any:
+    """Import jaxmarl without its import-time prints, leaving ``sys.stdout``/``stderr`` as they were."""
+    if jax is None:
+        raise UserError(f"SMAX needs jax and jaxmarl, which are not installed; run `{INSTALL_HINT}`.")
+    saved = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    sink = io.StringIO()
+    try:
+        sys.stdout = sys.__stdout__ = sink
+        import jaxmarl
+        import jaxmarl.environments.smax.smax_env  # noqa: F401  (holds the map registry)
+    except ImportError as error:
+        message = f"SMAX needs jaxmarl, which failed to import ({error}); run `{INSTALL_HINT}`."
+        raise UserError(message) from error
+    finally:
+        sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__ = saved
+    return jaxmarl
+
+
+def smax_map_names() -> list[str]:
+    """The map names SMAX knows (SMAC names such as '3m', '3s5z', plus 'smacv2_*')."""
+    return sorted(_load_jaxmarl().environments.smax.smax_env.MAP_NAME_TO_SCENARIO)
+
+
+def _make_smax(map_name: str, episode_limit: int) -> Any:
+    """Build JaxMARL's heuristic-enemy SMAX for ``map_name``; a one-sentence UserError if unknown."""
+    jaxmarl = _load_jaxmarl()
+    names = smax_map_names()
+    if map_name not in names:
+        raise UserError(f"Unknown SMAX map '{map_name}'; the maps that exist are: {', '.join(names)}.")
+    scenario = jaxmarl.environments.smax.map_name_to_scenario(map_name)
+    # SMAX would stop by itself only after max_steps + 1 steps; we cut at episode_limit ourselves.
+    return jaxmarl.make("HeuristicEnemySMAX", scenario=scenario, max_steps=episode_limit)
+
+
+def normalize_world_state(world_state: Any, n_units: int, map_size: tuple[float, float],
+                          weapon_cooldowns: Any, n_unit_types: int) -> Any:
+    """Rescale SMAX's raw world state to unit scale (see the module docstring for the exact formula).
+
+    world_state: [12 * n_units] raw SMAX vector; returns the same layout, rescaled.
+    """
+    per_unit = world_state[: n_units * UNIT_FEATURES].reshape(n_units, UNIT_FEATURES)  # [U, 10]
+    teams = world_state[n_units * UNIT_FEATURES: n_units * (UNIT_FEATURES + 1)]  # [U]
+    unit_types = world_state[n_units * (UNIT_FEATURES + 1):]  # [U], float-coded ints 0..5
+    max_cooldown = weapon_cooldowns[unit_types.astype(jnp.int32)]  # [U]
+    position = per_unit[:, 1:3] / jnp.asarray(map_size, dtype=world_state.dtype)  # [U, 2]
+    cooldown = jnp.clip(per_unit[:, 3] / max_cooldown, 0.0, 1.0)  # [U]
+    per_unit = per_unit.at[:, 1:3].set(position).at[:, 3].set(cooldown)  # [U, 10]
+    return jnp.concatenate([per_unit.reshape(-1), teams, unit_types / (n_unit_types - 1)])  # [12 U]
+
+
+def episode_flags(unit_alive: Any, step: Any, n_allies: int, episode_limit: int) -> tuple[Any, Any, Any]:
+    """(terminated, timed_out, won) from the alive flags [..., A+E] and the step counter [...]."""
+    allies_alive = jnp.any(unit_alive[..., :n_allies], axis=-1)
+    enemies_alive = jnp.any(unit_alive[..., n_allies:], axis=-1)
+    terminated = ~allies_alive | ~enemies_alive
+    timed_out = (step >= episode_limit) & ~terminated
+    won = allies_alive & ~enemies_alive
+    return terminated, timed_out, won
+
+
+def _strong_types(tree: Any) -> Any:
+    """Re-cast every leaf to its own dtype, dropping jax's weak types (which would force a recompile)."""
+    return jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), tree)
+
+
+class _Carry(NamedTuple):
+    """What one copy keeps between steps: the SMAX state and the observation it produced."""
+
+    state: Any  # HeuristicEnemySMAX State
+    obs: Any  # [N, obs_dim] float32
+    world_state: Any  # [state_dim] float32, normalised
+    avail: Any  # [N, U] bool
+
+
+class _StepOut(NamedTuple):
+    """One batched step: the new carry, the next observation (own buffers), reward and flags."""
+
+    key: Any  # [2] uint32
+    carry: _Carry  # batched, [E, ...]
+    observation: tuple[Any, Any, Any]  # ([E, N, obs_dim], [E, state_dim], [E, N, U])
+    reward: Any  # [E] float32
+    terminated: Any  # [E] bool
+    timed_out: Any  # [E] bool
+    won: Any  # [E] bool
+
+
+def _build_functions(env: Any, n_envs: int, episode_limit: int) -> tuple[Any, Any]:
+    """The batched (un-jitted) reset and step functions for E copies of ``env``."""
+    agents = list(env.agents)  # "ally_0" .. "ally_{N-1}"
+    n_units = env.num_allies + env.num_enemies
+    map_size = (float(env.map_width), float(env.map_height))
+    n_unit_types = len(env.unit_type_names)
+
+    def pack(obs: dict, state: Any) -> _Carry:
+        avail = env.get_avail_actions(state)
+        return _Carry(state=state,
+                      obs=jnp.stack([obs[a] for a in agents]).astype(jnp.float32),  # [N, obs_dim]
+                      world_state=normalize_world_state(obs["world_state"], n_units, map_size,
+                                                        env.unit_type_weapon_cooldowns, n_unit_types),
+                      avail=jnp.stack([avail[a] for a in agents]).astype(jnp.bool_))  # [N, U]
+
+    def flags(carry: _Carry) -> tuple[Any, Any, Any]:
+        smax_state = carry.state.state  # the inner SMAX state (the outer one adds the enemy policy's)
+        return episode_flags(smax_state.unit_alive, smax_state.step, env.num_allies, episode_limit)
+
+    def reset_one(key: Any) -> _Carry:
+        obs, state = env.reset(key)
+        return pack(obs, state)
+
+    def step_one(key: Any, carry: _Carry, actions: Any) -> tuple[_Carry, Any]:
+        terminated, timed_out, _ = flags(carry)
+        was_done = terminated | timed_out
+        action_dict = {agent: actions[i] for i, agent in enumerate(agents)}  # N scalars
+        obs, state, rewards, _, _ = env.step_env(key, carry.state, action_dict)  # never auto-resets
+        stepped = pack(obs, state)
+        carry = jax.tree.map(lambda old, new: jnp.where(was_done, old, new), carry, stepped)  # frozen if done
+        return carry, jnp.where(was_done, 0.0, rewards[agents[0]]).astype(jnp.float32)
+
+    def reset(key: Any) -> tuple[Any, _Carry, tuple[Any, Any, Any]]:
+        key, sub = jax.random.split(key)
+        carry = _strong_types(jax.vmap(reset_one)(jax.random.split(sub, n_envs)))  # [E, ...]
+        return key, carry, (carry.obs, carry.world_state, carry.avail)
+
+    def step(key: Any, carry: _Carry, actions: Any) -> _StepOut:
+        key, sub = jax.random.split(key)
+        carry, reward = jax.vmap(step_one)(jax.random.split(sub, n_envs), carry, actions)  # [E, ...], [E]
+        carry = _strong_types(carry)
+        terminated, timed_out, won = flags(carry)  # [E] each
+        observation = (carry.obs, carry.world_state, carry.avail)  # returned in buffers of their own
+        return _StepOut(key, carry, observation, reward, terminated, timed_out, won)
+
+    return reset, step
+
+
+class SMAXEnv:
+    """E copies of one SMAX map against the heuristic enemy, as torch tensors on ``device``."""
+
+    def __init__(self, map_name: str, n_envs: int, device: torch.device | str = "cpu", seed: int = 0,
+                 episode_limit: int | None = None) -> None:
+        if n_envs < 1:
+            raise UserError(f"n_envs must be at least 1, but it is {n_envs}.")
+        limit = SMAC_EPISODE_LIMITS.get(map_name, SMAX_DEFAULT_LIMIT) if episode_limit is None else episode_limit
+        if limit < 1:
+            raise UserError(f"episode_limit must be at least 1, but it is {limit}.")
+        self._env = _make_smax(map_name, limit)
+        self.map_name, self.n_envs, self.device = map_name, n_envs, torch.device(device)
+        self.info = EnvInfo(n_agents=self._env.num_agents, obs_dim=self._env.obs_size,
+                            state_dim=self._env.state_size, n_actions=self._env.num_ally_actions,
+                            episode_limit=limit)
+        reset, step = _build_functions(self._env, n_envs, limit)
+        self._seed_fn = jax.jit(lambda s: jax.random.PRNGKey(s))
+        self._reset_fn, self._step_fn = jax.jit(reset), jax.jit(step)
+        self._warm_up()
+        self._key = self._seed_fn(np.uint32(seed % 2**32))
+        self._carry: _Carry | None = None
+
+    def _warm_up(self) -> None:
+        """Compile reset and step on the exact input types used later (two steps: catches weak types)."""
+        key, carry, _ = self._reset_fn(self._seed_fn(np.uint32(0)))
+        stop = np.full((self.n_envs, self.info.n_agents), 4, dtype=np.int32)  # action 4 = stop
+        for _ in range(2):
+            out = self._step_fn(key, carry, stop)
+            key, carry = out.key, out.carry
+        jax.block_until_ready(out)
+
+    def compile_count(self) -> int:
+        """How many versions of reset and step jit has compiled (1 each after warm-up, ideally)."""
+        return self._reset_fn._cache_size() + self._step_fn._cache_size() + self._seed_fn._cache_size()
+
+    def _to_torch(self, x: Any) -> torch.Tensor:
+        return torch.from_dlpack(x).to(self.device)  # zero-copy on CPU
+
+    def _observation(self, arrays: tuple[Any, Any, Any]) -> Observation:
+        obs, state, avail = (self._to_torch(x) for x in arrays)
+        return Observation(obs=obs, state=state, avail_actions=avail)  # [E,N,O], [E,S], [E,N,U]
+
+    def reset(self, seed: int | None = None) -> Observation:
+        """Start a new episode in every copy; the same seed gives bit-identical episodes."""
+        if seed is not None:
+            self._key = self._seed_fn(np.uint32(seed % 2**32))
+        self._key, self._carry, arrays = self._reset_fn(self._key)
+        return self._observation(arrays)
+
+    def step(self, actions: torch.Tensor) -> StepResult:
+        """Apply ``actions`` ([E, N] integer, each available) in every copy that has not ended."""
+        if self._carry is None:
+            raise RuntimeError("Call reset() before step().")
+        if tuple(actions.shape) != (self.n_envs, self.info.n_agents):
+            expected = (self.n_envs, self.info.n_agents)
+            raise ValueError(f"actions must have shape {expected}, got {tuple(actions.shape)}.")
+        out = self._step_fn(self._key, self._carry, actions.to("cpu", torch.int32).numpy())  # [E, N] int32
+        self._key, self._carry = out.key, out.carry
+        return StepResult(next=self._observation(out.observation), reward=self._to_torch(out.reward),
+                          terminated=self._to_torch(out.terminated), timed_out=self._to_torch(out.timed_out),
+                          won=self._to_torch(out.won))
+
+    def close(self) -> None:
+        """Drop the jax state; nothing else to release. Safe to call twice."""
+        self._carry = None

@@ -1,0 +1,112 @@
+"""The part every value-factorisation learner shares: a critic = shared agent network + mixer.
+
+A learner coordinates; it does no math of its own (that lives in ``nqmix_core.losses``).
+One ``train_step`` = forward the sampled episodes -> losses -> optimiser steps -> target update.
+Acting modes:
+
+* ``"explore"``: the behaviour policy used to collect training data,
+* ``"stochastic"``: sample the learned policy (for Q-learners: same as greedy),
+* ``"greedy"``: the most likely / highest-valued available action.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nqmix_core import action_selection
+from nqmix_core.buffer import EpisodeBatch
+from nqmix_core.config import AlgoConfig
+from nqmix_core.envs.base import EnvInfo, Observation
+from nqmix_core.learners.common import frozen_copy, hard_update, rmsprop, soft_update
+from nqmix_core.networks import AgentNetwork, agent_inputs, make_mixer, sequence_inputs
+
+ACT_MODES = ("explore", "stochastic", "greedy")
+
+
+class CriticLearner(nn.Module):
+    """Shared agent network + mixer, their targets, and the critic's optimiser."""
+
+    def __init__(self, info: EnvInfo, config: AlgoConfig, device: torch.device | str) -> None:
+        super().__init__()
+        self.info, self.config, self.device = info, config, torch.device(device)
+        input_dim = info.obs_dim + info.n_actions + info.n_agents
+        self.agent = AgentNetwork(input_dim, info.n_actions, config.rnn_hidden_dim)
+        self.mixer = make_mixer(config.mixer, info.n_agents, info.state_dim,
+                                config.mixer_embed_dim, config.hypernet_hidden_dim)
+        self.target_agent = frozen_copy(self.agent)
+        self.target_mixer = frozen_copy(self.mixer)
+        self.to(self.device)
+        self.critic_params = [*self.agent.parameters(), *self.mixer.parameters()]
+        self.critic_optimiser = rmsprop(self.critic_params, config.critic_lr, config)
+        self.last_target_update_episode = 0
+
+    # --- acting -------------------------------------------------------------------------------
+    def initial_hidden(self, n_envs: int) -> torch.Tensor:
+        """Zero GRU state for E environments: [E, N, H]."""
+        return self.agent.initial_hidden((n_envs, self.info.n_agents), self.device)
+
+    @torch.no_grad()
+    def act(self, obs: Observation, last_actions: torch.Tensor, hidden: torch.Tensor, mode: str,
+            t_env: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Choose actions [E, N] for one step; last_actions [E, N] (−1 at t = 0), hidden [E, N, H]."""
+        inputs = agent_inputs(obs.obs, last_actions, self.info.n_actions)  # [E, N, D]
+        agent_qs, hidden = self.agent.step(inputs, hidden)  # [E, N, U], [E, N, H]
+        return self.choose_actions(agent_qs, hidden, obs.avail_actions, mode, t_env, generator), hidden
+
+    def epsilon(self, t_env: int) -> float:
+        """Exploration rate after ``t_env`` environment steps (linear schedule)."""
+        c = self.config
+        return action_selection.linear_epsilon(t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps)
+
+    def choose_actions(self, agent_qs, hidden, avail_actions, mode, t_env, generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    # --- training helpers ---------------------------------------------------------------------
+    def unroll(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run online and target agent networks over the batch: Q and hidden, each [B, T+1, N, ·]."""
+        inputs = sequence_inputs(batch.obs, batch.actions, self.info.n_actions)  # [B, T+1, N, D]
+        agent_qs, hidden = self.agent(inputs)
+        with torch.no_grad():
+            target_qs, target_hidden = self.target_agent(inputs)
+        return agent_qs, hidden, target_qs, target_hidden
+
+    def critic_step(self, loss: torch.Tensor) -> torch.Tensor:
+        """One RMSprop step on the critic with gradient-norm clipping; returns the norm (a tensor)."""
+        self.critic_optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.critic_params, self.config.grad_norm_clip)
+        self.critic_optimiser.step()
+        return grad_norm
+
+    def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        """(target, online) network pairs kept in step by ``update_targets``."""
+        return [(self.target_agent, self.agent), (self.target_mixer, self.mixer)]
+
+    def update_targets(self, episodes_seen: int) -> None:
+        """Soft update every step (Alg. 1 line 16) or a hard copy every N episodes (pymarl)."""
+        if self.config.target_update == "soft":
+            for target, online in self.target_pairs():
+                soft_update(target, online, self.config.tau)
+        elif episodes_seen - self.last_target_update_episode >= self.config.target_update_interval:
+            for target, online in self.target_pairs():
+                hard_update(target, online)
+            self.last_target_update_episode = episodes_seen
+
+    def train_step(self, batch: EpisodeBatch, t_env: int, episodes_seen: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def optimisers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"critic": self.critic_optimiser}
+
+    def checkpoint_state(self) -> dict:
+        """Networks, targets, optimisers and counters: everything a resumed run needs."""
+        return {"networks": self.state_dict(),
+                "optimisers": {k: opt.state_dict() for k, opt in self.optimisers().items()},
+                "last_target_update_episode": self.last_target_update_episode}
+
+    def load_checkpoint_state(self, state: dict) -> None:
+        self.load_state_dict(state["networks"])
+        for name, opt in self.optimisers().items():
+            opt.load_state_dict(state["optimisers"][name])
+        self.last_target_update_episode = int(state["last_target_update_episode"])

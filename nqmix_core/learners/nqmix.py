@@ -1,0 +1,89 @@
+"""NQMIX for discrete actions (Alg. 1); with ``mixer="qmix-no-abs"`` it is NQMIX-M (Sec. 5.2).
+
+Where this code departs from the paper's pseudocode, and why:
+
+* Alg. 1 updates the critic, the actors and the targets once per time step of each sampled
+  episode. Like pymarl, we update once per mini-batch with the losses summed over time (and the
+  γ^t weight I_t kept), which is the same direction averaged over the batch.
+* The actors read the GRU state h_t^a detached, and Q_a is detached in the actor objective, so the
+  actor step never moves the critic (Sec. 4.2 keeps the two apart).
+* The target policy π' reads the target agent network's history state, so V'_a in Alg. 1 line 9
+  is computed entirely with target networks.
+* The critic's gradient norm is clipped at 10 (pymarl's value; the paper says nothing).
+"""
+from __future__ import annotations
+
+import torch
+
+from nqmix_core import action_selection, losses
+from nqmix_core.buffer import EpisodeBatch
+from nqmix_core.config import AlgoConfig
+from nqmix_core.envs.base import EnvInfo
+from nqmix_core.learners.base import CriticLearner
+from nqmix_core.learners.common import frozen_copy, rmsprop
+from nqmix_core.networks import Actors
+
+
+class NQMIXLearner(CriticLearner):
+    """Critic (agent network + mixer) trained on the state-value target; per-agent actors by Eq. 13."""
+
+    def __init__(self, info: EnvInfo, config: AlgoConfig, device: torch.device | str) -> None:
+        super().__init__(info, config, device)
+        self.actors = Actors(info.n_agents, config.rnn_hidden_dim, info.n_actions,
+                             config.actor_hidden_dim).to(self.device)
+        self.target_actors = frozen_copy(self.actors)
+        self.actor_optimiser = rmsprop(self.actors.parameters(), config.actor_lr, config)
+
+    def choose_actions(self, agent_qs, hidden, avail_actions, mode, t_env, generator) -> torch.Tensor:
+        policy = self.actors(hidden, avail_actions)  # [E, N, U]
+        if mode == "greedy":
+            return action_selection.greedy(policy, avail_actions)
+        if mode == "explore":
+            policy = action_selection.with_epsilon_floor(policy, avail_actions, self.epsilon(t_env))
+        return action_selection.sample(policy, generator)  # Alg. 1 line 2: u ~ π(·|τ) when ε = 0
+
+    def target_pairs(self):
+        return [*super().target_pairs(), (self.target_actors, self.actors)]
+
+    def optimisers(self):
+        return {**super().optimisers(), "actors": self.actor_optimiser}
+
+    def next_state_value_targets(self, batch: EpisodeBatch, target_qs: torch.Tensor,
+                                 target_hidden: torch.Tensor) -> torch.Tensor:
+        """y = r + γ·Mixer'(V'_1..V'_n, s_{t+1}) with V'_a = Σ_u π'_a(u)·Q'_a(u) (Alg. 1 lines 8–12): [B, T]."""
+        avail_next = batch.avail_actions[:, 1:]  # [B, T, N, U]
+        with torch.no_grad():
+            target_policy = self.target_actors(target_hidden[:, 1:], avail_next)  # [B, T, N, U]
+            next_v = losses.state_values(target_policy, target_qs[:, 1:], avail_next)  # [B, T, N]
+            next_v_tot = self.target_mixer(next_v, batch.state[:, 1:])  # [B, T]
+            return losses.td_targets(batch.reward, batch.terminated, next_v_tot, self.config.gamma)
+
+    def compute_losses(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Critic loss (Alg. 1 lines 7–13) and actor loss (line 14) on a batch, without stepping."""
+        agent_qs, hidden, target_qs, target_hidden = self.unroll(batch)  # [B, T+1, N, ·]
+        targets = self.next_state_value_targets(batch, target_qs, target_hidden)  # [B, T]
+        state_now, avail_now = batch.state[:, :-1], batch.avail_actions[:, :-1]
+        chosen_qs = losses.chosen_action_values(agent_qs[:, :-1], batch.actions)  # [B, T, N]
+        q_tot = self.mixer(chosen_qs, state_now)  # [B, T], line 10
+        critic_loss, critic_info = losses.masked_td_loss(q_tot, targets, batch.filled)
+
+        sign = losses.mixer_gradient_sign(self.mixer, chosen_qs, state_now)  # [B, T, N]
+        policy = self.actors(hidden[:, :-1].detach(), avail_now)  # [B, T, N, U]
+        discount = losses.discount_weights(batch.max_steps, self.config.gamma, self.device)  # [T]
+        actor_loss, actor_info = losses.actor_loss(policy, agent_qs[:, :-1], sign, discount, batch.filled)
+        return critic_loss, actor_loss, {**critic_info, **actor_info}
+
+    def train_step(self, batch: EpisodeBatch, t_env: int, episodes_seen: int) -> dict[str, torch.Tensor]:
+        """One update of Alg. 1 lines 7–16 on a mini-batch of episodes.
+
+        Both losses are built before either step, so the actor uses the same Q_a and sign as the
+        critic's step saw; the actor loss's graph holds no critic parameter.
+        """
+        critic_loss, actor_loss, info = self.compute_losses(batch)
+        grad_norm = self.critic_step(critic_loss)  # line 13
+        self.actor_optimiser.zero_grad(set_to_none=True)
+        actor_loss.backward()  # line 14
+        self.actor_optimiser.step()
+        self.update_targets(episodes_seen)  # line 16
+        return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
+                "grad_norm": grad_norm.detach(), **info}

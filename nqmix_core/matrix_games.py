@@ -1,0 +1,151 @@
+"""Training on one-step matrix games and reading out what each method learned.
+
+The lesson of these games is representational: can the method's Q_tot express the payoff, and
+does the joint action it picks reach the optimum? Q-learners (QMIX, VDN) are trained on uniformly
+random joint actions (ε fixed at 1, as QPLEX does for this game), so every payoff entry is seen
+equally often. NQMIX and NQMIX-M follow their own stochastic policies (Alg. 1 line 2).
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+
+import torch
+
+from nqmix_core.buffer import EpisodeBuffer
+from nqmix_core.config import AlgoConfig, algo_config
+from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame
+from nqmix_core.learners import CriticLearner, NQMIXLearner
+from nqmix_core.networks import agent_inputs
+from nqmix_core.registry import make_learner
+from nqmix_core.runner import rollout
+from nqmix_core.train import Counters, Generators, collect_and_learn, seed_everything
+
+MATRIX_METHODS: dict[str, tuple[str, bool]] = {
+    "VDN": ("vdn", True),
+    "QMIX": ("qmix", True),
+    "NQMIX-M": ("nqmix-m", False),
+    "NQMIX": ("nqmix", False),
+    "NQMIX, uniform data": ("nqmix", True),
+}
+"""Label -> (algorithm, uniform_data) compared by notebook 01 and ``nqmix demo``. The last one is
+NQMIX trained off-policy on uniformly random joint actions: it separates what the critic can
+represent from what the paper's on-policy exploration lets it see."""
+
+
+@dataclass(frozen=True)
+class MatrixRun:
+    """What one method learned on one payoff with one seed."""
+
+    algo: str
+    seed: int
+    payoff: torch.Tensor  # [U] * N
+    q_tot: torch.Tensor  # [U] * N, the learned Q_tot of every joint action
+    agent_qs: torch.Tensor  # [N, U], Q_a(u) of each agent
+    policy: torch.Tensor | None  # [N, U], π_a(u) for actor-critic methods, None for Q-learners
+    joint_action: tuple[int, ...]  # the greedy joint action
+    seconds: float
+
+    @property
+    def success(self) -> bool:
+        """Did the greedy joint action reach the highest payoff?"""
+        return bool(self.payoff[self.joint_action] >= self.payoff.max())
+
+    @property
+    def table_error(self) -> float:
+        """Root-mean-square error of Q_tot against the payoff over all joint actions."""
+        return float((self.q_tot - self.payoff).pow(2).mean().sqrt())
+
+
+def matrix_config(algo: str, uniform_data: bool | None = None, **overrides) -> AlgoConfig:
+    """The algorithm's preset adapted to one-step games.
+
+    ``uniform_data`` (default: True for Q-learners, False for actor-critics) fixes ε at 1, so the
+    behaviour is uniformly random and every joint action is seen equally often.
+    """
+    if uniform_data is None:
+        uniform_data = algo_config(algo).learner == "q-learning"
+    if uniform_data:
+        overrides = {"epsilon_start": 1.0, "epsilon_finish": 1.0, **overrides}
+    return algo_config(algo, **overrides)
+
+
+@torch.no_grad()
+def read_out(learner: CriticLearner, env: MatrixGame) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Q_tot of every joint action [U]*N, agent values [N, U], and the policies [N, U] (or None)."""
+    info = env.info
+    first = env.reset()
+    obs, state = first.obs[:1], first.state[:1]  # [1, N, O], [1, S]
+    no_action = torch.full((1, info.n_agents), -1, dtype=torch.long, device=env.device)
+    agent_qs, hidden = learner.agent.step(agent_inputs(obs, no_action, info.n_actions),
+                                          learner.initial_hidden(1))  # [1, N, U], [1, N, H]
+    joint = torch.tensor(list(itertools.product(range(info.n_actions), repeat=info.n_agents)),
+                         device=env.device)  # [U^N, N]
+    chosen = agent_qs[0].gather(-1, joint.T).T  # [U^N, N]: chosen[j, a] = Q_a(joint[j, a])
+    q_tot = learner.mixer(chosen, state.expand(len(joint), -1))  # [U^N]
+    policy = None
+    if isinstance(learner, NQMIXLearner):
+        policy = learner.actors(hidden, first.avail_actions[:1])[0]  # [N, U]
+    return q_tot.view([info.n_actions] * info.n_agents), agent_qs[0], policy
+
+
+def train_matrix_game(algo: str, payoff=QTRAN_PAYOFF, seed: int = 0, n_updates: int = 1500,
+                      n_envs: int = 32, device: torch.device | str = "cpu", uniform_data: bool | None = None,
+                      **overrides) -> MatrixRun:
+    """Train ``algo`` on a one-step game: each update follows one rollout of ``n_envs`` episodes."""
+    start = time.perf_counter()
+    seed_everything(seed)
+    env = MatrixGame(payoff, n_envs=n_envs, device=device)
+    learner = make_learner(matrix_config(algo, uniform_data, **overrides), env.info, device)
+    buffer = EpisodeBuffer(learner.config.buffer_size, env.info, device)
+    counters, generators = Counters(), Generators.from_seed(seed, device)
+    for _ in range(n_updates):
+        collect_and_learn(env, learner, buffer, counters, generators)
+    q_tot, agent_qs, policy = read_out(learner, env)
+    greedy_batch, _ = rollout(env, learner, "greedy", counters.t_env, generators.act)
+    return MatrixRun(algo=algo, seed=seed, payoff=env.payoff.cpu(), q_tot=q_tot.cpu(), agent_qs=agent_qs.cpu(),
+                     policy=None if policy is None else policy.cpu(),
+                     joint_action=tuple(int(u) for u in greedy_batch.actions[0, 0].cpu()),
+                     seconds=time.perf_counter() - start)
+
+
+
+def run_methods(methods: dict[str, tuple[str, bool]], payoff=QTRAN_PAYOFF, seeds=range(3), n_updates: int = 400,
+                device: torch.device | str = "cpu", progress=None) -> dict[str, list[MatrixRun]]:
+    """Train every method on ``payoff`` with every seed: label -> runs. ``progress(label, seed)`` is optional."""
+    runs = {}
+    for label, (algo, uniform_data) in methods.items():
+        runs[label] = []
+        for seed in seeds:
+            if progress is not None:
+                progress(label, seed)
+            runs[label].append(train_matrix_game(algo, payoff, seed, n_updates, device=device,
+                                                 uniform_data=uniform_data))
+    return runs
+
+
+def summarise(runs: dict[str, list[MatrixRun]], action_names: str = "ABCDEFGH") -> list[dict]:
+    """One row per method: success rate, mean Q_tot RMSE, and how often each joint action was picked."""
+    rows = []
+    for label, method_runs in runs.items():
+        picks: dict[str, int] = {}
+        for run in method_runs:
+            name = "".join(action_names[u] for u in run.joint_action)
+            picks[name] = picks.get(name, 0) + 1
+        rows.append({"method": label,
+                     "seeds": len(method_runs),
+                     "success_rate": sum(r.success for r in method_runs) / len(method_runs),
+                     "q_tot_rmse": sum(r.table_error for r in method_runs) / len(method_runs),
+                     "joint_actions": ", ".join(f"{k}×{v}" for k, v in sorted(picks.items()))})
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """The summary rows as a fixed-width text table (2 decimals)."""
+    header = f"{'method':<22}{'seeds':>6}{'success':>9}{'Q_tot RMSE':>12}  greedy joint actions"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(f"{r['method']:<22}{r['seeds']:>6}{r['success_rate']:>9.2f}{r['q_tot_rmse']:>12.2f}"
+                     f"  {r['joint_actions']}")
+    return "\n".join(lines)

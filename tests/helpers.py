@@ -1,0 +1,42 @@
+"""Small builders shared by the tests."""
+import torch
+
+from nqmix_core.buffer import EpisodeBatch, empty_batch
+from nqmix_core.envs.base import EnvInfo
+
+INFO = EnvInfo(n_agents=3, obs_dim=5, state_dim=7, n_actions=4, episode_limit=6)
+
+
+def random_batch(lengths=(6, 4, 2), info: EnvInfo = INFO, seed: int = 0, timed_out_last=False) -> EpisodeBatch:
+    """Episodes of the given lengths filled with random data; steps after each end are zero padding."""
+    g = torch.Generator().manual_seed(seed)
+    batch = empty_batch(len(lengths), info, "cpu")
+    for b, length in enumerate(lengths):
+        batch.obs[b, :length + 1] = torch.randn(length + 1, info.n_agents, info.obs_dim, generator=g)
+        batch.state[b, :length + 1] = torch.randn(length + 1, info.state_dim, generator=g)
+        avail = torch.rand(length + 1, info.n_agents, info.n_actions, generator=g) > 0.4
+        avail[..., 1] = True
+        batch.avail_actions[b, :length + 1] = avail
+        logits = torch.where(avail[:length], 0.0, float("-inf"))
+        batch.actions[b, :length] = torch.distributions.Categorical(logits=logits).sample()
+        batch.reward[b, :length] = torch.randn(length, generator=g)
+        batch.filled[b, :length] = 1.0
+        ends_in_limit = timed_out_last and length == info.episode_limit
+        batch.terminated[b, length - 1] = not ends_in_limit
+    return batch
+
+
+def fill_padding_with_garbage(batch: EpisodeBatch, seed: int = 1) -> EpisodeBatch:
+    """A copy whose padded steps (after each episode's last observation) hold random junk."""
+    g = torch.Generator().manual_seed(seed)
+    out = batch.map(torch.clone)
+    for b in range(batch.n_episodes):
+        length = int(batch.filled[b].sum())
+        out.obs[b, length + 1:] = torch.randn_like(out.obs[b, length + 1:]) * 100
+        out.state[b, length + 1:] = torch.randn_like(out.state[b, length + 1:]) * 100
+        out.avail_actions[b, length + 1:] = torch.rand(out.avail_actions[b, length + 1:].shape, generator=g) > 0.5
+        out.actions[b, length:] = torch.randint(0, out.avail_actions.shape[-1], out.actions[b, length:].shape,
+                                                generator=g)
+        out.reward[b, length:] = 1e3
+        out.terminated[b, length:] = torch.rand(out.terminated[b, length:].shape, generator=g) > 0.5
+    return out

@@ -1,0 +1,117 @@
+"""Matrix games, rollouts into episode batches, and the replay buffer."""
+import pytest
+import torch
+
+from nqmix_core.buffer import EpisodeBuffer
+from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
+from nqmix_core.errors import UserError
+from nqmix_core.registry import make_env, make_learner
+from nqmix_core.runner import rollout
+from tests.helpers import INFO, random_batch
+
+
+def test_matrix_game_pays_the_payoff_entry_of_the_joint_action():
+    env = MatrixGame(QTRAN_PAYOFF, n_envs=3)
+    env.reset()
+    result = env.step(torch.tensor([[0, 0], [0, 1], [2, 1]]))
+    assert result.reward.tolist() == [8.0, -12.0, 0.0]
+    assert result.terminated.all() and not result.timed_out.any()
+    assert result.won.tolist() == [True, False, False]
+
+
+def test_matrix_game_supports_three_agents():
+    payoff = torch.arange(8.0).view(2, 2, 2)
+    env = MatrixGame(payoff, n_envs=2)
+    assert env.info.n_agents == 3 and env.info.n_actions == 2
+    assert env.step(torch.tensor([[1, 0, 1], [1, 1, 1]])).reward.tolist() == [5.0, 7.0]
+
+
+@pytest.mark.parametrize("payoff", [[[1.0, 2.0]], [[1.0, 2.0], [3.0]], [[float("nan"), 0], [0, 0]]])
+def test_bad_payoffs_are_refused_with_a_sentence(payoff):
+    with pytest.raises((UserError, ValueError)):
+        MatrixGame(payoff)
+
+
+def test_two_step_game_follows_the_qmix_paper():
+    env = TwoStepGame(n_envs=4)
+    first = env.reset()
+    assert torch.equal(first.state, torch.tensor([[1.0, 0, 0]] * 4))
+    step1 = env.step(torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]]))
+    assert step1.reward.tolist() == [0, 0, 0, 0] and not step1.terminated.any()
+    assert step1.next.state.argmax(-1).tolist() == [1, 1, 2, 2]
+    step2 = env.step(torch.tensor([[0, 1], [1, 1], [0, 1], [1, 1]]))
+    assert step2.reward.tolist() == [7, 7, 1, 8] and step2.terminated.all()
+
+
+class ScriptedEnv:
+    """Copy e lasts lengths[e] steps; copy 1 times out instead of terminating. Reward = 10·t + 1."""
+
+    def __init__(self, lengths, limit):
+        from nqmix_core.envs.base import EnvInfo
+        self.lengths = torch.tensor(lengths)
+        self.info = EnvInfo(n_agents=2, obs_dim=1, state_dim=1, n_actions=2, episode_limit=limit)
+        self.n_envs, self.device = len(lengths), torch.device("cpu")
+
+    def _obs(self):
+        from nqmix_core.envs.base import Observation
+        e = self.n_envs
+        return Observation(obs=torch.full((e, 2, 1), float(self.t)), state=torch.full((e, 1), float(self.t)),
+                           avail_actions=torch.ones(e, 2, 2, dtype=torch.bool))
+
+    def reset(self, seed=None):
+        self.t = 0
+        return self._obs()
+
+    def step(self, actions):
+        from nqmix_core.envs.base import StepResult
+        self.t += 1
+        ended = self.t >= self.lengths
+        timed_out = torch.zeros_like(ended)
+        timed_out[1] = bool(ended[1])
+        return StepResult(next=self._obs(), reward=torch.full((self.n_envs,), 10.0 * self.t - 9),
+                          terminated=ended & ~timed_out, timed_out=timed_out, won=ended)
+
+    def close(self):
+        pass
+
+
+def test_rollout_masks_each_copy_after_its_own_end():
+    env = ScriptedEnv([2, 4, 3], limit=5)
+    learner = make_learner("qmix", env.info)
+    batch, stats = rollout(env, learner, "explore", 0, torch.Generator().manual_seed(0))
+    assert stats.lengths.tolist() == [2, 4, 3]
+    assert batch.filled.tolist() == [[1, 1, 0, 0, 0], [1, 1, 1, 1, 0], [1, 1, 1, 0, 0]]
+    assert batch.terminated.tolist() == [[False, True, False, False, False], [False] * 5,
+                                         [False, False, True, False, False]]
+    assert stats.returns.tolist() == [1 + 11, 1 + 11 + 21 + 31, 1 + 11 + 21]
+    # the observation after each copy's last action stays in place for the bootstrap
+    assert batch.state[:, :, 0].tolist() == [[0, 1, 2, 0, 0, 0], [0, 1, 2, 3, 4, 0], [0, 1, 2, 3, 0, 0]]
+
+
+def test_buffer_sample_is_cut_to_the_longest_sampled_episode():
+    buffer = EpisodeBuffer(capacity=4, info=INFO, device="cpu")
+    batch = random_batch(lengths=(2, 3, 2))
+    buffer.insert(batch, torch.tensor([2, 3, 2]))
+    sample = buffer.sample(3, torch.Generator().manual_seed(0))
+    assert sample.max_steps == 3 and sample.obs.shape[1] == 4
+    short = EpisodeBuffer(capacity=4, info=INFO, device="cpu")
+    short.insert(random_batch(lengths=(2, 1)), torch.tensor([2, 1]))
+    assert short.sample(2).max_steps == 2
+
+
+def test_buffer_wraps_around_and_restores_exactly():
+    buffer = EpisodeBuffer(capacity=4, info=INFO, device="cpu")
+    for seed in range(3):
+        buffer.insert(random_batch(lengths=(6, 4), seed=seed), torch.tensor([6, 4]))
+    assert len(buffer) == 4 and buffer.next_index == 2
+    latest = random_batch(lengths=(6, 4), seed=2)
+    assert torch.equal(buffer.storage.obs[1], latest.obs[1])
+    clone = EpisodeBuffer(capacity=4, info=INFO, device="cpu")
+    clone.load_state_dict(buffer.state_dict())
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(buffer.sample(3, g1).obs, clone.sample(3, g2).obs)
+
+
+def test_unknown_environment_name_lists_what_exists():
+    with pytest.raises(UserError, match="matrix:qtran"):
+        make_env("matrix:nope", 1)
