@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -46,6 +46,7 @@ class MatrixRun:
     policy: torch.Tensor | None  # [N, U], π_a(u) for actor-critic methods, None for Q-learners
     joint_action: tuple[int, ...]  # the greedy joint action
     seconds: float
+    learner: CriticLearner | None = field(default=None, repr=False, compare=False)  # the trained networks
 
     @property
     def success(self) -> bool:
@@ -107,7 +108,7 @@ def train_matrix_game(algo: str, payoff=QTRAN_PAYOFF, seed: int = 0, n_updates: 
     return MatrixRun(algo=algo, seed=seed, payoff=env.payoff.cpu(), q_tot=q_tot.cpu(), agent_qs=agent_qs.cpu(),
                      policy=None if policy is None else policy.cpu(),
                      joint_action=tuple(int(u) for u in greedy_batch.actions[0, 0].cpu()),
-                     seconds=time.perf_counter() - start)
+                     seconds=time.perf_counter() - start, learner=learner)
 
 
 
@@ -149,3 +150,16 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"{r['method']:<22}{r['seeds']:>6}{r['success_rate']:>9.2f}{r['q_tot_rmse']:>12.2f}"
                      f"  {r['joint_actions']}")
     return "\n".join(lines)
+
+
+@torch.no_grad()
+def mixer_signs(run: MatrixRun) -> torch.Tensor:
+    """sign(∂Q_tot/∂Q_a) at every joint action of a two-or-more-agent one-step game: [U]*N + [N]."""
+    from nqmix_core.losses import mixer_gradient_sign
+    n_agents, n_actions = run.agent_qs.shape
+    joint = torch.tensor(list(itertools.product(range(n_actions), repeat=n_agents)))  # [U^N, N]
+    device = next(run.learner.parameters()).device
+    chosen = run.agent_qs.gather(-1, joint.T).T.to(device)  # [U^N, N]
+    state = torch.ones(len(joint), run.learner.info.state_dim, device=device)  # matrix games: s = 1
+    sign = mixer_gradient_sign(run.learner.mixer, chosen, state)  # [U^N, N]
+    return sign.cpu().view(*[n_actions] * n_agents, n_agents)

@@ -1,0 +1,31 @@
+"""The command line: the demo runs end to end; bad input gives one sentence and exit code 2."""
+import subprocess
+import sys
+
+import pytest
+
+from nqmix_core.cli import main
+
+
+def test_demo_prints_tables_and_writes_the_figure(tmp_path, capsys):
+    assert main(["demo", "--seeds", "1", "--updates", "5", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "NQMIX (seed 0): greedy joint action" in out and "success" in out
+    assert (tmp_path / "matrix_game_q_tot.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["demo", "--payoff", "1,2;3"], "not square"),
+    (["demo", "--payoff", "a,b;c,d"], "Could not read the payoff"),
+    (["demo", "--seeds", "0"], "at least 1"),
+    (["demo", "--device", "tpu9"], "Unknown device"),
+])
+def test_bad_input_is_one_sentence_and_exit_code_2(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0 and "Traceback" not in err
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "nqmix_core.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "demo" in result.stdout
