@@ -98,12 +98,17 @@ def test_soft_update_moves_every_parameter_by_tau_of_the_gap():
 
 
 def test_nqmix_train_step_soft_updates_all_three_target_networks():
-    learner = make("nqmix", tau=0.5)
+    learner = make("nqmix", tau=0.25)
+    pairs = learner.target_pairs()
+    assert {id(t) for t, _ in pairs} == {id(learner.target_agent), id(learner.target_mixer), id(learner.target_actors)}
+    before = [[p.clone() for p in target.parameters()] for target, _ in pairs]
     learner.train_step(random_batch(), t_env=0, episodes_seen=3)
-    for target, online in learner.target_pairs():
-        # after one step the target sits halfway between its start (the initial weights) and the new ones
-        assert not all(torch.equal(t, o) for t, o in zip(target.parameters(), online.parameters()))
-    assert len(learner.target_pairs()) == 3
+    for old_params, (target, online) in zip(before, pairs):
+        moved = False
+        for old, new, live in zip(old_params, target.parameters(), online.parameters()):
+            assert torch.allclose(new, old + 0.25 * (live - old), atol=1e-6)
+            moved |= not torch.equal(new, old)
+        assert moved  # the online network changed, so its target followed
 
 
 def test_hard_update_waits_for_the_episode_interval():

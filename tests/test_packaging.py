@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def pyproject_requirements() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = set(project["dependencies"])
-    for name, extra in project["optional-dependencies"].items():
+    for extra in project["optional-dependencies"].values():
         reqs |= {r for r in extra if not r.startswith(project["name"])}  # skip "nqmix-core[...]"
     return reqs
 
