@@ -1,0 +1,126 @@
+"""Measurements on episode batches and networks: returns, target bias, parameter counts, shapes.
+
+These are what notebooks and reports use to check a claim against data, e.g. the paper's
+"NQMIX takes the state-value as the learning target, which overcomes the problem in QMIX that the
+learning target is overestimated" (abstract; Alg. 1 line 9): compare each learner's TD target with
+the discounted return that the episodes really obtained. Nothing here is used while training.
+
+Axis order as everywhere: [B, T, N, ...]; ``filled`` [B, T] is 1 on real steps.
+"""
+from __future__ import annotations
+
+import torch
+
+from nqmix_core import losses
+from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
+from nqmix_core.learners import CriticLearner, NQMIXLearner, QLearner
+from nqmix_core.networks import count_parameters, make_mixer, nqmix_hidden_units
+
+
+def discounted_returns(reward: torch.Tensor, filled: torch.Tensor, gamma: float) -> torch.Tensor:
+    """G_t = Σ_{k≥t} γ^{k−t} r_k over the real steps of each episode: reward, filled [B, T] -> [B, T].
+
+    Padded steps get 0 and contribute nothing, so G at an episode's last real step is its reward.
+    For an episode cut by the time limit this is the *truncated* return: the rewards after the cut
+    are missing (see ``terminated_episodes``).
+    """
+    returns = torch.zeros_like(reward)  # [B, T]
+    following = torch.zeros_like(reward[:, 0])  # [B], G_{t+1}
+    for t in reversed(range(reward.shape[1])):
+        following = filled[:, t] * (reward[:, t] + gamma * following)  # [B]
+        returns[:, t] = following
+    return returns
+
+
+def terminated_episodes(terminated: torch.Tensor) -> torch.Tensor:
+    """Which episodes really ended (battle decided) rather than hit the time limit: [B, T] -> [B] bool."""
+    return terminated.bool().any(dim=1)
+
+
+def target_return_gap(targets: torch.Tensor, returns: torch.Tensor, filled: torch.Tensor,
+                      episodes: torch.Tensor | None = None) -> dict[str, float]:
+    """Mean TD target minus mean discounted return over the real steps of the chosen episodes.
+
+    targets, returns, filled: [B, T]; ``episodes`` [B] bool picks episodes (e.g. only those that
+    terminated, whose returns are not truncated); None keeps all. A positive ``gap`` means the
+    targets are above what the episodes delivered on average. Returns plain floats (this syncs).
+
+    | key          | meaning                                  |
+    |--------------|------------------------------------------|
+    | steps        | number of real steps compared            |
+    | target_mean  | mean y_t over those steps                |
+    | return_mean  | mean G_t over those steps                |
+    | gap          | target_mean − return_mean                |
+    """
+    mask = filled if episodes is None else filled * episodes.to(filled.dtype).unsqueeze(1)  # [B, T]
+    n_steps = mask.sum()
+    if n_steps == 0:
+        nan = float("nan")
+        return {"steps": 0, "target_mean": nan, "return_mean": nan, "gap": nan}
+    target_mean = ((targets * mask).sum() / n_steps).item()
+    return_mean = ((returns * mask).sum() / n_steps).item()
+    return {"steps": int(n_steps.item()), "target_mean": target_mean, "return_mean": return_mean,
+            "gap": target_mean - return_mean}
+
+
+@torch.no_grad()
+def learner_targets(learner: CriticLearner, batch: EpisodeBatch) -> torch.Tensor:
+    """The TD targets y_t [B, T] that ``learner`` regresses Q_tot on for ``batch``, without any update.
+
+    NQMIX: the state-value target (Alg. 1 lines 8–12); QMIX/VDN: the max-based target.
+    """
+    agent_qs, _, target_qs, target_hidden = learner.unroll(batch)  # [B, T+1, N, ·]
+    if isinstance(learner, NQMIXLearner):
+        return learner.next_state_value_targets(batch, target_qs, target_hidden)
+    if isinstance(learner, QLearner):
+        return learner.max_targets(batch, agent_qs, target_qs)
+    raise TypeError(f"No TD target defined for {type(learner).__name__}.")
+
+
+@torch.no_grad()
+def greedy_targets(learner: CriticLearner, batch: EpisodeBatch) -> torch.Tensor:
+    """QMIX's kind of target, r + γ·Mixer'(max_u Q'_a(τ_{t+1}, u), s_{t+1}), from ``learner``'s own networks.
+
+    For an NQMIX learner this isolates the effect of the target's form (max vs Σ_u π'·Q') from
+    everything else that differs between two trained learners. No double-Q: [B, T].
+    """
+    _, _, target_qs, _ = learner.unroll(batch)  # [B, T+1, N, U]
+    next_qs = losses.greedy_next_values(target_qs[:, 1:], None, batch.avail_actions[:, 1:])  # [B, T, N]
+    next_q_tot = learner.target_mixer(next_qs, batch.state[:, 1:])  # [B, T]
+    return losses.td_targets(batch.reward, batch.terminated, next_q_tot, learner.config.gamma)
+
+
+def recent_episodes(buffer: EpisodeBuffer, n_episodes: int) -> EpisodeBatch:
+    """The ``n_episodes`` most recently inserted episodes of ``buffer``, oldest first, cut to the longest."""
+    if not 0 < n_episodes <= len(buffer):
+        raise ValueError(f"Asked for {n_episodes} recent episodes but the buffer holds {len(buffer)}.")
+    slots = (buffer.next_index - n_episodes + torch.arange(n_episodes)) % buffer.capacity  # [n] CPU
+    n_steps = int(buffer.lengths[slots].max())
+    return buffer.storage.map(lambda x: x[slots.to(x.device)]).trim(n_steps)
+
+
+def mixer_parameter_counts(n_agents: int, state_dim: int, embed_dim: int = 32,
+                           hypernet_hidden_dim: int = 64) -> dict[str, float]:
+    """Parameters of the NQMIX mixer (App. B.1) and of QMIX's mixer (pymarl's) for one map size.
+
+    | key               | meaning                                                   |
+    |-------------------|-----------------------------------------------------------|
+    | nqmix_hidden      | hidden width 32·(A+4)−A                                   |
+    | nqmix             | parameters of the MLP mixer                               |
+    | qmix              | parameters of QMIX's hypernetwork mixer (2-layer hypernets)|
+    | ratio             | nqmix / qmix                                              |
+    """
+    nqmix = count_parameters(make_mixer("nqmix", n_agents, state_dim))
+    qmix = count_parameters(make_mixer("qmix", n_agents, state_dim, embed_dim, hypernet_hidden_dim))
+    return {"nqmix_hidden": nqmix_hidden_units(n_agents), "nqmix": nqmix, "qmix": qmix, "ratio": nqmix / qmix}
+
+
+def shape_rows(stages: dict[str, tuple[str, torch.Tensor]]) -> list[dict[str, str]]:
+    """Rows of a shape table: ``{name: (axes, tensor)}`` -> [{stage, axes, shape, dtype}].
+
+    ``axes`` is the symbolic layout, e.g. "[B, T+1, N, U]"; the row shows it next to the real shape,
+    so a reader can match symbols to numbers.
+    """
+    return [{"stage": name, "axes": axes, "shape": str(tuple(tensor.shape)),
+             "dtype": str(tensor.dtype).removeprefix("torch.")}
+            for name, (axes, tensor) in stages.items()]
