@@ -19,10 +19,12 @@ class AlgoConfig:
     """Hyper-parameters of one learning algorithm."""
 
     learner: str = "actor-critic"
-    """Which learner trains it: "actor-critic" (NQMIX, Alg. 1) or "q-learning" (QMIX, VDN)."""
+    """Which learner trains it: "actor-critic" (NQMIX, Alg. 1), "q-learning" (QMIX, VDN) or "coma"
+    (on-policy counterfactual policy gradient, Foerster et al. 2018, as pymarl runs it)."""
     mixer: str = "nqmix"
     """Mixing network: "nqmix" (MLP on [Q_1..Q_n, s], Sec. 4.2), "qmix" (monotonic hypernetwork),
-    "qmix-no-abs" (QMIX's mixer without abs(): the NQMIX-M ablation of Sec. 5.2) or "vdn" (sum)."""
+    "qmix-no-abs" (QMIX's mixer without abs(): the NQMIX-M ablation of Sec. 5.2), "vdn" (sum) or "none"
+    (COMA, whose centralised critic is not a mixer)."""
 
     # --- optimisation (App. B: RMSprop, lr 5e-4 for the critic and for each actor) ---
     gamma: float = 0.99
@@ -74,10 +76,25 @@ class AlgoConfig:
     epsilon_anneal_steps: int = 50_000
     """Environment steps over which ε falls linearly from start to finish (pymarl's value)."""
 
+    # --- COMA only (pymarl's coma.yaml) ---
+    td_lambda: float = 0.8
+    """λ of the TD(λ) targets that train COMA's critic (pymarl's value)."""
+    critic_hidden_dim: int = 128
+    """Width of both hidden layers of COMA's centralised critic MLP (128-128-|U|, pymarl's value)."""
+    critic_target_update_interval: int = 200
+    """COMA: critic optimiser steps between copies of the critic into the target critic (pymarl's
+    value; pymarl takes one critic step per time step of the batch, so this is ~3 batches on 3m)."""
+
+    @property
+    def on_policy(self) -> bool:
+        """True when the learner must train on the episodes just collected (COMA), not on replay."""
+        return self.learner == "coma"
+
     def __post_init__(self) -> None:
         checks = {
-            "learner": self.learner in ("actor-critic", "q-learning"),
-            "mixer": self.mixer in ("nqmix", "qmix", "qmix-no-abs", "vdn"),
+            "learner": self.learner in ("actor-critic", "q-learning", "coma"),
+            "mixer": self.mixer in ("nqmix", "qmix", "qmix-no-abs", "vdn", "none"),
+            "td_lambda": 0.0 <= self.td_lambda <= 1.0,
             "target_update": self.target_update in ("soft", "hard"),
             "gamma": 0.0 <= self.gamma <= 1.0,
             "tau": 0.0 < self.tau <= 1.0,
@@ -95,6 +112,8 @@ PRESETS: dict[str, AlgoConfig] = {
     "nqmix-m": AlgoConfig(mixer="qmix-no-abs", epsilon_start=0.0, epsilon_finish=0.0),
     "qmix": AlgoConfig(learner="q-learning", mixer="qmix", target_update="hard"),
     "vdn": AlgoConfig(learner="q-learning", mixer="vdn", target_update="hard"),
+    "coma": AlgoConfig(learner="coma", mixer="none", target_update="hard", batch_size=8, buffer_size=8,
+                       epsilon_start=0.5, epsilon_finish=0.01, epsilon_anneal_steps=100_000),
 }
 """Algorithm name -> configuration. NQMIX-M is NQMIX with another mixer, not another learner."""
 
@@ -108,3 +127,55 @@ def algo_config(name: str, **overrides) -> AlgoConfig:
     if unknown:
         raise UserError(f"Unknown setting(s) {', '.join(unknown)}; the fields are listed in nqmix_core/config.py.")
     return replace(PRESETS[name], **overrides)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Settings of one training run (``nqmix train``): what to train, where, for how long, how to log.
+
+    The evaluation protocol is the paper's (Sec. 5): every ``test_interval`` environment steps,
+    ``test_episodes`` episodes with the greedy policy and as many with the stochastic one.
+    """
+
+    algo: str = "nqmix"
+    """Algorithm name, a key of ``PRESETS``: nqmix, nqmix-m, qmix, vdn or coma."""
+    env: str = "smax:3m"
+    """Environment name ``backend:task`` (``registry.make_env``): smax:3m, matrix:qtran, ..."""
+    seed: int = 0
+    """Seeds the network initialisation, the action and replay random streams and the environment."""
+    t_max: int = 2_000_000
+    """Stop once this many environment steps have been collected (pymarl's SMAC budget ≈ 2M)."""
+    device: str = "auto"
+    """"auto" (CUDA if available, else CPU), "cpu", "cuda" or "cuda:N"."""
+    n_envs: int = 8
+    """E, environment copies stepped together; one rollout collects E episodes (pymarl's COMA runs 8)."""
+    updates_per_episode: float = 1.0
+    """Off-policy learners: learner updates per collected episode, so round(E · this) updates follow
+    each rollout of E episodes. 1.0 keeps pymarl's ratio (one update of 32 sampled episodes after
+    every episode). On-policy COMA ignores it: one update on the E episodes just collected."""
+    test_interval: int = 5_000
+    """Environment steps between evaluations (paper Sec. 5: 5,000). Also evaluated at step 0."""
+    test_episodes: int = 32
+    """Episodes per evaluation and per mode (greedy and stochastic): the paper's 32."""
+    checkpoint_interval: int = 50_000
+    """Environment steps between checkpoints (a replay buffer of 5,000 SMAX episodes is ~100 MB to
+    write); a checkpoint is also written when the run ends."""
+    tensorboard: bool = True
+    """Also log to TensorBoard (``DIR/tb``) when ``torch.utils.tensorboard`` can be imported."""
+    progress: bool = True
+    """Show a tqdm progress bar with the step count and the latest greedy win rate."""
+
+    def __post_init__(self) -> None:
+        checks = {
+            "t_max": self.t_max >= 1,
+            "n_envs": self.n_envs >= 1,
+            "updates_per_episode": self.updates_per_episode > 0,
+            "test_interval": self.test_interval >= 1,
+            "test_episodes": self.test_episodes >= 1,
+            "checkpoint_interval": self.checkpoint_interval >= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
+            raise UserError(f"Invalid run setting {values}; each must be positive (see RunConfig in "
+                            f"nqmix_core/config.py).")

@@ -111,3 +111,90 @@ def actor_loss(policy: torch.Tensor, agent_qs: torch.Tensor, sign: torch.Tensor,
     negative = ((sign < 0).float() * mask.unsqueeze(-1)).sum() / (n_steps * sign.shape[-1])
     info = {"actor_objective": -loss.detach(), "sign_negative_fraction": negative.detach()}
     return loss, info
+
+
+# --- COMA (Foerster et al. 2018; the paper's Eq. 5–6) ---------------------------------------------
+
+def counterfactual_baseline(policy: torch.Tensor, critic_qs: torch.Tensor) -> torch.Tensor:
+    """COMA's baseline b_a = Σ_{u'} π_a(u'|τ^a)·Q(s, (u^{-a}, u')), the second term of Eq. 6.
+
+    ``critic_qs[..., a, u']`` is the centralised critic's Q(s, (u^{-a}, u')): the other agents'
+    actions are kept and agent a's own action is replaced by u'. Unavailable actions must have
+    π = 0, so they do not count. policy, critic_qs: [..., N, U] -> [..., N].
+    """
+    return (policy * critic_qs).sum(-1)
+
+
+def counterfactual_advantage(policy: torch.Tensor, critic_qs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """A^a(s, u) = Q(s, u) − Σ_{u'} π_a(u'|τ^a)·Q(s, (u^{-a}, u')), Eq. 6.
+
+    policy, critic_qs: [..., N, U]; actions (the joint action u taken): [..., N] -> [..., N].
+    """
+    return chosen_action_values(critic_qs, actions) - counterfactual_baseline(policy, critic_qs)
+
+
+def coma_actor_loss(policy: torch.Tensor, critic_qs: torch.Tensor, actions: torch.Tensor,
+                    mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """COMA's policy gradient g = E[∇ log π_a(u^a|τ^a)·A^a(s, u)] (Eq. 5) as a loss to minimise.
+
+    L = −Σ_{b,t,a} mask·A^a·log π_a(u_t^a) / Σ_{b,t,a} mask. The advantage is a constant (detached),
+    so only the policy moves. π of the taken action is clamped at 1e-10 before the log, so an action
+    that the policy can no longer pick gives a large but finite term instead of −inf.
+
+    | argument  | shape           | meaning                                           |
+    |-----------|-----------------|---------------------------------------------------|
+    | policy    | [B, T, N, U]    | π_a(u|τ_t^a), zero on unavailable actions          |
+    | critic_qs | [B, T, N, U]    | Q(s_t, (u_t^{-a}, u)) from the centralised critic  |
+    | actions   | [B, T, N] int64 | u_t^a taken                                       |
+    | mask      | [B, T]          | 1 on real steps                                   |
+    """
+    advantage = counterfactual_advantage(policy.detach(), critic_qs.detach(), actions).detach()  # [B, T, N]
+    agent_mask = mask.unsqueeze(-1).expand_as(advantage)  # [B, T, N]
+    taken = chosen_action_values(policy, actions)  # [B, T, N]
+    taken = torch.where(agent_mask > 0, taken, torch.ones_like(taken)).clamp(min=1e-10)  # padding: log 1 = 0
+    n_terms = agent_mask.sum().clamp(min=1)
+    loss = -(advantage * torch.log(taken) * agent_mask).sum() / n_terms
+    probs = policy.detach()
+    entropy = -torch.where(probs > 0, probs * probs.log(), torch.zeros_like(probs)).sum(-1)  # [B, T, N]
+    info = {"advantage_mean": (advantage * agent_mask).sum() / n_terms,
+            "policy_entropy": (entropy * agent_mask).sum() / n_terms}
+    return loss, info
+
+
+def td_lambda_targets(reward: torch.Tensor, terminated: torch.Tensor, mask: torch.Tensor,
+                      target_qs: torch.Tensor, gamma: float, td_lambda: float) -> torch.Tensor:
+    """λ-returns that train COMA's critic (Sutton & Barto Sec. 12.1; pymarl's TD(λ) for COMA).
+
+    Backwards from the last step, with Q'_{t+1} = Q'(s_{t+1}, u_{t+1}) from the target critic:
+
+        G_t = r_t + γ·(1 − terminated_t)·[(1 − λ)·Q'_{t+1} + λ·G_{t+1}]
+
+    where G_{t+1} is replaced by Q'_{t+1} when step t+1 is not a real step (the episode was cut by
+    the time limit, or the batch window ends): a cut episode bootstraps, a terminated one does not.
+    λ = 0 gives the one-step target r + γQ'; λ = 1 the Monte-Carlo return (bootstrapped at a cut).
+    Padded steps get 0. (pymarl writes the same recursion as ret_t = λγ·ret_{t+1} + mask_t·(r_t +
+    (1−λ)γ·Q'_{t+1}·(1−terminated_t)); the two agree on every real step.)
+
+    | argument   | shape        | meaning                                                  |
+    |------------|--------------|----------------------------------------------------------|
+    | reward     | [B, T]       | r_t                                                      |
+    | terminated | [B, T]       | bool or 0/1: the task ended after step t                 |
+    | mask       | [B, T]       | 1 on real steps                                          |
+    | target_qs  | [B, T+1, N]  | Q'(s_t, u_t) per agent; entry T bootstraps the window end |
+    | returns    | [B, T, N]    | G_t per agent                                            |
+    """
+    n_steps = reward.shape[1]
+    real = mask > 0  # [B, T]
+    real_next = torch.cat([real[:, 1:], torch.zeros_like(real[:, :1])], dim=1)  # [B, T]: step t+1 is real
+    continues = ~terminated.bool()  # [B, T]
+    next_return = target_qs[:, -1]  # [B, N]; only read where step T would be real, i.e. never
+    returns = []
+    for t in reversed(range(n_steps)):
+        q_next = target_qs[:, t + 1]  # [B, N]
+        follow = torch.where(real_next[:, t, None], next_return, q_next)  # G_{t+1}, or bootstrap
+        bootstrap = (1.0 - td_lambda) * q_next + td_lambda * follow  # [B, N]
+        g = reward[:, t, None] + gamma * torch.where(continues[:, t, None], bootstrap, torch.zeros_like(bootstrap))
+        g = torch.where(real[:, t, None], g, torch.zeros_like(g))  # [B, N]
+        returns.append(g)
+        next_return = g
+    return torch.stack(returns[::-1], dim=1)  # [B, T, N]

@@ -12,15 +12,17 @@ from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
 from nqmix_core.errors import UserError
 from nqmix_core.learners import CriticLearner, NQMIXLearner, QLearner
+from nqmix_core.learners.coma import COMALearner
 
-LEARNERS = {"actor-critic": NQMIXLearner, "q-learning": QLearner}
+LEARNERS = {"actor-critic": NQMIXLearner, "q-learning": QLearner, "coma": COMALearner}
 """``AlgoConfig.learner`` -> learner class."""
 
 MATRIX_TASKS = {"qtran": lambda n_envs, device: MatrixGame(QTRAN_PAYOFF, n_envs, device),
                 "two-step": lambda n_envs, device: TwoStepGame(n_envs, device)}
 
 
-def make_learner(algo: str | AlgoConfig, info: EnvInfo, device: torch.device | str = "cpu") -> CriticLearner:
+def make_learner(algo: str | AlgoConfig, info: EnvInfo,
+                 device: torch.device | str = "cpu") -> CriticLearner | COMALearner:
     """The learner for an algorithm name (or a ready configuration) on an environment."""
     config = algo_config(algo) if isinstance(algo, str) else algo
     return LEARNERS[config.learner](info, config, device)

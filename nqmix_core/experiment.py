@@ -1,0 +1,328 @@
+"""The experiment loop behind ``nqmix train``: train, evaluate by the paper's protocol, log, checkpoint.
+
+    train_run(RunConfig(algo="qmix", env="smax:3m", t_max=200_000), out="results/qmix-3m")
+
+One iteration = one rollout of E episodes (E = ``RunConfig.n_envs``) with the behaviour policy, then
+learner updates:
+
+* off-policy learners (NQMIX, NQMIX-M, QMIX, VDN): round(E · ``updates_per_episode``) updates, each
+  on 32 episodes sampled from the replay buffer. The default 1.0 keeps pymarl's ratio of one update
+  per collected episode (pymarl runs one environment and updates after every episode).
+* on-policy COMA: one update on the E episodes just collected (its "replay" holds exactly them).
+
+Evaluation (paper Sec. 5): at step 0 and whenever the step count passes a multiple of
+``test_interval`` (5,000), ``test_episodes`` (32) episodes with the greedy policy and as many with
+the stochastic one. Each evaluation adds one row to ``progress.csv`` (and TensorBoard): test win
+rates and returns, plus the training statistics averaged since the previous row. Logged values stay
+tensors on the device until the row is written: one host-device sync per row, plus one per rollout
+to check that every loss is finite.
+
+Files in the output folder: ``progress.csv`` (deterministic: a resumed run reproduces it exactly),
+``timing.csv`` (wall-clock per row), ``manifest.json`` (command, commit, config, versions, host),
+``checkpoint.pt`` and ``tb/``. A checkpoint is written every ``checkpoint_interval`` steps and at the
+end, atomically (temp file, then ``os.replace``), and only after the losses were checked finite.
+It holds only tensors and plain Python values, so it loads with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from nqmix_core import registry
+from nqmix_core.buffer import EpisodeBuffer
+from nqmix_core.config import AlgoConfig, RunConfig, algo_config
+from nqmix_core.errors import UserError
+from nqmix_core.experiment_io import (
+    capture_env_rng,
+    load_checkpoint,
+    manifest_base,
+    restore_env_rng,
+    save_checkpoint,
+    tensorboard_writer,
+    write_csv,
+    write_json,
+)
+from nqmix_core.runner import EpisodeStats, rollout
+from nqmix_core.train import Counters, Generators, seed_everything
+
+CHECKPOINT_FORMAT = 1
+RESUMABLE_CHANGES = ("t_max", "progress", "tensorboard", "checkpoint_interval", "device")
+"""RunConfig fields a resumed run may change (the device is compared after resolving "auto")."""
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or infinite; the run stopped before writing another checkpoint."""
+
+
+@dataclass
+class TrainTracker:
+    """Training statistics summed on the device since the last log row, plus a non-finite-loss flag."""
+
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    episodes: int = 0
+    updates: int = 0
+    nonfinite: torch.Tensor | None = None
+
+    def add(self, name: str, value: torch.Tensor) -> None:
+        value = value.detach().float().sum()
+        self.sums[name] = self.sums[name] + value if name in self.sums else value
+
+    def add_rollout(self, stats: EpisodeStats) -> None:
+        self.episodes += stats.returns.shape[0]
+        for name, value in (("return", stats.returns), ("win_rate", stats.won), ("episode_length", stats.lengths)):
+            self.add(name, value)
+
+    def add_update(self, info: dict[str, torch.Tensor]) -> None:
+        self.updates += 1
+        for name, value in info.items():
+            self.add(f"update_{name}", value)
+            if name.endswith("loss"):
+                bad = ~torch.isfinite(value)
+                self.nonfinite = bad if self.nonfinite is None else self.nonfinite | bad
+
+    def losses_finite(self) -> bool:
+        """One host-device sync."""
+        return self.nonfinite is None or not bool(self.nonfinite)
+
+    def summary(self) -> dict[str, float]:
+        """Means since the last row (one sync), then start again."""
+        names = list(self.sums)
+        values = torch.stack([self.sums[n] for n in names]).tolist() if names else []
+        row = {}
+        for name, total in zip(names, values):
+            count = self.updates if name.startswith("update_") else self.episodes
+            row[f"train_{name.removeprefix('update_')}"] = total / max(count, 1)
+        row.update(train_episodes=self.episodes, train_updates=self.updates)
+        self.sums, self.episodes, self.updates = {}, 0, 0
+        return row
+
+    def state_dict(self) -> dict:
+        return {"sums": dict(self.sums), "episodes": self.episodes, "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sums, self.episodes, self.updates = dict(state["sums"]), int(state["episodes"]), int(state["updates"])
+
+
+def evaluate(env, learner, mode: str, n_episodes: int, t_env: int,
+             generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Mean win rate and return over ``n_episodes`` test episodes in ``mode`` (tensors, no sync)."""
+    returns, won = [], []
+    for _ in range(math.ceil(n_episodes / env.n_envs)):
+        _, stats = rollout(env, learner, mode, t_env, generator)
+        returns.append(stats.returns)
+        won.append(stats.won)
+    returns, won = torch.cat(returns)[:n_episodes], torch.cat(won)[:n_episodes]  # [n_episodes]
+    return {"win_rate": won.float().mean(), "return": returns.mean()}
+
+
+@dataclass
+class Run:
+    """Everything that changes while training; a checkpoint is exactly this plus the configs."""
+
+    config: RunConfig
+    algo: AlgoConfig
+    device: torch.device
+    env: object
+    learner: object
+    buffer: EpisodeBuffer
+    counters: Counters
+    generators: Generators
+    test_generator: torch.Generator
+    tracker: TrainTracker
+    rows: list[dict] = field(default_factory=list)
+    timing: list[dict] = field(default_factory=list)
+    next_test: int = 0
+    next_checkpoint: int = 0
+    wall_offset: float = 0.0
+
+    def updates_per_rollout(self) -> int:
+        if self.algo.on_policy:
+            return 1
+        return max(1, round(self.config.n_envs * self.config.updates_per_episode))
+
+    def state(self, wall_seconds: float) -> dict:
+        g = self.generators
+        return {"format": CHECKPOINT_FORMAT, "run_config": asdict(self.config), "algo_config": asdict(self.algo),
+                "device": str(self.device), "env_info": asdict(self.env.info),
+                "learner": self.learner.checkpoint_state(), "buffer": self.buffer.state_dict(),
+                "counters": asdict(self.counters), "tracker": self.tracker.state_dict(),
+                "rng": {"act": g.act.get_state(), "sample": g.sample.get_state(),
+                        "test": self.test_generator.get_state(), "torch": torch.get_rng_state(),
+                        "env": capture_env_rng(self.env)},
+                "rows": self.rows, "timing": self.timing, "next_test": self.next_test,
+                "next_checkpoint": self.next_checkpoint, "wall_seconds": wall_seconds}
+
+
+def build_run(config: RunConfig, algo: AlgoConfig, device: torch.device, env=None) -> Run:
+    """A fresh run: seeded networks, empty replay, the environment reset to the run's seed."""
+    if env is None:
+        env = registry.make_env(config.env, config.n_envs, device, config.seed)
+    if env.n_envs != config.n_envs:
+        raise UserError(f"The environment given has {env.n_envs} copies but the run asks for {config.n_envs}.")
+    if algo.on_policy and not (algo.batch_size == algo.buffer_size == config.n_envs):
+        raise UserError(f"{config.algo} trains on the episodes of one rollout, so n_envs must equal its "
+                        f"batch_size and buffer_size ({algo.batch_size}); set n_envs to {algo.batch_size}.")
+    seed_everything(config.seed)
+    learner = registry.make_learner(algo, env.info, device)
+    env.reset(config.seed)  # puts an injected (shared) environment's random stream at the run's seed
+    test_generator = torch.Generator(device=device).manual_seed(config.seed + 2)
+    return Run(config=config, algo=algo, device=device, env=env, learner=learner,
+               buffer=EpisodeBuffer(algo.buffer_size, env.info, device), counters=Counters(),
+               generators=Generators.from_seed(config.seed, device), test_generator=test_generator,
+               tracker=TrainTracker(), next_checkpoint=config.checkpoint_interval)
+
+
+def restore_run(run: Run, state: dict, path: Path) -> None:
+    """Load a checkpoint into a freshly built run, after checking it was written by the same setup."""
+    mine = {k: v for k, v in asdict(run.config).items() if k not in RESUMABLE_CHANGES}
+    theirs = {k: v for k, v in state["run_config"].items() if k not in RESUMABLE_CHANGES}
+    different = [k for k in mine if mine[k] != theirs.get(k)]
+    different += [k for k, v in asdict(run.algo).items() if state["algo_config"].get(k) != v]
+    if state["env_info"] != asdict(run.env.info):
+        different.append("environment sizes")
+    if state["device"] != str(run.device):
+        different.append(f"device ({state['device']})")
+    if different:
+        raise UserError(f"The checkpoint {path} was written by a run with other settings "
+                        f"({', '.join(different)}); resume with the same settings or choose another --out.")
+    try:
+        run.learner.load_checkpoint_state(state["learner"])
+        run.buffer.load_state_dict(state["buffer"])
+    except (RuntimeError, KeyError, ValueError) as error:
+        raise UserError(f"The checkpoint {path} does not fit this algorithm and environment "
+                        f"({str(error).splitlines()[0]}); choose another --out.") from None
+    run.counters = Counters(**state["counters"])
+    run.tracker.load_state_dict(state["tracker"])
+    rng = state["rng"]
+    run.generators.act.set_state(rng["act"])
+    run.generators.sample.set_state(rng["sample"])
+    run.test_generator.set_state(rng["test"])
+    torch.set_rng_state(rng["torch"])
+    restore_env_rng(run.env, rng["env"])
+    run.rows, run.timing = list(state["rows"]), list(state["timing"])
+    run.next_test, run.next_checkpoint = int(state["next_test"]), int(state["next_checkpoint"])
+    run.wall_offset = float(state["wall_seconds"])
+
+
+def iterate(run: Run) -> None:
+    """Collect one rollout, then run the learner updates; raise if a loss became NaN or infinite."""
+    batch, stats = rollout(run.env, run.learner, "explore", run.counters.t_env, run.generators.act)
+    lengths = stats.lengths.cpu()  # one sync per rollout (also needed by the buffer)
+    run.buffer.insert(batch, lengths)
+    run.counters.t_env += int(lengths.sum())
+    run.counters.episodes += run.env.n_envs
+    run.tracker.add_rollout(stats)
+    batch_size = run.algo.batch_size
+    info = {}
+    for _ in range(run.updates_per_rollout()):
+        if not run.buffer.can_sample(batch_size):
+            break
+        sample = run.buffer.sample(batch_size, run.generators.sample)
+        info = run.learner.train_step(sample, run.counters.t_env, run.counters.episodes)
+        run.counters.updates += 1
+        run.tracker.add_update(info)
+    if not run.tracker.losses_finite():  # one sync per rollout
+        bad = [k for k, v in info.items() if k.endswith("loss") and not bool(torch.isfinite(v))]
+        raise TrainingDiverged(f"The {bad[0] if bad else 'loss'} became NaN or infinite near step "
+                               f"{run.counters.t_env}, so training stopped and the last checkpoint was left "
+                               f"as it was; lower the learning rate or check the inputs, then resume.")
+
+
+def log_row(run: Run, wall_seconds: float) -> dict:
+    """Evaluate greedy and stochastic policies and append one row of test and training statistics."""
+    c, t_env = run.config, run.counters.t_env
+    tests = {mode: evaluate(run.env, run.learner, mode, c.test_episodes, t_env, run.test_generator)
+             for mode in ("greedy", "stochastic")}
+    names = [(mode, key) for mode in tests for key in tests[mode]]
+    values = torch.stack([tests[m][k].float() for m, k in names]).tolist()  # one sync per row
+    row = {"t_env": t_env, "episodes": run.counters.episodes, "updates": run.counters.updates,
+           "epsilon": run.learner.epsilon(t_env)}
+    for (mode, key), value in zip(names, values):
+        row[f"test_{mode}_{key}"] = value
+    row.update({f"test_{mode}_episodes": c.test_episodes for mode in tests})
+    if run.tracker.episodes:
+        row.update(run.tracker.summary())
+    run.rows.append(row)
+    run.timing.append({"t_env": t_env, "wall_seconds": round(wall_seconds, 3)})
+    return row
+
+
+def train_run(config: RunConfig, out: str | Path, resume: bool = False, algo: AlgoConfig | None = None,
+              env=None, command: str | None = None) -> list[dict]:
+    """Train ``config.algo`` on ``config.env`` until ``config.t_max`` steps; returns the log rows.
+
+    ``algo`` replaces the algorithm's preset (e.g. ``algo_config("qmix", lr=...)``); ``env`` is an
+    already built environment for ``config.env`` with ``config.n_envs`` copies (tests share one to
+    avoid compiling SMAX again); ``resume`` continues from ``out/checkpoint.pt``.
+    """
+    from nqmix_core.cli import resolve_device
+
+    start = time.perf_counter()
+    out, algo = Path(out), algo or algo_config(config.algo)
+    checkpoint = out / "checkpoint.pt"
+    if resume and not checkpoint.exists():
+        raise UserError(f"There is no checkpoint to resume in {out}; start without --resume.")
+    if not resume and checkpoint.exists():
+        raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out.")
+    state = load_checkpoint(checkpoint) if resume else None
+    device = resolve_device(config.device)
+    run = build_run(config, algo, device, env)
+    if state is not None:
+        restore_run(run, state, checkpoint)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = manifest_base(run, command)
+    write_json(out / "manifest.json", {**manifest, "status": "running"})
+    writer = tensorboard_writer(out / "tb", config.tensorboard, purge_step=run.counters.t_env + 1 if resume else None)
+    bar = tqdm(total=config.t_max, initial=min(run.counters.t_env, config.t_max), unit="step",
+               disable=not config.progress, dynamic_ncols=True)
+
+    def wall() -> float:  # seconds of training so far, over every resumed segment
+        return run.wall_offset + time.perf_counter() - start
+    status = "failed"
+    try:
+        if not run.rows:
+            _record(run, wall(), out, writer, bar)
+        while run.counters.t_env < config.t_max:
+            before = run.counters.t_env
+            iterate(run)
+            bar.update(min(run.counters.t_env, config.t_max) - min(before, config.t_max))
+            if run.counters.t_env >= run.next_test:
+                _record(run, wall(), out, writer, bar)
+            if run.counters.t_env >= run.next_checkpoint:
+                run.next_checkpoint = (run.counters.t_env // config.checkpoint_interval + 1) * config.checkpoint_interval
+                save_checkpoint(checkpoint, run.state(wall()))
+        save_checkpoint(checkpoint, run.state(wall()))
+        status = "finished"
+    except TrainingDiverged:
+        status = "diverged"
+        raise
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+        write_json(out / "manifest.json", {**manifest, "status": status, "t_env": run.counters.t_env,
+                                           "wall_seconds": round(time.perf_counter() - start, 3),
+                                           "wall_seconds_all_segments": round(wall(), 3)})
+        if env is None:
+            run.env.close()
+    return run.rows
+
+
+def _record(run: Run, wall_seconds: float, out: Path, writer, bar) -> None:
+    """Evaluate, append the row, rewrite the CSVs, log to TensorBoard, refresh the progress bar."""
+    row = log_row(run, wall_seconds)
+    interval = run.config.test_interval
+    run.next_test = (run.counters.t_env // interval + 1) * interval
+    write_csv(out / "progress.csv", run.rows)
+    write_csv(out / "timing.csv", run.timing)
+    if writer is not None:
+        for key, value in row.items():
+            if key != "t_env" and isinstance(value, (int, float)):
+                writer.add_scalar(key, value, global_step=row["t_env"])
+        writer.add_scalar("wall_seconds", wall_seconds, global_step=row["t_env"])
+    bar.set_postfix(greedy_win=f"{row['test_greedy_win_rate']:.2f}", refresh=False)

@@ -1,0 +1,164 @@
+"""COMA: counterfactual multi-agent policy gradients (Foerster et al. 2018), with pymarl's SMAC settings.
+
+* Actor: the shared GRU agent network of QMIX/NQMIX (input: own observation, last action, agent id),
+  whose |U| outputs are policy logits. π = softmax over the available actions; while collecting
+  data the behaviour policy is (1−ε)·π + ε·uniform, ε falling 0.5 -> 0.01 over 100k steps.
+* Critic: a centralised MLP (``networks/coma_critic.py``) giving Q(s, (u^{-a}, u)) for all own
+  actions u; trained on TD(λ = 0.8) targets from a target critic copied every 200 critic steps.
+* Actor step: Eq. 5 with the counterfactual advantage of Eq. 6 (``losses.coma_actor_loss``).
+* On-policy: each update uses only the episodes just collected (the experiment loop gives COMA a
+  "replay" of exactly one rollout, E = 8 episodes, as pymarl's batch_size_run = batch_size = 8).
+
+Where this follows pymarl rather than the COMA paper, and where it departs from pymarl:
+
+* Like pymarl ("critic_train_mode: seq"), the critic takes one optimiser step per time step of the
+  batch, from the last step backwards; the Q-values the actor uses are the critic's values at each
+  step just before that step's update. The target interval counts these critic steps.
+* Like pymarl, the policy inside the actor loss is the ε-floored behaviour policy (on-policy
+  gradient of the policy that actually acted), at the current ε.
+* Departure: when an episode is cut by the time limit, pymarl bootstraps from Q'(s_T, u_T) with a
+  padding joint action (all zeros). We use the greedy joint action of the current policy at s_T.
+* Padded steps are treated as "every action available" inside the policy, so no 0/0 appears; they
+  are masked out of every loss.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nqmix_core import action_selection, losses
+from nqmix_core.buffer import EpisodeBatch
+from nqmix_core.config import AlgoConfig
+from nqmix_core.envs.base import EnvInfo, Observation
+from nqmix_core.learners.common import frozen_copy, hard_update, rmsprop
+from nqmix_core.networks import (
+    AgentNetwork,
+    agent_inputs,
+    masked_softmax,
+    sequence_inputs,
+)
+from nqmix_core.networks.coma_critic import (
+    COMACritic,
+    coma_critic_input_dim,
+    coma_critic_inputs,
+)
+
+
+class COMALearner(nn.Module):
+    """Shared GRU actor + centralised counterfactual critic and its target; two RMSprop optimisers."""
+
+    def __init__(self, info: EnvInfo, config: AlgoConfig, device: torch.device | str) -> None:
+        super().__init__()
+        self.info, self.config, self.device = info, config, torch.device(device)
+        self.agent = AgentNetwork(info.obs_dim + info.n_actions + info.n_agents, info.n_actions,
+                                  config.rnn_hidden_dim)
+        self.critic = COMACritic(coma_critic_input_dim(info), info.n_actions, config.critic_hidden_dim)
+        self.target_critic = frozen_copy(self.critic)
+        self.to(self.device)
+        self.agent_optimiser = rmsprop(self.agent.parameters(), config.actor_lr, config)
+        self.critic_optimiser = rmsprop(self.critic.parameters(), config.critic_lr, config)
+        self.critic_steps = 0
+        self.last_target_update_step = 0
+
+    # --- acting -------------------------------------------------------------------------------
+    def initial_hidden(self, n_envs: int) -> torch.Tensor:
+        """Zero GRU state for E environments: [E, N, H]."""
+        return self.agent.initial_hidden((n_envs, self.info.n_agents), self.device)
+
+    def epsilon(self, t_env: int) -> float:
+        """Weight of the uniform floor in the behaviour policy after ``t_env`` steps."""
+        c = self.config
+        return action_selection.linear_epsilon(t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps)
+
+    @torch.no_grad()
+    def act(self, obs: Observation, last_actions: torch.Tensor, hidden: torch.Tensor, mode: str,
+            t_env: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Actions [E, N] for one step: sample π (with the ε floor in "explore"), or argmax π ("greedy")."""
+        inputs = agent_inputs(obs.obs, last_actions, self.info.n_actions)  # [E, N, D]
+        logits, hidden = self.agent.step(inputs, hidden)  # [E, N, U], [E, N, H]
+        policy = masked_softmax(logits, obs.avail_actions)  # [E, N, U]
+        if mode == "greedy":
+            return action_selection.greedy(policy, obs.avail_actions), hidden
+        if mode == "explore":
+            policy = action_selection.with_epsilon_floor(policy, obs.avail_actions, self.epsilon(t_env))
+        return action_selection.sample(policy, generator), hidden
+
+    # --- training -----------------------------------------------------------------------------
+    def behaviour_policy(self, batch: EpisodeBatch, t_env: int) -> torch.Tensor:
+        """The ε-floored policy that collected ``batch``, with gradient: [B, T+1, N, U]."""
+        inputs = sequence_inputs(batch.obs, batch.actions, self.info.n_actions)  # [B, T+1, N, D]
+        logits, _ = self.agent(inputs)  # [B, T+1, N, U]
+        padding = ~batch.avail_actions.any(-1, keepdim=True)  # [B, T+1, N, 1]: no action at all
+        avail = batch.avail_actions | padding  # [B, T+1, N, U]
+        policy = masked_softmax(logits, avail)
+        return action_selection.with_epsilon_floor(policy, avail, self.epsilon(t_env))
+
+    def critic_targets(self, batch: EpisodeBatch, inputs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """TD(λ) targets [B, T, N] from the target critic; inputs [B, T+1, N, D], actions [B, T+1, N]."""
+        with torch.no_grad():
+            target_qs = losses.chosen_action_values(self.target_critic(inputs), actions)  # [B, T+1, N]
+            return losses.td_lambda_targets(batch.reward, batch.terminated, batch.filled, target_qs,
+                                            self.config.gamma, self.config.td_lambda)
+
+    def train_critic(self, batch: EpisodeBatch, policy: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """pymarl's sequential critic training: one step per time step, last step first.
+
+        Returns the critic's Q(s_t, (u_t^{-a}, ·)) [B, T, N, U] as each step saw it before its update.
+        """
+        greedy_last = action_selection.greedy(policy[:, -1].detach(), policy[:, -1] > 0)  # [B, N]
+        actions = torch.cat([batch.actions, greedy_last.unsqueeze(1)], dim=1)  # [B, T+1, N]
+        inputs = coma_critic_inputs(batch.state, batch.obs, actions, self.info.n_actions)  # [B, T+1, N, D]
+        targets = self.critic_targets(batch, inputs, actions)  # [B, T, N]
+        critic_qs, step_losses, grad_norms = [None] * batch.max_steps, [], []
+        for t in reversed(range(batch.max_steps)):
+            qs = self.critic(inputs[:, t])  # [B, N, U]
+            critic_qs[t] = qs.detach()
+            mask = batch.filled[:, t, None].expand(-1, self.info.n_agents)  # [B, N]
+            loss, _ = losses.masked_td_loss(losses.chosen_action_values(qs, batch.actions[:, t]), targets[:, t], mask)
+            grad_norms.append(self.optimiser_step(self.critic_optimiser, self.critic.parameters(), loss))
+            step_losses.append(loss.detach())
+            self.critic_steps += 1
+            self.update_target()
+        info = {"critic_loss": torch.stack(step_losses).mean(), "critic_grad_norm": torch.stack(grad_norms).mean(),
+                "target_mean": (targets * batch.filled.unsqueeze(-1)).sum() / batch.filled.sum().clamp(min=1)
+                / self.info.n_agents}
+        return torch.stack(critic_qs, dim=1), info  # [B, T, N, U]
+
+    def optimiser_step(self, optimiser: torch.optim.Optimizer, params, loss: torch.Tensor) -> torch.Tensor:
+        """Backward, clip the gradient norm at ``grad_norm_clip``, step; returns the norm (a tensor)."""
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(list(params), self.config.grad_norm_clip)
+        optimiser.step()
+        return grad_norm.detach()
+
+    def update_target(self) -> None:
+        """Copy the critic into the target critic every ``critic_target_update_interval`` critic steps."""
+        if self.critic_steps - self.last_target_update_step >= self.config.critic_target_update_interval:
+            hard_update(self.target_critic, self.critic)
+            self.last_target_update_step = self.critic_steps
+
+    def train_step(self, batch: EpisodeBatch, t_env: int, episodes_seen: int) -> dict[str, torch.Tensor]:
+        """One COMA update on the episodes just collected: critic (TD(λ)) first, then actor (Eq. 5)."""
+        policy = self.behaviour_policy(batch, t_env)  # [B, T+1, N, U]
+        critic_qs, critic_info = self.train_critic(batch, policy)  # [B, T, N, U]
+        actor_loss, actor_info = losses.coma_actor_loss(policy[:, :-1], critic_qs, batch.actions, batch.filled)
+        grad_norm = self.optimiser_step(self.agent_optimiser, self.agent.parameters(), actor_loss)
+        return {"actor_loss": actor_loss.detach(), "grad_norm": grad_norm, **critic_info, **actor_info}
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def optimisers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"agent": self.agent_optimiser, "critic": self.critic_optimiser}
+
+    def checkpoint_state(self) -> dict:
+        """Networks, target, optimisers and step counters: everything a resumed run needs."""
+        return {"networks": self.state_dict(),
+                "optimisers": {k: opt.state_dict() for k, opt in self.optimisers().items()},
+                "critic_steps": self.critic_steps, "last_target_update_step": self.last_target_update_step}
+
+    def load_checkpoint_state(self, state: dict) -> None:
+        self.load_state_dict(state["networks"])
+        for name, opt in self.optimisers().items():
+            opt.load_state_dict(state["optimisers"][name])
+        self.critic_steps = int(state["critic_steps"])
+        self.last_target_update_step = int(state["last_target_update_step"])
