@@ -1,7 +1,8 @@
 """The ``nqmix`` command.
 
     nqmix demo      train VDN, QMIX, NQMIX-M and NQMIX on the QTRAN matrix game, print what they
-                    learned and write a figure (the README's main job)
+                    learned, write a figure and CSVs with a manifest; then a short NQMIX run on
+                    smax:3m (the README's main job)
     nqmix train     train one algorithm on one environment with the paper's evaluation protocol
                     (``nqmix_core.experiment``), e.g.
                     nqmix train --algo nqmix --env smax:3m --seed 0 --t-max 200000 --out results/nqmix-3m
@@ -47,31 +48,66 @@ def parse_payoff(text: str) -> list[list[float]]:
 
 
 def demo(args: argparse.Namespace) -> None:
-    from nqmix_core.matrix_games import MATRIX_METHODS, format_table, run_methods, summarise
-    from nqmix_core.plotting import q_tot_heatmaps
-
-    if args.seeds < 1 or args.updates < 1:
-        raise UserError("--seeds and --updates must be at least 1.")
+    """The README's main job: the matrix-game lesson, then a short NQMIX run on SMAX 3m."""
+    if args.seeds < 1 or args.updates < 1 or args.smax_steps < 0:
+        raise UserError("--seeds and --updates must be at least 1, and --smax-steps at least 0.")
     device = resolve_device(args.device)
     payoff = parse_payoff(args.payoff)
     torch.set_num_threads(1)  # the networks are tiny: extra threads only add overhead
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    matrix_demo(payoff, args, device, out)
+    if args.smax_steps > 0:
+        smax_demo(args, device, out)
+    print(f"\nDemo finished in {time.perf_counter() - start:.0f} s; results in {out}.")
+
+
+def matrix_demo(payoff: list[list[float]], args: argparse.Namespace, device: torch.device, out: Path) -> None:
+    """Train every matrix-game method; print the Q_tot tables and the success table; save CSVs, figure, manifest."""
+    from nqmix_core.experiment_io import provenance, write_csv, write_json
+    from nqmix_core.matrix_games import MATRIX_METHODS, format_table, run_methods, run_rows, summarise
+    from nqmix_core.plotting import q_tot_heatmaps
+
     print(f"Matrix game, payoff rows = agent 1's action, columns = agent 2's: {payoff}")
     print(f"Training {len(MATRIX_METHODS)} methods x {args.seeds} seeds x {args.updates} updates on {device}.")
-    start = time.perf_counter()
+    started = provenance(" ".join(["nqmix", *map(shlex.quote, args.argv)]))
+    clock = time.perf_counter()
     runs = run_methods(MATRIX_METHODS, payoff, range(args.seeds), args.updates, device)
     for label, method_runs in runs.items():
         first = method_runs[0]
         print(f"\n{label} (seed 0): greedy joint action {first.joint_action}, payoff "
               f"{float(first.payoff[first.joint_action]):g}; learned Q_tot:")
         print(_format_matrix(first.q_tot))
-    print("\n" + format_table(summarise(runs)))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(runs)
+    print("\n" + format_table(summary))
+    write_csv(out / "matrix_summary.csv", summary)
+    write_csv(out / "matrix_runs.csv", run_rows(runs))
     fig = q_tot_heatmaps(runs["QMIX"][0].payoff, {k: v[0].q_tot for k, v in runs.items()},
                          {k: v[0].joint_action for k, v in runs.items()})
-    figure = out / "matrix_game_q_tot.png"
-    fig.savefig(figure, dpi=110)
-    print(f"\nWrote {figure} ({time.perf_counter() - start:.0f} s).")
+    fig.savefig(out / "matrix_game_q_tot.png", dpi=110)
+    write_json(out / "matrix_manifest.json", {**started, "payoff": payoff, "seeds": args.seeds,
+                                              "updates": args.updates, "methods": MATRIX_METHODS,
+                                              "device": str(device), "wall_seconds": round(time.perf_counter() - clock, 1)})
+
+
+def smax_demo(args: argparse.Namespace, device: torch.device, out: Path) -> None:
+    """A short NQMIX run on smax:3m through the same entry point as `nqmix train` (resumed if already there)."""
+    from nqmix_core.config import RunConfig
+    from nqmix_core.experiment import train_run
+
+    folder = out / "nqmix_smax-3m"
+    interval = max(args.smax_steps // 2, 1)
+    config = RunConfig(algo="nqmix", env="smax:3m", seed=0, t_max=args.smax_steps, device=str(device),
+                       test_interval=interval, test_episodes=16, checkpoint_interval=args.smax_steps,
+                       tensorboard=False, progress=False)
+    print(f"\nNQMIX on smax:3m for {args.smax_steps} steps (SMAX compiles first, ~20 s); "
+          f"16 greedy + 16 stochastic test episodes every {interval} steps.")
+    command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
+    rows = train_run(config, folder, resume=(folder / "checkpoint.pt").exists(), command=command)
+    for row in rows:
+        print(f"  step {row['t_env']:>6}: greedy win rate {row['test_greedy_win_rate']:.2f}, "
+              f"greedy return {row['test_greedy_return']:.2f}, stochastic win rate {row['test_stochastic_win_rate']:.2f}")
 
 
 def train(args: argparse.Namespace) -> None:
@@ -107,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3, help="seeds per method")
     p.add_argument("--updates", type=int, default=400, help="learner updates per run")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--out", default="results/demo", help="folder for the figure")
+    p.add_argument("--smax-steps", type=int, default=3000,
+                   help="environment steps of the short NQMIX run on smax:3m (0 skips it)")
+    p.add_argument("--out", default="results/demo", help="folder for the figure, CSVs and manifests")
     p.set_defaults(run=demo)
 
     t = commands.add_parser("train", help="train one algorithm with the paper's evaluation protocol")

@@ -126,13 +126,18 @@ def _host() -> dict:
             "platform": platform.platform(), "python": platform.python_version()}
 
 
+def provenance(command: str | None = None) -> dict:
+    """Where a result came from: command line, code version, package versions, host, start time."""
+    return {"command": command if command is not None else " ".join(shlex.quote(a) for a in sys.argv),
+            "git": _git_commit(), "versions": _versions(), "host": _host(),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
 def manifest_base(run, command: str | None) -> dict:
     """What the run was: command, code version, configs, package versions, device, host."""
-    return {"command": command if command is not None else " ".join(shlex.quote(a) for a in sys.argv),
-            "git": _git_commit(), "seed": run.config.seed, "run_config": asdict(run.config),
+    return {**provenance(command), "seed": run.config.seed, "run_config": asdict(run.config),
             "algo_config": asdict(run.algo), "env_info": asdict(run.env.info), "device": str(run.device),
-            "versions": _versions(), "host": _host(),
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed_at_t_env": run.counters.t_env or None}
+            "resumed_at_t_env": run.counters.t_env or None}
 
 
 def write_json(path: Path, data: dict) -> None:

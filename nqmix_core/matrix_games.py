@@ -163,3 +163,18 @@ def mixer_signs(run: MatrixRun) -> torch.Tensor:
     state = torch.ones(len(joint), run.learner.info.state_dim, device=device)  # matrix games: s = 1
     sign = mixer_gradient_sign(run.learner.mixer, chosen, state)  # [U^N, N]
     return sign.cpu().view(*[n_actions] * n_agents, n_agents)
+
+
+def run_rows(runs: dict[str, list[MatrixRun]], action_names: str = "ABCDEFGH") -> list[dict]:
+    """One CSV row per (method, seed): the picked joint action, success, RMSE and the full Q_tot table."""
+    rows = []
+    for label, method_runs in runs.items():
+        for run in method_runs:
+            flat = run.q_tot.flatten().tolist()
+            joint = itertools.product(action_names[:run.q_tot.shape[0]], repeat=run.q_tot.dim())
+            rows.append({"method": label, "algo": run.algo, "seed": run.seed,
+                         "joint_action": "".join(action_names[u] for u in run.joint_action),
+                         "success": int(run.success), "q_tot_rmse": round(run.table_error, 4),
+                         **{f"q_tot_{''.join(j)}": round(v, 4) for j, v in zip(joint, flat)},
+                         "seconds": round(run.seconds, 2)})
+    return rows

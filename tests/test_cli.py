@@ -8,16 +8,23 @@ from nqmix_core.cli import main
 
 
 def test_demo_prints_tables_and_writes_the_figure(tmp_path, capsys):
-    assert main(["demo", "--seeds", "1", "--updates", "5", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--seeds", "1", "--updates", "5", "--smax-steps", "0", "--device", "cpu",
+                 "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "NQMIX (seed 0): greedy joint action" in out and "success" in out
     assert (tmp_path / "matrix_game_q_tot.png").stat().st_size > 10_000
+    import csv, json
+    runs = list(csv.DictReader(open(tmp_path / "matrix_runs.csv")))
+    assert len(runs) == 5 and {"q_tot_AA", "joint_action", "success"} <= set(runs[0])
+    manifest = json.loads((tmp_path / "matrix_manifest.json").read_text())
+    assert manifest["command"].startswith("nqmix demo") and manifest["versions"]["torch"].startswith("2.13")
 
 
 @pytest.mark.parametrize("args, message", [
     (["demo", "--payoff", "1,2;3"], "not square"),
     (["demo", "--payoff", "a,b;c,d"], "Could not read the payoff"),
     (["demo", "--seeds", "0"], "at least 1"),
+    (["demo", "--smax-steps", "-1"], "at least 0"),
     (["demo", "--device", "tpu9"], "Unknown device"),
 ])
 def test_bad_input_is_one_sentence_and_exit_code_2(args, message, capsys):
