@@ -185,12 +185,8 @@ editor.show()
 
 # %% [markdown]
 # ## Exercises
-# 1. **A monotonic game.** Train QMIX on `[[8, 1, 1], [1, 0, 0], [1, 0, 0]]`. Does it now pick (A, A)?
-#    Does `row_order_flips` find anything?
-# 2. **Less punishment.** Replace the −12s by −2. Which methods now find (A, A), and why does the
-#    relative-overgeneralisation argument no longer apply?
-#
-# The cell below sets up exercise 1; change `exercise_payoff` for exercise 2.
+# **Exercise 1 — a monotonic game.** Train QMIX on `[[8, 1, 1], [1, 0, 0], [1, 0, 0]]`. Does it now pick
+# (A, A)? Does `row_order_flips` find anything? The cell below runs it.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -200,10 +196,27 @@ exercise_runs = run_methods({"QMIX": MATRIX_METHODS["QMIX"]}, exercise_payoff, s
 print(format_table(summarise(exercise_runs)))
 
 # %% [markdown]
-# <details><summary>Solutions</summary>
+# <details><summary>Solution</summary>
 #
-# 1. No ordering flips, so a monotonic $Q_{tot}$ can represent the game and IGM holds; QMIX picks (A, A).
-# 2. With −2, A is the best action for each agent even against a uniform partner
-#    ((8 − 2 − 2)/3 ≈ 1.3 > −2/3), so per-agent improvement leads to (A, A); the payoff is still
-#    non-monotonic, so QMIX's table stays wrong, but its greedy action may now be right.
+# No ordering flips, so a monotonic $Q_{tot}$ can represent the game and IGM holds: QMIX picks (A, A).
+# </details>
+#
+# **Exercise 2 — less punishment.** Replace the −12s of the QTRAN payoff by −2. Which methods now find
+# (A, A), and why does the relative-overgeneralisation argument no longer apply? The cell below trains QMIX
+# and NQMIX on it (add methods from `MATRIX_METHODS` to see more).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+mild_payoff = torch.tensor([[8.0, -2.0, -2.0], [-2.0, 0.0, 0.0], [-2.0, 0.0, 0.0]])
+print("agent 1, partner uniform:", [round(v, 2) for v in mild_payoff.mean(dim=1).tolist()])
+mild_runs = run_methods({k: MATRIX_METHODS[k] for k in ("QMIX", "NQMIX")}, mild_payoff, seeds=range(1),
+                        n_updates=N_UPDATES)
+print(format_table(summarise(mild_runs)))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Against a uniform partner A is now the best action for each agent alone ((8 − 2 − 2)/3 ≈ 1.33 > −2/3), so
+# per-agent improvement (NQMIX's actors) heads for (A, A). The payoff is still non-monotonic, so QMIX's table
+# stays wrong, but its greedy action can now be right.
 # </details>
