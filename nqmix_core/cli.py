@@ -6,6 +6,8 @@
     nqmix train     train one algorithm on one environment with the paper's evaluation protocol
                     (``nqmix_core.experiment``), e.g.
                     nqmix train --algo nqmix --env smax:3m --seed 0 --t-max 200000 --out results/nqmix-3m
+    nqmix sweep     train a grid of algorithm × environment × seed (``nqmix_core.sweep``), locally or on Ray
+    nqmix plot      the paper's Figure 2 and 3 equivalents and the claims table from a sweep's folder
 
 Mistakes in the input print one sentence and exit with status 2; no traceback.
 """
@@ -131,6 +133,38 @@ def train(args: argparse.Namespace) -> None:
           f"stochastic {last['test_stochastic_win_rate']:.2f}; logs and checkpoint in {out}.")
 
 
+def sweep(args: argparse.Namespace) -> None:
+    from nqmix_core import sweep as sweeps
+
+    if args.grid:
+        cells, options = sweeps.load_grid(args.grid)
+    elif args.algos and args.envs:
+        cells, options = sweeps.expand([{"algos": args.algos, "envs": sweeps.parse_envs(args.envs),
+                                         "seeds": args.seeds}]), {}
+    else:
+        raise UserError("Give a grid file, or --algos and --envs (NAME=STEPS), e.g. "
+                        "`nqmix sweep --algos nqmix qmix --envs smax:3m=20000 --seeds 0 1`.")
+    options.update({"device": args.device} if args.device else {})
+    out = Path(args.out)
+    print(f"{len(cells)} runs into {out}: " + ", ".join(sorted({c.env for c in cells})) + "; backend " + args.backend)
+    results = sweeps.sweep(cells, out, options, backend=args.backend, n_jobs=args.jobs,
+                           ray_address=args.ray_address, gpus_per_run=args.gpus_per_run,
+                           progress=not args.no_progress)
+    failed = [c for c, status in results.items() if status not in (None, 0)]
+    if failed:
+        logs = ", ".join(str(c.folder(out) / "train.log") for c in failed)
+        raise UserError(f"{len(failed)} of {len(cells)} runs failed (see {logs}); rerun the same command to "
+                        f"resume them from their last checkpoints.")
+    print(f"All {len(cells)} runs finished in {out}.")
+
+
+def plot(args: argparse.Namespace) -> None:
+    from nqmix_core.results import write_report
+
+    for path in write_report(args.folder, args.out):
+        print(path)
+
+
 def _format_matrix(table: torch.Tensor) -> str:
     return "\n".join("    " + " ".join(f"{float(x):7.2f}" for x in row) for row in table)
 
@@ -168,6 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-tensorboard", action="store_true", help="log to CSV only")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     t.set_defaults(run=train)
+
+    s = commands.add_parser("sweep", help="train a grid of algorithm × environment × seed, resumably",
+                            description=__import__("nqmix_core.sweep").sweep.__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("grid", nargs="?", help="YAML grid file (see the format above)")
+    s.add_argument("--algos", nargs="+", help="algorithms, when no grid file is given")
+    s.add_argument("--envs", nargs="+", help="environments with their step budgets, e.g. smax:3m=20000")
+    s.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default 0 1 2)")
+    s.add_argument("--out", default="results/sweep", help="root folder of the runs")
+    s.add_argument("--device", default=None, help="device of every run (default: nqmix train's auto)")
+    s.add_argument("--backend", default="local", choices=["local", "ray"], help="where the runs execute")
+    s.add_argument("--jobs", type=int, default=1, help="local backend: runs at a time")
+    s.add_argument("--ray-address", default="auto",
+                   help="ray backend: cluster address (default auto = the running cluster; local = start one here)")
+    s.add_argument("--gpus-per-run", type=float, default=0.0, help="ray backend: GPU fraction each run asks for")
+    s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    s.set_defaults(run=sweep)
+
+    p = commands.add_parser("plot", help="Figure 2 and 3 equivalents and the claims table from a sweep folder")
+    p.add_argument("folder", nargs="?", default="data/reproduction", help="root folder of a sweep")
+    p.add_argument("--out", default=None, help="where figures and tables go (default: FOLDER/figures)")
+    p.set_defaults(run=plot)
     return parser
 
 

@@ -1,0 +1,116 @@
+"""`nqmix sweep`: grid expansion, skipping and resuming cells, failures reported, local and Ray backends."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from nqmix_core import cli, sweep
+from nqmix_core.errors import UserError
+
+TINY = {"test-interval": 32, "test-episodes": 8, "device": "cpu", "no-tensorboard": True}
+"""Options that make a matrix-game cell take a few seconds (mostly interpreter start-up)."""
+
+
+def test_expand_orders_seed_by_seed_and_drops_repeats():
+    cells = sweep.expand([
+        {"algos": ["nqmix", "qmix"], "envs": {"smax:3m": 100, "smax:2s3z": 50}, "seeds": [0, 1]},
+        {"algos": ["nqmix-m", "nqmix"], "envs": {"smax:2s3z": 50}, "seeds": [0, 1]},
+    ])
+    assert len(cells) == 2 * 2 * 2 + 2  # the second grid's nqmix cells repeat the first grid's
+    assert [c.seed for c in cells] == [0] * 5 + [1] * 5
+    assert cells[0] == sweep.Cell("nqmix", "smax:3m", 0, 100)
+    assert sweep.Cell("nqmix-m", "smax:2s3z", 1, 50) in cells
+
+
+@pytest.mark.parametrize("grid, words", [
+    ({"algos": ["qmx"], "envs": {"smax:3m": 10}, "seeds": [0]}, "Unknown algorithm 'qmx'"),
+    ({"algos": ["qmix"], "envs": {"3m": 10}, "seeds": [0]}, "Unknown environment '3m'"),
+    ({"algos": ["qmix"], "envs": {"smax:3m": -5}, "seeds": [0]}, "positive whole number"),
+    ({"algos": ["qmix"], "seeds": [0]}, "lacks envs"),
+])
+def test_bad_grids_say_what_is_wrong(grid, words):
+    with pytest.raises(UserError, match=words):
+        sweep.expand([grid])
+
+
+def test_grid_file_and_env_list_errors(tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text("train: {updates-per-episode: 0.25}\ngrids:\n  - algos: [vdn]\n"
+                    "    envs: {'matrix:qtran': 64}\n    seeds: [3]\n")
+    cells, options = sweep.load_grid(path)
+    assert cells == [sweep.Cell("vdn", "matrix:qtran", 3, 64)] and options == {"updates-per-episode": 0.25}
+    path.write_text("algos: [vdn]\n")
+    with pytest.raises(UserError, match="top-level 'grids:'"):
+        sweep.load_grid(path)
+    with pytest.raises(UserError, match="NAME=STEPS"):
+        sweep.parse_envs(["smax:3m"])
+    assert sweep.parse_envs(["smax:3m=20", "matrix:qtran=8"]) == {"smax:3m": 20, "matrix:qtran": 8}
+
+
+def test_train_command_passes_options_and_resumes(tmp_path):
+    cell = sweep.Cell("qmix", "smax:3m", 2, 1000)
+    command = sweep.train_command(cell, tmp_path, {"updates_per_episode": 0.25, "no-tensorboard": True,
+                                                   "no-progress": False})
+    assert command[:2] == ["nqmix", "train"]
+    assert command[command.index("--out") + 1] == str(tmp_path / "smax-3m" / "qmix" / "seed2")
+    assert command[command.index("--updates-per-episode") + 1] == "0.25"
+    assert "--no-tensorboard" in command and "--resume" not in command
+    cell.folder(tmp_path).mkdir(parents=True)
+    (cell.folder(tmp_path) / "checkpoint.pt").write_bytes(b"")
+    assert sweep.train_command(cell, tmp_path, {})[-1] == "--resume"
+
+
+def _rows(folder):
+    with open(folder / "progress.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_local_sweep_runs_skips_and_extends(tmp_path):
+    cells = sweep.expand([{"algos": ["vdn", "nqmix"], "envs": {"matrix:qtran": 64}, "seeds": [0]}])
+    results = sweep.sweep(cells, tmp_path, TINY, n_jobs=2, progress=False)
+    assert results == {cell: 0 for cell in cells}
+    for cell in cells:
+        manifest = json.loads((cell.folder(tmp_path) / "manifest.json").read_text())
+        assert manifest["status"] == "finished" and manifest["seed"] == 0
+        assert manifest["command"].startswith(f"nqmix train --algo {cell.algo} --env matrix:qtran")
+        assert [int(r["t_env"]) for r in _rows(cell.folder(tmp_path))] == [0, 32, 64]
+    assert json.loads((tmp_path / "sweep.json").read_text())["cells"][0]["algo"] == "vdn"
+    # finished cells are skipped; a larger budget resumes them from their checkpoints
+    assert set(sweep.sweep(cells, tmp_path, TINY, progress=False).values()) == {None}
+    longer = [sweep.Cell(c.algo, c.env, c.seed, 96) for c in cells]
+    assert set(sweep.sweep(longer, tmp_path, TINY, progress=False).values()) == {0}
+    assert "--resume" in (longer[0].folder(tmp_path) / "train.log").read_text()
+    assert [int(r["t_env"]) for r in _rows(longer[0].folder(tmp_path))] == [0, 32, 64, 96]
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_reported_with_its_log(tmp_path, capsys):
+    code = cli.main(["sweep", "--algos", "vdn", "--envs", "matrix:qtran=64", "--seeds", "0",
+                     "--out", str(tmp_path), "--device", "cuda:7" if not _has_cuda() else "cuda:99",
+                     "--no-progress"])
+    message = capsys.readouterr().err
+    assert code == 2 and "1 of 1 runs failed" in message and "train.log" in message
+    log = (tmp_path / "matrix-qtran" / "vdn" / "seed0" / "train.log").read_text()
+    assert "nqmix: Device" in log  # the run's own one-sentence error is kept in its log
+
+
+def _has_cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+@pytest.mark.slow
+def test_ray_backend_runs_the_same_grid(tmp_path):
+    ray = pytest.importorskip("ray")
+    cells = sweep.expand([{"algos": ["vdn", "qmix"], "envs": {"matrix:qtran": 32}, "seeds": [1]}])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        results = sweep.sweep(cells, tmp_path, TINY, backend="ray", ray_address="local", progress=False)
+    finally:
+        ray.shutdown()
+    assert results == {cell: 0 for cell in cells}
+    for cell in cells:
+        assert [int(r["t_env"]) for r in _rows(cell.folder(tmp_path))] == [0, 32]
