@@ -30,3 +30,30 @@ def q_tot_heatmaps(payoff: torch.Tensor, tables: dict[str, torch.Tensor],
             ax.add_patch(matplotlib.patches.Rectangle((col, row), 1, 1, fill=False, lw=3, ec="black"))
     fig.tight_layout()
     return fig
+
+
+METHOD_COLOURS = {"NQMIX": "C3", "QMIX": "C0", "COMA": "C2", "NQMIX-M": "C1", "VDN": "C4"}
+
+
+def learning_curves(runs, maps: list[str], methods: list[str],
+                    metrics: tuple[str, ...] = ("test_greedy_win_rate", "test_stochastic_win_rate")):
+    """The paper's Figure 2/3 layout: test win rate against env steps, one panel per map.
+
+    ``runs`` is ``nqmix_core.results.load_runs``'s table. Lines are the mean over seeds with a 95%
+    bootstrap interval (seaborn), at each evaluation ``t_eval``; one row of panels per metric.
+    """
+    fig, axes = plt.subplots(len(metrics), len(maps), figsize=(4.2 * len(maps), 3.2 * len(metrics)),
+                             squeeze=False, sharey=True)
+    for row, metric in enumerate(metrics):
+        for ax, map_name in zip(axes[row], maps):
+            data = runs[(runs["map"] == map_name) & runs["method"].isin(methods)]
+            sns.lineplot(data=data, x="t_eval", y=metric, hue="method", hue_order=methods, ax=ax,
+                         errorbar=("ci", 95), n_boot=1000, seed=0, palette=METHOD_COLOURS,
+                         legend=(row == 0 and map_name == maps[-1]))
+            seeds = data.groupby("method")["seed"].nunique().to_dict()
+            ax.set_title(f"{map_name} ({', '.join(f'{m} {seeds.get(m, 0)}' for m in methods)} seeds)", fontsize=9)
+            ax.set_xlabel("environment steps")
+            ax.set_ylabel(metric.removeprefix("test_").replace("_", " "))
+            ax.set_ylim(-0.02, 1.02)
+    fig.tight_layout()
+    return fig

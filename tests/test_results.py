@@ -1,0 +1,109 @@
+"""Reading sweep folders, final win rates, the Welch comparison and the claims verdicts, `nqmix plot`."""
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nqmix_core import cli, results
+
+
+def write_run(root, env, algo, seed, win_rates, interval=5000):
+    """A fake run folder as `nqmix train` writes it, with the given greedy win rate per evaluation."""
+    folder = root / env.replace(":", "-") / algo / f"seed{seed}"
+    folder.mkdir(parents=True)
+    steps = [0] + [k * interval + 37 * seed + 11 for k in range(1, len(win_rates))]  # never exactly on the grid
+    pd.DataFrame({"t_env": steps, "test_greedy_win_rate": win_rates,
+                  "test_stochastic_win_rate": [w / 2 for w in win_rates]}).to_csv(folder / "progress.csv", index=False)
+    config = {"env": env, "algo": algo, "seed": seed, "t_max": steps[-1], "test_interval": interval}
+    (folder / "manifest.json").write_text(json.dumps({"run_config": config, "status": "finished"}))
+
+
+def grid(root, finals: dict[tuple[str, str], list[float]]):
+    """Runs whose last two evaluations both equal the given final win rate, one per seed."""
+    for (map_name, algo), values in finals.items():
+        for seed, value in enumerate(values):
+            write_run(root, f"smax:{map_name}", algo, seed, [0.0, value / 2, value, value])
+
+
+def test_load_runs_aligns_evaluations_and_labels(tmp_path):
+    write_run(tmp_path, "smax:3m", "nqmix-m", 4, [0.0, 0.25, 0.5])
+    runs = results.load_runs(tmp_path)
+    assert list(runs["t_eval"]) == [0, 5000, 10000]
+    assert set(runs["method"]) == {"NQMIX-M"} and set(runs["map"]) == {"3m"} and set(runs["seed"]) == {4}
+    final = results.final_win_rates(runs)
+    assert final["final"].tolist() == [0.375]  # mean of the last two evaluations
+    with pytest.raises(FileNotFoundError, match="nqmix sweep"):
+        results.load_runs(tmp_path / "empty")
+
+
+def test_compare_is_welchs_interval(tmp_path):
+    grid(tmp_path, {("3m", "nqmix"): [0.5, 0.7, 0.9], ("3m", "qmix"): [0.1, 0.2, 0.6]})
+    c = results.compare(results.final_win_rates(results.load_runs(tmp_path)), "3m", "NQMIX", "QMIX")
+    a, b = [0.5, 0.7, 0.9], [0.1, 0.2, 0.6]
+    hand = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)  # scipy's own Welch interval
+    assert c.difference == pytest.approx(0.4)
+    assert (c.low, c.high) == (pytest.approx(hand.low), pytest.approx(hand.high))
+    assert c.outcome == "unclear"  # the interval [-0.16, 0.96] straddles 0 and is wide
+
+
+@pytest.mark.parametrize("nqmix, qmix, coma, verdict", [
+    ([0.80, 0.82, 0.81], [0.50, 0.52, 0.51], [0.10, 0.12, 0.11], "holds"),          # clear order
+    ([0.50, 0.52, 0.51], [0.80, 0.82, 0.81], [0.10, 0.12, 0.11], "does not hold"),  # QMIX clearly better
+    ([0.50, 0.51, 0.52], [0.50, 0.52, 0.51], [0.10, 0.12, 0.11], "holds"),          # NQMIX ≈ QMIX is allowed
+    ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], "inconclusive"),            # nobody learned: no decisive tie
+    ([0.1, 0.9, 0.4], [0.50, 0.52, 0.51], [0.10, 0.12, 0.11], "inconclusive"),      # NQMIX too noisy
+])
+def test_claim_c3_verdicts(tmp_path, nqmix, qmix, coma, verdict):
+    finals = {}
+    for map_name in ("2s3z", "3s5z"):
+        finals.update({(map_name, "nqmix"): nqmix, (map_name, "qmix"): qmix, (map_name, "coma"): coma,
+                       (map_name, "nqmix-m"): nqmix})
+    finals.update({("3m", a): [0.5, 0.5, 0.5] for a in ("nqmix", "qmix", "coma")})
+    grid(tmp_path, finals)
+    claims = results.claims_table(results.final_win_rates(results.load_runs(tmp_path))).set_index("claim")
+    assert claims.loc["C3", "verdict"] == verdict
+    assert "2s3z: NQMIX" in claims.loc["C3", "evidence"]
+
+
+@pytest.mark.parametrize("ablation, verdict", [([0.30, 0.31, 0.32], "holds"), ([0.50, 0.51, 0.52], "holds"),
+                                               ([0.80, 0.81, 0.82], "does not hold"), ([0.1, 0.9, 0.3], "inconclusive")])
+def test_claim_c5_ablation(tmp_path, ablation, verdict):
+    finals = {("3m", a): [0.5, 0.5, 0.5] for a in ("nqmix", "qmix", "coma")}
+    for map_name in ("2s3z", "3s5z"):
+        finals.update({(map_name, a): [0.50, 0.51, 0.52] for a in ("nqmix", "qmix", "coma")})
+        finals[(map_name, "nqmix-m")] = ablation
+    grid(tmp_path, finals)
+    claims = results.claims_table(results.final_win_rates(results.load_runs(tmp_path))).set_index("claim")
+    assert claims.loc["C5", "verdict"] == verdict
+
+
+@pytest.mark.parametrize("nqmix, verdict", [([0.55, 0.56, 0.57], "holds"), ([0.95, 0.96, 0.97], "does not hold"),
+                                            ([0.0, 0.01, 0.02], "does not hold"), ([0.2, 0.9, 0.5], "inconclusive")])
+def test_claim_c4_between_either_way_round(tmp_path, nqmix, verdict):
+    finals = {("3m", "nqmix"): nqmix, ("3m", "qmix"): [0.30, 0.31, 0.32], ("3m", "coma"): [0.80, 0.81, 0.82]}
+    for map_name in ("2s3z", "3s5z"):
+        finals.update({(map_name, a): [0.5, 0.5, 0.5] for a in ("nqmix", "qmix", "coma", "nqmix-m")})
+    grid(tmp_path, finals)
+    claims = results.claims_table(results.final_win_rates(results.load_runs(tmp_path))).set_index("claim")
+    assert claims.loc["C4", "verdict"] == verdict
+
+
+def test_nqmix_plot_writes_figures_and_tables(tmp_path):
+    finals = {}
+    for map_name in ("3m", "2s3z", "3s5z"):
+        for algo, base in (("nqmix", 0.6), ("qmix", 0.4), ("coma", 0.1), ("nqmix-m", 0.3)):
+            if map_name == "3m":  # the paper's 3m order: NQMIX between QMIX and COMA
+                base = {"nqmix": 0.4, "qmix": 0.6}.get(algo, base)
+            finals[(map_name, algo)] = [base, base + 0.02, base + 0.04]
+    grid(tmp_path / "sweep", finals)
+    assert cli.main(["plot", str(tmp_path / "sweep"), "--out", str(tmp_path / "figs")]) == 0
+    names = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert names == ["claims.csv", "claims.md", "figure2.png", "figure3.png", "final_win_rates.csv"]
+    claims = pd.read_csv(tmp_path / "figs" / "claims.csv").set_index("claim")["verdict"].to_dict()
+    assert claims == {"C3": "holds", "C4": "holds", "C5": "holds"}
+    table = pd.read_csv(tmp_path / "figs" / "final_win_rates.csv")
+    assert math.isclose(table[(table["map"] == "3m") & (table["method"] == "NQMIX")]["mean"].item(), 0.42)
