@@ -277,3 +277,23 @@ class SMAXEnv:
     def close(self) -> None:
         """Drop the jax state; nothing else to release. Safe to call twice."""
         self._carry = None
+
+    def units(self, copy: int = 0) -> dict[str, np.ndarray]:
+        """Where every unit of one copy stands now (for drawing an episode; not used in training).
+
+        | key        | shape    | meaning                                          |
+        |------------|----------|--------------------------------------------------|
+        | positions  | [U, 2]   | x, y on the map (allies first, then enemies)     |
+        | health     | [U]      | hit points as a fraction of the unit type's most |
+        | alive      | [U] bool |                                                  |
+        | team       | [U]      | 0 = our agents, 1 = the heuristic enemy          |
+        | types      | [U]      | unit type names, e.g. "marine"                   |
+        """
+        if self._carry is None:
+            raise RuntimeError("Call reset() before units().")
+        state = jax.tree.map(lambda x: np.asarray(x[copy]), self._carry.state.state)
+        max_health = np.asarray(self._env.unit_type_health)[state.unit_types]
+        return {"positions": state.unit_positions, "health": state.unit_health / max_health,
+                "alive": state.unit_alive.astype(bool), "team": state.unit_teams,
+                "types": np.array(self._env.unit_type_names)[state.unit_types],
+                "map_size": (float(self._env.map_width), float(self._env.map_height))}
