@@ -2,14 +2,14 @@
 
 A grid comes from a small YAML file or from the command line::
 
-    # data/reproduction/grid.yaml
-    train: {updates-per-episode: 0.25}        # extra `nqmix train` options for every cell
-    grids:
+    # my_grid.yaml (the paper's grid is data/reproduction/grid.yaml)
+    train: {device: cpu, test-episodes: 32}    # extra `nqmix train` options for every cell
+    grids:                                     # one or more; repeated cells are run once
       - algos: [nqmix, qmix, coma]
         envs: {"smax:3m": 100000, "smax:2s3z": 60000}   # environment -> t_max (env steps)
         seeds: [0, 1, 2]
 
-    nqmix sweep data/reproduction/grid.yaml --out data/reproduction --jobs 2
+    nqmix sweep my_grid.yaml --out results/my-sweep --jobs 2
     nqmix sweep --algos nqmix qmix --envs smax:3m=20000 --seeds 0 1 --out results/sweep
 
 Each cell is one ``nqmix train`` process writing to ``OUT/<env>/<algo>/seed<k>/`` (its own
