@@ -43,3 +43,15 @@ def linear_epsilon(t_env: int, start: float, finish: float, anneal_steps: int) -
         return finish
     fraction = min(t_env / anneal_steps, 1.0)
     return start + fraction * (finish - start)
+
+
+def gaussian_exploration(actions: torch.Tensor, std: float, bounds: tuple[float, float],
+                         generator: torch.Generator | None = None) -> torch.Tensor:
+    """Continuous behaviour actions: u + std·(high − low)/2·N(0, I), clipped to [low, high].
+
+    ``std`` is a fraction of the half-width of the action box, so one setting means the same on
+    [−1, 1] and on [0, 1]. actions [..., A] -> [..., A].
+    """
+    low, high = bounds
+    noise = torch.randn(actions.shape, generator=generator, device=actions.device, dtype=actions.dtype)
+    return (actions + std * (high - low) / 2.0 * noise).clamp(low, high)

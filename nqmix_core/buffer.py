@@ -26,6 +26,9 @@ class EpisodeBatch:
     | reward        | [B, T]               | float32 | r_t                                       |
     | terminated    | [B, T]               | bool    | the task ended after step t (no bootstrap)|
     | filled        | [B, T]               | float32 | 1 on real steps, 0 on padding             |
+
+    Continuous actions (``EnvInfo.action_bounds`` set): ``actions`` is [B, T, N, A] float32 and
+    ``avail_actions`` [B, T+1, N, A] is all True for an agent that can act, all False otherwise.
     """
 
     obs: torch.Tensor
@@ -63,11 +66,20 @@ def empty_batch(n_episodes: int, info: EnvInfo, device: torch.device | str) -> E
         obs=torch.zeros(b, t + 1, n, info.obs_dim, device=device),
         state=torch.zeros(b, t + 1, info.state_dim, device=device),
         avail_actions=torch.zeros(b, t + 1, n, info.n_actions, dtype=torch.bool, device=device),
-        actions=torch.zeros(b, t, n, dtype=torch.long, device=device),
+        actions=(torch.zeros(b, t, n, info.n_actions, device=device) if info.continuous  # [B, T, N, A]
+                 else torch.zeros(b, t, n, dtype=torch.long, device=device)),  # [B, T, N]
         reward=torch.zeros(b, t, device=device),
         terminated=torch.zeros(b, t, dtype=torch.bool, device=device),
         filled=torch.zeros(b, t, device=device),
     )
+
+
+def no_previous_actions(info: EnvInfo, n_envs: int, device: torch.device | str) -> torch.Tensor:
+    """The "last action" fed to the agents at t = 0: −1 per agent ([E, N] int64) for discrete actions,
+    the zero vector ([E, N, A] float32) for continuous ones."""
+    if info.continuous:
+        return torch.zeros(n_envs, info.n_agents, info.n_actions, device=device)
+    return torch.full((n_envs, info.n_agents), -1, dtype=torch.long, device=device)
 
 
 class EpisodeBuffer:

@@ -14,6 +14,7 @@ Mistakes in the input print one sentence and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
@@ -128,9 +129,10 @@ def train(args: argparse.Namespace) -> None:
     out = Path(args.out or f"results/{config.algo}_{config.env.replace(':', '-')}_seed{config.seed}")
     command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
     rows = train_run(config, out, resume=args.resume, algo=algo, command=command)
-    last = rows[-1]
-    print(f"Done: {last['t_env']} steps, greedy test win rate {last['test_greedy_win_rate']:.2f}, "
-          f"stochastic {last['test_stochastic_win_rate']:.2f}; logs and checkpoint in {out}.")
+    last, steps = rows[-1], json.loads((out / "manifest.json").read_text())["t_env"]
+    print(f"Done: {steps} steps. Last evaluation (step {last['t_env']}): greedy test win rate "
+          f"{last['test_greedy_win_rate']:.2f}, stochastic {last['test_stochastic_win_rate']:.2f}; "
+          f"logs and checkpoint in {out}.")
 
 
 def sweep(args: argparse.Namespace) -> None:
@@ -183,8 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=demo)
 
     t = commands.add_parser("train", help="train one algorithm with the paper's evaluation protocol")
-    t.add_argument("--algo", default="nqmix", help="nqmix, nqmix-m, qmix, vdn or coma")
-    t.add_argument("--env", default="smax:3m", help="smax:<map>, matrix:qtran, matrix:two-step or smac:<map>")
+    t.add_argument("--algo", default="nqmix",
+                   help="nqmix, nqmix-m, qmix, vdn or coma; for continuous actions nqmix-cont, qmix-cont or iddpg")
+    t.add_argument("--env", default="smax:3m",
+                   help="smax:<map>, matrix:qtran, matrix:two-step or smac:<map>; "
+                        "for continuous actions continuous:two-peak or smax-cont:<map>")
     t.add_argument("--seed", type=int, default=0, help="random seed")
     t.add_argument("--t-max", type=int, default=2_000_000, help="environment steps to train for")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

@@ -19,12 +19,14 @@ class AlgoConfig:
     """Hyper-parameters of one learning algorithm."""
 
     learner: str = "actor-critic"
-    """Which learner trains it: "actor-critic" (NQMIX, Alg. 1), "q-learning" (QMIX, VDN) or "coma"
-    (on-policy counterfactual policy gradient, Foerster et al. 2018, as pymarl runs it)."""
+    """Which learner trains it: "actor-critic" (NQMIX, Alg. 1), "q-learning" (QMIX, VDN), "coma"
+    (on-policy counterfactual policy gradient, Foerster et al. 2018, as pymarl runs it) or
+    "continuous-actor-critic" (NQMIX for continuous actions, Alg. 2: deterministic actors, Eq. 14)."""
     mixer: str = "nqmix"
     """Mixing network: "nqmix" (MLP on [Q_1..Q_n, s], Sec. 4.2), "qmix" (monotonic hypernetwork),
     "qmix-no-abs" (QMIX's mixer without abs(): the NQMIX-M ablation of Sec. 5.2), "vdn" (sum) or "none"
-    (COMA, whose centralised critic is not a mixer)."""
+    (COMA, whose centralised critic is not a mixer; with the continuous learner: independent DDPG,
+    each agent's Q_a regressed on the shared team reward by itself)."""
 
     # --- optimisation (App. B: RMSprop, lr 5e-4 for the critic and for each actor) ---
     gamma: float = 0.99
@@ -70,7 +72,10 @@ class AlgoConfig:
     epsilon_start: float = 1.0
     """ε at the start of training (pymarl's value). Q-learning: ε-greedy. Actor-critic: the behaviour
     policy is (1−ε)·π + ε·uniform over available actions; the NQMIX presets use ε = 0, i.e. they
-    sample π itself as Alg. 1 line 2 says."""
+    sample π itself as Alg. 1 line 2 says. Continuous actor-critic: ε is the standard deviation of
+    the Gaussian noise added to μ_a(τ) while collecting data, as a fraction of half the action range
+    (u = clip(μ + ε·(high − low)/2·N(0, I))); Alg. 2 line 2 adds no noise, but a deterministic policy
+    without it never tries another action."""
     epsilon_finish: float = 0.05
     """ε after annealing (pymarl's value)."""
     epsilon_anneal_steps: int = 50_000
@@ -92,7 +97,7 @@ class AlgoConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "learner": self.learner in ("actor-critic", "q-learning", "coma"),
+            "learner": self.learner in ("actor-critic", "q-learning", "coma", "continuous-actor-critic"),
             "mixer": self.mixer in ("nqmix", "qmix", "qmix-no-abs", "vdn", "none"),
             "td_lambda": 0.0 <= self.td_lambda <= 1.0,
             "target_update": self.target_update in ("soft", "hard"),
@@ -114,8 +119,14 @@ PRESETS: dict[str, AlgoConfig] = {
     "vdn": AlgoConfig(learner="q-learning", mixer="vdn", target_update="hard"),
     "coma": AlgoConfig(learner="coma", mixer="none", target_update="hard", batch_size=8, buffer_size=8,
                        epsilon_start=0.5, epsilon_finish=0.01, epsilon_anneal_steps=100_000),
+    # Continuous actions (Alg. 2). ε = behaviour-noise std in half action ranges, 0.5 -> 0.1 over 50k steps.
+    "nqmix-cont": AlgoConfig(learner="continuous-actor-critic", mixer="nqmix", epsilon_start=0.5, epsilon_finish=0.1),
+    "qmix-cont": AlgoConfig(learner="continuous-actor-critic", mixer="qmix", epsilon_start=0.5, epsilon_finish=0.1),
+    "iddpg": AlgoConfig(learner="continuous-actor-critic", mixer="none", epsilon_start=0.5, epsilon_finish=0.1),
 }
-"""Algorithm name -> configuration. NQMIX-M is NQMIX with another mixer, not another learner."""
+"""Algorithm name -> configuration. NQMIX-M is NQMIX with another mixer, not another learner; likewise
+the continuous baselines "qmix-cont" (QMIX's monotonic mixer, so every sign in Eq. 14 is +1) and
+"iddpg" (no mixer) are Alg. 2's learner with another mixer."""
 
 
 def algo_config(name: str, **overrides) -> AlgoConfig:
@@ -138,9 +149,11 @@ class RunConfig:
     """
 
     algo: str = "nqmix"
-    """Algorithm name, a key of ``PRESETS``: nqmix, nqmix-m, qmix, vdn or coma."""
+    """Algorithm name, a key of ``PRESETS``: nqmix, nqmix-m, qmix, vdn, coma; for continuous actions
+    nqmix-cont, qmix-cont or iddpg."""
     env: str = "smax:3m"
-    """Environment name ``backend:task`` (``registry.make_env``): smax:3m, matrix:qtran, ..."""
+    """Environment name ``backend:task`` (``registry.make_env``): smax:3m, matrix:qtran, ...; with
+    continuous actions continuous:two-peak or smax-cont:3m."""
     seed: int = 0
     """Seeds the network initialisation, the action and replay random streams and the environment."""
     t_max: int = 2_000_000

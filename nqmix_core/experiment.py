@@ -36,6 +36,7 @@ from tqdm import tqdm
 from nqmix_core import registry
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.config import AlgoConfig, RunConfig, algo_config
+from nqmix_core.envs.base import EnvInfo
 from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import (
     capture_env_rng,
@@ -183,7 +184,7 @@ def restore_run(run: Run, state: dict, path: Path) -> None:
     theirs = {k: v for k, v in state["run_config"].items() if k not in RESUMABLE_CHANGES}
     different = [k for k in mine if mine[k] != theirs.get(k)]
     different += [k for k, v in asdict(run.algo).items() if state["algo_config"].get(k) != v]
-    if state["env_info"] != asdict(run.env.info):
+    if EnvInfo(**state["env_info"]) != run.env.info:
         different.append("environment sizes")
     if state["device"] != str(run.device):
         different.append(f"device ({state['device']})")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nqmix_core.buffer import EpisodeBatch, empty_batch
+from nqmix_core.buffer import EpisodeBatch, empty_batch, no_previous_actions
 from nqmix_core.envs.base import BatchedEnv, Observation
 
 
@@ -44,12 +44,12 @@ def rollout(env: BatchedEnv, learner, mode: str, t_env: int, generator: torch.Ge
     active = torch.ones(e, dtype=torch.bool, device=env.device)  # [E], still inside its episode
     _write_observation(batch, 0, obs, active)
     hidden = learner.initial_hidden(e)  # [E, N, H]
-    last_actions = torch.full((e, info.n_agents), -1, dtype=torch.long, device=env.device)  # [E, N]
+    last_actions = no_previous_actions(info, e, env.device)  # [E, N] (continuous: [E, N, A])
     stats = EpisodeStats(returns=torch.zeros(e, device=env.device),
                          won=torch.zeros(e, dtype=torch.bool, device=env.device),
                          lengths=torch.zeros(e, dtype=torch.long, device=env.device))
     for t in range(info.episode_limit):
-        actions, hidden = learner.act(obs, last_actions, hidden, mode, t_env, generator)  # [E, N]
+        actions, hidden = learner.act(obs, last_actions, hidden, mode, t_env, generator)  # [E, N] or [E, N, A]
         result = env.step(actions)
         batch.actions[:, t] = actions
         batch.reward[:, t] = torch.where(active, result.reward, 0.0)

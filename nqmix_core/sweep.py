@@ -40,7 +40,7 @@ from nqmix_core.config import algo_config
 from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import provenance, write_json
 
-ENV_BACKENDS = ("smax", "smac", "matrix")
+ENV_BACKENDS = ("smax", "smac", "matrix", "continuous", "smax-cont")
 
 
 @dataclass(frozen=True)

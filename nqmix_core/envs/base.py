@@ -13,6 +13,12 @@ Episode end has two flavours, kept apart on purpose (pymarl does the same):
 
 Once an environment copy is done (``terminated | timed_out``) the runner ignores what that copy
 returns until the next ``reset``; a backend may keep stepping it or freeze it, whichever is cheaper.
+
+Actions are discrete by default: one int64 index per agent, ``[E, N]``. A task with continuous
+actions sets ``EnvInfo.action_bounds``; then an action is a float vector of length
+``EnvInfo.n_actions`` per agent, ``[E, N, A]``, every component inside the bounds, and
+``avail_actions`` is ``[E, N, A]`` with every entry True for an agent that can act and every entry
+False for one that cannot (a dead unit): a mask over agents, not over action components.
 """
 from __future__ import annotations
 
@@ -36,6 +42,14 @@ class EnvInfo:
     """|U|, the number of discrete actions per agent (for continuous tasks: the action dimension)."""
     episode_limit: int
     """Maximum number of steps in an episode; reaching it sets ``timed_out``."""
+    action_bounds: tuple[float, float] | None = None
+    """None for discrete actions. For continuous actions (low, high): each of the ``n_actions``
+    components of an agent's action vector lies in [low, high]."""
+
+    @property
+    def continuous(self) -> bool:
+        """True when actions are real vectors (``action_bounds`` set), False for discrete indices."""
+        return self.action_bounds is not None
 
 
 @dataclass(frozen=True)
@@ -44,7 +58,7 @@ class Observation:
 
     obs: torch.Tensor  # [E, N, obs_dim] float32
     state: torch.Tensor  # [E, state_dim] float32
-    avail_actions: torch.Tensor  # [E, N, n_actions] bool; every agent has at least one True
+    avail_actions: torch.Tensor  # [E, N, n_actions] bool; discrete: every agent has at least one True
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ class BatchedEnv(Protocol):
         ...
 
     def step(self, actions: torch.Tensor) -> StepResult:
-        """Apply ``actions`` ([E, N] int64, each one available) in every copy."""
+        """Apply ``actions`` ([E, N] int64, each one available; continuous: [E, N, A] float) in every copy."""
         ...
 
     def close(self) -> None:

@@ -34,6 +34,14 @@ Global state (``Observation.state``, length 12·(A+E) for A allies and E enemies
       below zero while a unit does not shoot (−30 after 60 steps), so it is clipped like the obs,
     * type index ← type index / 5 (the number of unit types minus one).
 
+Continuous actions (``continuous=True``, registry name ``smax-cont:<map>``)
+    SMAX's ``action_type="continuous"``: each ally sends 4 numbers in [0, 1] (SMAX clips to that box),
+    [p_aim, p_move, r, θ], and SMAX *samples* the discrete intent from them: with probability p_move
+    the unit moves by r·(cos 2πθ, sin 2πθ) (r = 1 is full speed); otherwise it shoots — with
+    probability p_aim the enemy closest to the point at that offset from itself, else its previous
+    target. ``avail_actions`` is [E, N, 4]: all True for a living ally, all False for a dead one
+    (whose action is ignored). Enemies keep SMAX's discrete heuristic.
+
 JaxMARL quirks handled here
     ``import jaxmarl`` prints two lines, and its (optional) MABrax module sets ``sys.stdout`` and
     ``sys.stderr`` back to ``sys.__stdout__``/``sys.__stderr__``, which defeats
@@ -101,7 +109,7 @@ def smax_map_names() -> list[str]:
     return sorted(_load_jaxmarl().environments.smax.smax_env.MAP_NAME_TO_SCENARIO)
 
 
-def _make_smax(map_name: str, episode_limit: int) -> Any:
+def _make_smax(map_name: str, episode_limit: int, continuous: bool = False) -> Any:
     """Build JaxMARL's heuristic-enemy SMAX for ``map_name``; a one-sentence UserError if unknown."""
     jaxmarl = _load_jaxmarl()
     names = smax_map_names()
@@ -109,7 +117,8 @@ def _make_smax(map_name: str, episode_limit: int) -> Any:
         raise UserError(f"Unknown SMAX map '{map_name}'; the maps that exist are: {', '.join(names)}.")
     scenario = jaxmarl.environments.smax.map_name_to_scenario(map_name)
     # SMAX would stop by itself only after max_steps + 1 steps; we cut at episode_limit ourselves.
-    return jaxmarl.make("HeuristicEnemySMAX", scenario=scenario, max_steps=episode_limit)
+    return jaxmarl.make("HeuristicEnemySMAX", scenario=scenario, max_steps=episode_limit,
+                        action_type="continuous" if continuous else "discrete")
 
 
 def normalize_world_state(world_state: Any, n_units: int, map_size: tuple[float, float],
@@ -164,20 +173,25 @@ class _StepOut(NamedTuple):
     won: Any  # [E] bool
 
 
-def _build_functions(env: Any, n_envs: int, episode_limit: int) -> tuple[Any, Any]:
+def _build_functions(env: Any, n_envs: int, episode_limit: int, continuous: bool = False) -> tuple[Any, Any]:
     """The batched (un-jitted) reset and step functions for E copies of ``env``."""
     agents = list(env.agents)  # "ally_0" .. "ally_{N-1}"
     n_units = env.num_allies + env.num_enemies
     map_size = (float(env.map_width), float(env.map_height))
     n_unit_types = len(env.unit_type_names)
 
-    def pack(obs: dict, state: Any) -> _Carry:
+    def available(state: Any) -> Any:
+        if continuous:  # [N, 4]: every component free for a living ally, none for a dead one
+            return jnp.broadcast_to(state.state.unit_alive[:len(agents), None], (len(agents), 4))
         avail = env.get_avail_actions(state)
+        return jnp.stack([avail[a] for a in agents]).astype(jnp.bool_)  # [N, U]
+
+    def pack(obs: dict, state: Any) -> _Carry:
         return _Carry(state=state,
                       obs=jnp.stack([obs[a] for a in agents]).astype(jnp.float32),  # [N, obs_dim]
                       world_state=normalize_world_state(obs["world_state"], n_units, map_size,
                                                         env.unit_type_weapon_cooldowns, n_unit_types),
-                      avail=jnp.stack([avail[a] for a in agents]).astype(jnp.bool_))  # [N, U]
+                      avail=available(state).astype(jnp.bool_))  # [N, U] (continuous: [N, 4])
 
     def flags(carry: _Carry) -> tuple[Any, Any, Any]:
         smax_state = carry.state.state  # the inner SMAX state (the outer one adds the enemy policy's)
@@ -216,18 +230,20 @@ class SMAXEnv:
     """E copies of one SMAX map against the heuristic enemy, as torch tensors on ``device``."""
 
     def __init__(self, map_name: str, n_envs: int, device: torch.device | str = "cpu", seed: int = 0,
-                 episode_limit: int | None = None) -> None:
+                 episode_limit: int | None = None, continuous: bool = False) -> None:
         if n_envs < 1:
             raise UserError(f"n_envs must be at least 1, but it is {n_envs}.")
         limit = SMAC_EPISODE_LIMITS.get(map_name, SMAX_DEFAULT_LIMIT) if episode_limit is None else episode_limit
         if limit < 1:
             raise UserError(f"episode_limit must be at least 1, but it is {limit}.")
-        self._env = _make_smax(map_name, limit)
+        self._env = _make_smax(map_name, limit, continuous)
         self.map_name, self.n_envs, self.device = map_name, n_envs, torch.device(device)
         self.info = EnvInfo(n_agents=self._env.num_agents, obs_dim=self._env.obs_size,
-                            state_dim=self._env.state_size, n_actions=self._env.num_ally_actions,
-                            episode_limit=limit)
-        reset, step = _build_functions(self._env, n_envs, limit)
+                            state_dim=self._env.state_size,
+                            n_actions=len(self._env.continuous_action_dims) if continuous else self._env.num_ally_actions,
+                            episode_limit=limit, action_bounds=(0.0, 1.0) if continuous else None)
+        self._action_dtype = torch.float32 if continuous else torch.int32
+        reset, step = _build_functions(self._env, n_envs, limit, continuous)
         self._seed_fn = jax.jit(lambda s: jax.random.PRNGKey(s))
         self._reset_fn, self._step_fn = jax.jit(reset), jax.jit(step)
         self._warm_up()
@@ -237,7 +253,10 @@ class SMAXEnv:
     def _warm_up(self) -> None:
         """Compile reset and step on the exact input types used later (two steps: catches weak types)."""
         key, carry, _ = self._reset_fn(self._seed_fn(np.uint32(0)))
-        stop = np.full((self.n_envs, self.info.n_agents), 4, dtype=np.int32)  # action 4 = stop
+        if self.info.continuous:  # move (p_move = 1) by r = 0: stand still
+            stop = np.tile(np.array([0.0, 1.0, 0.0, 0.0], dtype=np.float32), (self.n_envs, self.info.n_agents, 1))
+        else:
+            stop = np.full((self.n_envs, self.info.n_agents), 4, dtype=np.int32)  # action 4 = stop
         for _ in range(2):
             out = self._step_fn(key, carry, stop)
             key, carry = out.key, out.carry
@@ -262,13 +281,14 @@ class SMAXEnv:
         return self._observation(arrays)
 
     def step(self, actions: torch.Tensor) -> StepResult:
-        """Apply ``actions`` ([E, N] integer, each available) in every copy that has not ended."""
+        """Apply ``actions`` ([E, N] integer, each available; continuous: [E, N, 4] in [0, 1]) in every
+        copy that has not ended."""
         if self._carry is None:
             raise RuntimeError("Call reset() before step().")
-        if tuple(actions.shape) != (self.n_envs, self.info.n_agents):
-            expected = (self.n_envs, self.info.n_agents)
+        expected = (self.n_envs, self.info.n_agents, *((self.info.n_actions,) if self.info.continuous else ()))
+        if tuple(actions.shape) != expected:
             raise ValueError(f"actions must have shape {expected}, got {tuple(actions.shape)}.")
-        out = self._step_fn(self._key, self._carry, actions.to("cpu", torch.int32).numpy())  # [E, N] int32
+        out = self._step_fn(self._key, self._carry, actions.to("cpu", self._action_dtype).numpy())
         self._key, self._carry = out.key, out.carry
         return StepResult(next=self._observation(out.observation), reward=self._to_torch(out.reward),
                           terminated=self._to_torch(out.terminated), timed_out=self._to_torch(out.timed_out),

@@ -11,8 +11,11 @@ from nqmix_core.config import AlgoConfig
 
 @torch.no_grad()
 def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
-    """θ' ← τ·θ + (1 − τ)·θ' for every parameter (Alg. 1 line 16)."""
-    torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
+    """θ' ← τ·θ + (1 − τ)·θ' for every parameter (Alg. 1 line 16). A module without parameters
+    (VDN's sum, independent critics) has nothing to update."""
+    targets, onlines = list(target.parameters()), list(online.parameters())
+    if targets:
+        torch._foreach_lerp_(targets, onlines, tau)
 
 
 @torch.no_grad()
