@@ -121,12 +121,20 @@ class EpisodeBuffer:
         return batch.trim(n_steps)
 
     def state_dict(self) -> dict:
-        """Everything needed to restore the buffer exactly (for resumable runs)."""
-        tensors = {f.name: getattr(self.storage, f.name) for f in fields(EpisodeBatch)}
+        """Everything needed to restore the buffer exactly (for resumable runs).
+
+        Only the stored episodes and the time steps any of them reached are saved: slots past
+        ``size`` and steps past the longest episode hold zeros, and a fresh buffer has them too.
+        (Saving the whole preallocated storage made a 3s5z checkpoint 5.7 GB.)
+        """
+        steps = int(self.lengths[:self.size].max()) + 1 if self.size else 0  # obs/state/avail need T+1
+        tensors = {f.name: getattr(self.storage, f.name)[:self.size, :steps] for f in fields(EpisodeBatch)}
         return {**tensors, "lengths": self.lengths, "next_index": self.next_index, "size": self.size}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore into a fresh buffer of the same capacity and sizes (what ``state_dict`` wrote)."""
         for f in fields(EpisodeBatch):
-            getattr(self.storage, f.name).copy_(state[f.name])
+            saved = state[f.name]  # [size, steps, ...]: a leading block of the storage
+            getattr(self.storage, f.name)[:saved.shape[0], :saved.shape[1]].copy_(saved)
         self.lengths.copy_(state["lengths"])
         self.next_index, self.size = int(state["next_index"]), int(state["size"])

@@ -112,6 +112,18 @@ def test_buffer_wraps_around_and_restores_exactly():
     assert torch.equal(buffer.sample(3, g1).obs, clone.sample(3, g2).obs)
 
 
+def test_buffer_checkpoint_holds_only_the_stored_episodes_and_steps():
+    buffer = EpisodeBuffer(capacity=50, info=INFO, device="cpu")
+    buffer.insert(random_batch(lengths=(2, 3), seed=1), torch.tensor([2, 3]))
+    state = buffer.state_dict()
+    assert state["obs"].shape[:2] == (2, 4) and state["reward"].shape[:2] == (2, 4)  # 2 episodes, 3 steps + 1
+    clone = EpisodeBuffer(capacity=50, info=INFO, device="cpu")
+    clone.load_state_dict(state)
+    for name in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled"):
+        assert torch.equal(getattr(clone.storage, name), getattr(buffer.storage, name)), name
+    assert torch.equal(clone.lengths, buffer.lengths) and (clone.next_index, len(clone)) == (2, 2)
+
+
 def test_unknown_environment_name_lists_what_exists():
     with pytest.raises(UserError, match="matrix:qtran"):
         make_env("matrix:nope", 1)
