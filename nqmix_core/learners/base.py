@@ -13,17 +13,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nqmix_core import action_selection
 from nqmix_core.buffer import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo, Observation
-from nqmix_core.learners.common import frozen_copy, hard_update, rmsprop, soft_update
+from nqmix_core.learners.common import LearnerState, frozen_copy, hard_update, rmsprop, soft_update
 from nqmix_core.networks import AgentNetwork, agent_inputs, make_mixer, sequence_inputs
 
 ACT_MODES = ("explore", "stochastic", "greedy")
 
 
-class CriticLearner(nn.Module):
+class CriticLearner(LearnerState):
     """Shared agent network + mixer, their targets, and the critic's optimiser."""
 
     def __init__(self, info: EnvInfo, config: AlgoConfig, device: torch.device | str) -> None:
@@ -52,11 +51,6 @@ class CriticLearner(nn.Module):
         inputs = agent_inputs(obs.obs, last_actions, self.info.n_actions)  # [E, N, D]
         agent_qs, hidden = self.agent.step(inputs, hidden)  # [E, N, U], [E, N, H]
         return self.choose_actions(agent_qs, hidden, obs.avail_actions, mode, t_env, generator), hidden
-
-    def epsilon(self, t_env: int) -> float:
-        """Exploration rate after ``t_env`` environment steps (linear schedule)."""
-        c = self.config
-        return action_selection.linear_epsilon(t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps)
 
     def choose_actions(self, agent_qs, hidden, avail_actions, mode, t_env, generator) -> torch.Tensor:
         raise NotImplementedError
@@ -98,15 +92,3 @@ class CriticLearner(nn.Module):
     # --- checkpoints --------------------------------------------------------------------------
     def optimisers(self) -> dict[str, torch.optim.Optimizer]:
         return {"critic": self.critic_optimiser}
-
-    def checkpoint_state(self) -> dict:
-        """Networks, targets, optimisers and counters: everything a resumed run needs."""
-        return {"networks": self.state_dict(),
-                "optimisers": {k: opt.state_dict() for k, opt in self.optimisers().items()},
-                "last_target_update_episode": self.last_target_update_episode}
-
-    def load_checkpoint_state(self, state: dict) -> None:
-        self.load_state_dict(state["networks"])
-        for name, opt in self.optimisers().items():
-            opt.load_state_dict(state["optimisers"][name])
-        self.last_target_update_episode = int(state["last_target_update_episode"])

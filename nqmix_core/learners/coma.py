@@ -24,13 +24,12 @@ Where this follows pymarl rather than the COMA paper, and where it departs from 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from nqmix_core import action_selection, losses
 from nqmix_core.buffer import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo, Observation
-from nqmix_core.learners.common import frozen_copy, hard_update, rmsprop
+from nqmix_core.learners.common import LearnerState, frozen_copy, hard_update, rmsprop
 from nqmix_core.networks import (
     AgentNetwork,
     agent_inputs,
@@ -44,8 +43,10 @@ from nqmix_core.networks.coma_critic import (
 )
 
 
-class COMALearner(nn.Module):
+class COMALearner(LearnerState):
     """Shared GRU actor + centralised counterfactual critic and its target; two RMSprop optimisers."""
+
+    COUNTERS = ("critic_steps", "last_target_update_step")
 
     def __init__(self, info: EnvInfo, config: AlgoConfig, device: torch.device | str) -> None:
         super().__init__()
@@ -64,11 +65,6 @@ class COMALearner(nn.Module):
     def initial_hidden(self, n_envs: int) -> torch.Tensor:
         """Zero GRU state for E environments: [E, N, H]."""
         return self.agent.initial_hidden((n_envs, self.info.n_agents), self.device)
-
-    def epsilon(self, t_env: int) -> float:
-        """Weight of the uniform floor in the behaviour policy after ``t_env`` steps."""
-        c = self.config
-        return action_selection.linear_epsilon(t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps)
 
     @torch.no_grad()
     def act(self, obs: Observation, last_actions: torch.Tensor, hidden: torch.Tensor, mode: str,
@@ -149,16 +145,3 @@ class COMALearner(nn.Module):
     # --- checkpoints --------------------------------------------------------------------------
     def optimisers(self) -> dict[str, torch.optim.Optimizer]:
         return {"agent": self.agent_optimiser, "critic": self.critic_optimiser}
-
-    def checkpoint_state(self) -> dict:
-        """Networks, target, optimisers and step counters: everything a resumed run needs."""
-        return {"networks": self.state_dict(),
-                "optimisers": {k: opt.state_dict() for k, opt in self.optimisers().items()},
-                "critic_steps": self.critic_steps, "last_target_update_step": self.last_target_update_step}
-
-    def load_checkpoint_state(self, state: dict) -> None:
-        self.load_state_dict(state["networks"])
-        for name, opt in self.optimisers().items():
-            opt.load_state_dict(state["optimisers"][name])
-        self.critic_steps = int(state["critic_steps"])
-        self.last_target_update_step = int(state["last_target_update_step"])

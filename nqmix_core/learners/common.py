@@ -6,6 +6,7 @@ import copy
 import torch
 from torch import nn
 
+from nqmix_core.action_selection import linear_epsilon
 from nqmix_core.config import AlgoConfig
 
 
@@ -35,3 +36,35 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 def rmsprop(params, lr: float, config: AlgoConfig) -> torch.optim.RMSprop:
     """RMSprop with the configured smoothing constant and epsilon (App. B; pymarl's values)."""
     return torch.optim.RMSprop(params, lr=lr, alpha=config.rms_alpha, eps=config.rms_eps, foreach=True)
+
+
+class LearnerState(nn.Module):
+    """What every learner shares: its ε schedule, and saving/restoring itself for resumable runs.
+
+    A subclass sets ``self.config`` (an ``AlgoConfig``), lists its optimisers in ``optimisers()``
+    and names its integer counters in ``COUNTERS``; a checkpoint is the networks (targets
+    included), the optimiser states and those counters.
+    """
+
+    COUNTERS: tuple[str, ...] = ("last_target_update_episode",)
+
+    def epsilon(self, t_env: int) -> float:
+        """ε after ``t_env`` steps (what it weighs depends on the learner: see ``AlgoConfig.epsilon_start``)."""
+        c = self.config
+        return linear_epsilon(t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps)
+
+    def optimisers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def checkpoint_state(self) -> dict:
+        """Networks, targets, optimisers and counters: everything a resumed run needs."""
+        return {"networks": self.state_dict(),
+                "optimisers": {k: opt.state_dict() for k, opt in self.optimisers().items()},
+                **{name: getattr(self, name) for name in self.COUNTERS}}
+
+    def load_checkpoint_state(self, state: dict) -> None:
+        self.load_state_dict(state["networks"])
+        for name, opt in self.optimisers().items():
+            opt.load_state_dict(state["optimisers"][name])
+        for name in self.COUNTERS:
+            setattr(self, name, int(state[name]))

@@ -36,7 +36,7 @@ from nqmix_core.buffer import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo, Observation
 from nqmix_core.errors import UserError
-from nqmix_core.learners.common import frozen_copy, hard_update, rmsprop, soft_update
+from nqmix_core.learners.common import LearnerState, frozen_copy, hard_update, rmsprop, soft_update
 from nqmix_core.networks.continuous import (
     ContinuousAgentNetwork,
     DeterministicActors,
@@ -47,7 +47,7 @@ from nqmix_core.networks.continuous import (
 from nqmix_core.networks.mixers import make_mixer
 
 
-class ContinuousActorCritic(nn.Module):
+class ContinuousActorCritic(LearnerState):
     """Shared critic agent network Q_a(τ, u) + mixer, per-agent deterministic actors μ_a(τ), their targets."""
 
     def __init__(self, info: EnvInfo, config: AlgoConfig, device: torch.device | str) -> None:
@@ -75,11 +75,6 @@ class ContinuousActorCritic(nn.Module):
     def initial_hidden(self, n_envs: int) -> torch.Tensor:
         """Zero GRU state for E environments: [E, N, H]."""
         return self.agent.initial_hidden((n_envs, self.info.n_agents), self.device)
-
-    def epsilon(self, t_env: int) -> float:
-        """Behaviour-noise std after ``t_env`` steps, as a fraction of the action half-range."""
-        c = self.config
-        return action_selection.linear_epsilon(t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps)
 
     @torch.no_grad()
     def act(self, obs: Observation, last_actions: torch.Tensor, hidden: torch.Tensor, mode: str,
@@ -165,15 +160,3 @@ class ContinuousActorCritic(nn.Module):
 
     def optimisers(self) -> dict[str, torch.optim.Optimizer]:
         return {"critic": self.critic_optimiser, "actors": self.actor_optimiser}
-
-    def checkpoint_state(self) -> dict:
-        """Networks, targets, optimisers and counters: everything a resumed run needs."""
-        return {"networks": self.state_dict(),
-                "optimisers": {k: opt.state_dict() for k, opt in self.optimisers().items()},
-                "last_target_update_episode": self.last_target_update_episode}
-
-    def load_checkpoint_state(self, state: dict) -> None:
-        self.load_state_dict(state["networks"])
-        for name, opt in self.optimisers().items():
-            opt.load_state_dict(state["optimisers"][name])
-        self.last_target_update_episode = int(state["last_target_update_episode"])
