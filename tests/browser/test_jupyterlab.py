@@ -9,7 +9,7 @@ Needs Debian's ``chromium`` (``/usr/bin/chromium``, or ``$NQMIX_CHROMIUM``) and 
 package (its own browser download is not needed). The module is skipped when either is missing.
 
 Screenshots go to ``$NQMIX_SCREENSHOTS`` if set, else to a pytest temporary folder; the paths are listed at
-the end of the pytest run. ``$NQMIX_BROWSER_TIMEOUT`` (seconds, default 360) bounds each notebook's Run All;
+the end of the pytest run. ``$NQMIX_BROWSER_TIMEOUT`` (seconds, default 600) bounds each notebook's Run All;
 ``$NQMIX_BROWSER_NOTEBOOKS`` points the test at another folder of notebooks (to check that it catches errors).
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = Path(os.environ.get("NQMIX_BROWSER_NOTEBOOKS", ROOT / "notebooks"))  # override: test the test
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("0*.ipynb"))
 CHROMIUM = os.environ.get("NQMIX_CHROMIUM") or "/usr/bin/chromium"
-RUN_ALL_TIMEOUT = float(os.environ.get("NQMIX_BROWSER_TIMEOUT", "360"))
+RUN_ALL_TIMEOUT = float(os.environ.get("NQMIX_BROWSER_TIMEOUT", "600"))
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     # the machine's network is closed: stop chromium from trying to phone home
