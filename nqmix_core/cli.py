@@ -151,7 +151,8 @@ def sweep(args: argparse.Namespace) -> None:
     print(f"{len(cells)} runs into {out}: " + ", ".join(sorted({c.env for c in cells})) + "; backend " + args.backend)
     results = sweeps.sweep(cells, out, options, backend=args.backend, n_jobs=args.jobs,
                            ray_address=args.ray_address, gpus_per_run=args.gpus_per_run,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress,
+                           command=" ".join(["nqmix", *map(shlex.quote, args.argv)]))
     failed = [c for c, status in results.items() if status not in (None, 0)]
     if failed:
         logs = ", ".join(str(c.folder(out) / "train.log") for c in failed)

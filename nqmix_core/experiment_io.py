@@ -92,11 +92,16 @@ def tensorboard_writer(folder: Path, enabled: bool, purge_step: int | None):
     return SummaryWriter(str(folder), purge_step=purge_step)
 
 
+OUTPUT_PATHSPECS = (":(top,exclude)data", ":(top,exclude)results", ":(top,exclude)runs")
+
+
 def _git_commit() -> dict:
     here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=5, check=False)
+        # the kit's own outputs (data/, results/, runs/) are not changes to the code that made them
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ":(top)", *OUTPUT_PATHSPECS], cwd=here,
+                               capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     if commit.returncode != 0:

@@ -170,13 +170,16 @@ def _run_ray(jobs: list[tuple[Cell, list[str], str]], address: str, gpus_per_run
 
 def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, backend: str = "local",
           n_jobs: int = 1, ray_address: str = "auto", gpus_per_run: float = 0.0,
-          progress: bool = True) -> dict[Cell, int | None]:
-    """Train every unfinished cell; returns cell -> exit status (None: already finished, skipped)."""
+          progress: bool = True, command: str | None = None) -> dict[Cell, int | None]:
+    """Train every unfinished cell; returns cell -> exit status (None: already finished, skipped).
+
+    ``command`` is recorded in ``sweep.json`` (default: this process's command line).
+    """
     root, options = Path(root), dict(options or {})
     if n_jobs < 1:
         raise UserError("--jobs must be at least 1.")
     root.mkdir(parents=True, exist_ok=True)
-    write_json(root / "sweep.json", {**provenance(), "backend": backend, "train_options": options,
+    write_json(root / "sweep.json", {**provenance(command), "backend": backend, "train_options": options,
                                      "cells": [asdict(cell) for cell in cells]})
     results: dict[Cell, int | None] = {cell: None for cell in cells if is_finished(cell, root)}
     jobs = [(cell, train_command(cell, root, options), str(cell.folder(root) / "train.log"))
