@@ -124,6 +124,27 @@ def test_buffer_checkpoint_holds_only_the_stored_episodes_and_steps():
     assert torch.equal(clone.lengths, buffer.lengths) and (clone.next_index, len(clone)) == (2, 2)
 
 
+def test_buffer_storage_grows_as_episodes_arrive_and_behaves_like_a_full_one(monkeypatch):
+    import nqmix_core.buffer as buffer_module
+    full = EpisodeBuffer(capacity=7, info=INFO, device="cpu")  # allocated at capacity from the start
+    monkeypatch.setattr(buffer_module, "INITIAL_SLOTS", 2)
+    growing = EpisodeBuffer(capacity=7, info=INFO, device="cpu")
+    sizes = []
+    for seed in range(5):  # 10 episodes into 7 slots: grows 2 -> 4 -> 7, then wraps
+        episodes = random_batch(lengths=(6, 4), seed=seed)
+        for buffer in (full, growing):
+            buffer.insert(episodes, torch.tensor([6, 4]))
+        sizes.append(growing.storage.n_episodes)
+    assert sizes == [2, 4, 7, 7, 7] and full.storage.n_episodes == 7
+    for name in ("obs", "actions", "reward", "filled"):
+        assert torch.equal(getattr(growing.storage, name), getattr(full.storage, name)), name
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(growing.sample(4, g1).obs, full.sample(4, g2).obs)
+    restored = EpisodeBuffer(capacity=7, info=INFO, device="cpu")
+    restored.load_state_dict(growing.state_dict())
+    assert restored.storage.n_episodes == 7 and torch.equal(restored.storage.obs, full.storage.obs)
+
+
 def test_unknown_environment_name_lists_what_exists():
     with pytest.raises(UserError, match="matrix:qtran"):
         make_env("matrix:nope", 1)
