@@ -97,8 +97,8 @@ print(f"agents {info.n_agents}, actions {info.n_actions} (0-3 move, 4 stop, 5+ a
 # our Marines, red the enemy's; a marker shrinks as its unit loses health, a grey cross is a dead unit.
 
 # %%
+torch.manual_seed(SEED)  # the untrained networks' initial weights
 untrained = make_learner(algo_config("nqmix"), info, device)
-torch.manual_seed(SEED)
 WATCH_SEED = 7  # the battle's starting positions: the same battle before and after training
 before = record_episode(env, untrained, "greedy", seed=WATCH_SEED)
 print(f"untrained: {'won' if before.won else 'lost'} after {len(before.units) - 1} steps, "
