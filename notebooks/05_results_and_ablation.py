@@ -1,0 +1,205 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Results and ablation: the paper's Figures 2 and 3, redone on SMAX
+#
+# **Goal.** Read the kit's reproduction data the way a reviewer would: plot the learning curves with
+# their uncertainty, then decide each of the paper's experimental claims from the numbers, and
+# say plainly when the data cannot decide. Paper: Sec. 5.1 (Fig. 2), Sec. 5.2 (Fig. 3). Time: under
+# a minute. **This notebook trains nothing**: it reads `data/reproduction/`, which `nqmix sweep`
+# wrote (every run's folder has its manifest: command, commit, seed, versions, device, wall time).
+#
+# The paper's claims about its experiments:
+#
+# * **C3** (Fig. 2b, 2c): on maps with heterogeneous agent types (2s3z, 3s5z), NQMIX ≥ QMIX > COMA.
+# * **C4** (Fig. 2a): on the simple map (3m), NQMIX lies between QMIX and COMA.
+# * **C5** (Fig. 3): the ablation NQMIX-M (QMIX's mixer without `abs`) does no better than NQMIX.
+#
+# `nqmix plot data/reproduction` makes the same figures and tables from the command line.
+
+# %% tags=["parameters"]
+DATA = "data/reproduction"  # relative to the repository root
+METRIC = "test_greedy_win_rate"  # the paper plots the test win rate of the greedy policy
+
+# %%
+import json
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from IPython.display import Markdown, display
+
+import nqmix_core
+from nqmix_core import results
+from nqmix_core.plotting import learning_curves
+
+# the repository root: above the notebook, or (for a copy of the notebook elsewhere) above nqmix_core
+candidates = [Path.cwd(), *Path.cwd().parents, Path(nqmix_core.__file__).resolve().parents[1]]
+root = next(p for p in candidates if (p / DATA).is_dir()) / DATA
+runs = results.load_runs(root)
+final = results.final_win_rates(runs, METRIC)
+
+# %% [markdown]
+# ## 1. What was run
+#
+# The grid file says what `nqmix sweep` trained; the manifests say how long each run took.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+grid = yaml.safe_load((root / "grid.yaml").read_text())
+manifests = [json.loads(p.read_text()) for p in sorted(root.glob("*/*/seed*/manifest.json"))]
+budget = {env.partition(":")[2]: steps for g in grid["grids"] for env, steps in g["envs"].items()}
+overview = final.groupby(["map", "method"]).agg(seeds=("seed", "nunique"), steps=("t_env", "min"))
+overview["budget"] = [budget[m] for m, _ in overview.index]
+overview["finished"] = final.groupby(["map", "method"])["status"].apply(lambda s: (s == "finished").all())
+print(overview.to_string())
+cpu_hours = sum(m["wall_seconds_all_segments"] for m in manifests) / 3600
+print(f"\n{len(manifests)} runs, {cpu_hours:.1f} hours of wall time in total "
+      f"(one CPU core each: the runs went two at a time on a 2-core machine)")
+print(f"updates per collected episode: {manifests[0]['run_config']['updates_per_episode']} (pymarl's ratio); "
+      f"test episodes per mode: {manifests[0]['run_config']['test_episodes']} every "
+      f"{manifests[0]['run_config']['test_interval']:,} steps")
+
+# %%
+assert overview["finished"].all() and (overview["steps"] >= overview["budget"]).all(), "a run stopped early"
+assert (overview["seeds"] == 3).all(), "every (map, method) has three seeds"
+
+# %% [markdown]
+# The budgets are tiny next to the paper's 2M steps per run: the whole grid had to fit in a few
+# CPU-hours (`data/README.md` gives the reasons). Everything below is therefore about the **start**
+# of learning, not about final performance.
+#
+# ## 2. Figure 2: NQMIX, QMIX and COMA on three maps
+#
+# Lines are the mean over seeds; the bands are 95% bootstrap intervals over seeds (with three seeds,
+# wide). Top row: greedy policy (the paper's); bottom row: the stochastic policy.
+
+# %%
+fig2 = learning_curves(runs, ["3m", "2s3z", "3s5z"], ["NQMIX", "QMIX", "COMA"])
+
+# %% [markdown]
+# ## 3. Figure 3: the ablation (NQMIX, NQMIX-M, QMIX)
+
+# %%
+fig3 = learning_curves(runs, ["2s3z", "3s5z"], ["NQMIX", "NQMIX-M", "QMIX"])
+
+# %% [markdown]
+# ## 4. Final win rates
+#
+# A run's *final* win rate is the mean of its last two evaluations (2 × 32 greedy battles), which
+# halves the noise of a single evaluation.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+summary = results.summary_table(final).round(3)
+print(summary.to_string())
+
+# %% [markdown]
+# ## 5. The claims, decided from the data
+#
+# For each comparison "X vs Y" on a map: the difference of mean final win rates over the three
+# seeds with a 95% Welch t-interval. X is *better* when the interval lies above 0, *worse* when
+# below; otherwise the two are *tied* if the interval is narrow (half-width < 0.10) and at least one
+# method learned something (final ≥ 0.05), and *unclear* if not. A claim **holds** when every
+# comparison it makes holds, **does not hold** when one fails, and is **inconclusive** otherwise.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+claims = results.claims_table(final)
+for row in claims.itertuples():
+    print(f"{row.claim} ({row.statement}): {row.verdict.upper()}")
+    for part in row.evidence.split("; "):
+        print(f"    {part}")
+
+# %%
+verdicts = dict(zip(claims["claim"], claims["verdict"]))
+assert set(verdicts) == {"C3", "C4", "C5"} and set(verdicts.values()) <= {"holds", "does not hold", "inconclusive"}
+learned = summary["mean"].max()
+display(Markdown(
+    f"**In one sentence.** At these budgets the best mean final win rate of any method on any map is "
+    f"{learned:.2f}; " + ", ".join(f"{k} {v}" for k, v in verdicts.items()) + ". "
+    + ("Claims that are *inconclusive* need longer runs (raise the budgets in `grid.yaml` and rerun "
+       "the same `nqmix sweep` command: every run resumes from its checkpoint)."
+       if "inconclusive" in verdicts.values() else "")))
+
+# %% [markdown]
+# ## 6. When nobody wins yet: test returns
+#
+# A win rate of 0 hides progress: SMAX's return also counts the damage dealt in battles that were
+# lost (it is at most 2: 1 for destroying all enemies, 1 for winning). The same table for the
+# greedy test return:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+returns_summary = results.summary_table(results.final_win_rates(runs, "test_greedy_return")).round(3)
+print(returns_summary[["seeds", "mean", "min", "max"]].to_string())
+no_wins = summary[summary["max"] == 0].index.tolist()
+print(f"\n(map, method) pairs where no seed won a single test battle at the end: {len(no_wins)} of {len(summary)}")
+
+# %% [markdown]
+# ## 7. Where the 3m curves go with a longer budget (one seed)
+#
+# `data/smax_3m/` holds one 200,000-step run each of NQMIX and QMIX on 3m (seed 0, same protocol):
+# a glimpse past the grid's budget. One seed cannot decide a claim; it shows the shape of the curve.
+
+# %%
+long_runs = pd.concat([pd.read_csv(root.parent / "smax_3m" / f"{algo}_seed0" / "progress.csv").assign(method=label)
+                       for algo, label in (("nqmix", "NQMIX"), ("qmix", "QMIX"))])
+ax = long_runs.pivot(index="t_env", columns="method", values=METRIC).plot(figsize=(6, 3), marker=".")
+ax.axvline(budget["3m"], color="grey", ls=":", label="grid budget")
+ax.set_xlabel("environment steps")
+ax.set_ylabel(METRIC.removeprefix("test_").replace("_", " "))
+ax.legend()
+first = long_runs[long_runs[METRIC] >= 0.8].groupby("method")["t_env"].min()
+print("first evaluation with greedy win rate ≥ 0.8:", first.to_dict())
+
+# %% [markdown]
+# ## Exercises
+#
+# **1. The stochastic policy.** The paper's protocol also tests the stochastic policy. Decide the
+# claims from `test_stochastic_win_rate` instead. Does any verdict change?
+
+# %%
+stochastic_final = results.final_win_rates(runs, "test_stochastic_win_rate")
+print(f"exercise 1 is set up: {len(stochastic_final)} runs")
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# results.claims_table(stochastic_final)[["claim", "verdict"]]
+# ```
+# Compare with the table in Sec. 5. For NQMIX and COMA the stochastic policy is the one they
+# train with; for QMIX it is ε-greedy at the final ε. A verdict that changes with the metric was
+# not robust to begin with.
+# </details>
+#
+# **2. A less noisy signal.** Win rate is a 0/1 outcome per battle. The test *return* (damage dealt
+# plus the win bonus) moves before battles are won. Decide the claims from `test_greedy_return`.
+
+# %%
+return_final = results.final_win_rates(runs, "test_greedy_return")
+print(f"exercise 2 is set up: returns range {return_final['final'].min():.2f}–{return_final['final'].max():.2f}")
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# claims = results.claims_table(return_final)
+# ```
+# The rules were written for win rates in [0, 1] (a tie is decisive below a half-width of 0.10, a
+# method "learned" above 0.05). Returns on SMAX lie in [0, 2], so read the evidence column's
+# differences and intervals rather than the verdicts alone. Returns separate methods earlier than
+# win rates do, because they count partial damage in battles that were lost.
+# </details>
