@@ -16,7 +16,7 @@ from torch import nn
 from nqmix_core.buffer import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo, Observation
-from nqmix_core.learners.common import LearnerState, frozen_copy, hard_update, rmsprop, soft_update
+from nqmix_core.learners.common import LearnerState, frozen_copy, rmsprop
 from nqmix_core.networks import AgentNetwork, agent_inputs, make_mixer, sequence_inputs
 
 ACT_MODES = ("explore", "stochastic", "greedy")
@@ -40,10 +40,6 @@ class CriticLearner(LearnerState):
         self.last_target_update_episode = 0
 
     # --- acting -------------------------------------------------------------------------------
-    def initial_hidden(self, n_envs: int) -> torch.Tensor:
-        """Zero GRU state for E environments: [E, N, H]."""
-        return self.agent.initial_hidden((n_envs, self.info.n_agents), self.device)
-
     @torch.no_grad()
     def act(self, obs: Observation, last_actions: torch.Tensor, hidden: torch.Tensor, mode: str,
             t_env: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,16 +71,6 @@ class CriticLearner(LearnerState):
     def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         """(target, online) network pairs kept in step by ``update_targets``."""
         return [(self.target_agent, self.agent), (self.target_mixer, self.mixer)]
-
-    def update_targets(self, episodes_seen: int) -> None:
-        """Soft update every step (Alg. 1 line 16) or a hard copy every N episodes (pymarl)."""
-        if self.config.target_update == "soft":
-            for target, online in self.target_pairs():
-                soft_update(target, online, self.config.tau)
-        elif episodes_seen - self.last_target_update_episode >= self.config.target_update_interval:
-            for target, online in self.target_pairs():
-                hard_update(target, online)
-            self.last_target_update_episode = episodes_seen
 
     def train_step(self, batch: EpisodeBatch, t_env: int, episodes_seen: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError

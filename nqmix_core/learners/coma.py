@@ -62,10 +62,6 @@ class COMALearner(LearnerState):
         self.last_target_update_step = 0
 
     # --- acting -------------------------------------------------------------------------------
-    def initial_hidden(self, n_envs: int) -> torch.Tensor:
-        """Zero GRU state for E environments: [E, N, H]."""
-        return self.agent.initial_hidden((n_envs, self.info.n_agents), self.device)
-
     @torch.no_grad()
     def act(self, obs: Observation, last_actions: torch.Tensor, hidden: torch.Tensor, mode: str,
             t_env: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

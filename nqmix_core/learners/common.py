@@ -41,12 +41,32 @@ def rmsprop(params, lr: float, config: AlgoConfig) -> torch.optim.RMSprop:
 class LearnerState(nn.Module):
     """What every learner shares: its ε schedule, and saving/restoring itself for resumable runs.
 
-    A subclass sets ``self.config`` (an ``AlgoConfig``), lists its optimisers in ``optimisers()``
+    A subclass sets ``self.config`` (an ``AlgoConfig``), ``self.agent``, ``self.info`` and
+    ``self.device``, lists its target pairs in ``target_pairs()``, its optimisers in ``optimisers()``
     and names its integer counters in ``COUNTERS``; a checkpoint is the networks (targets
     included), the optimiser states and those counters.
     """
 
     COUNTERS: tuple[str, ...] = ("last_target_update_episode",)
+
+    def initial_hidden(self, n_envs: int) -> torch.Tensor:
+        """Zero GRU state of the agent network for E environments: [E, N, H]."""
+        return self.agent.initial_hidden((n_envs, self.info.n_agents), self.device)
+
+    def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        """(target, online) network pairs kept in step by ``update_targets``."""
+        raise NotImplementedError
+
+    def update_targets(self, episodes_seen: int) -> None:
+        """Soft update every step (τ, Alg. 1 line 16 / Alg. 2 line 15) or a hard copy every
+        ``target_update_interval`` episodes (pymarl), for every pair of ``target_pairs()``."""
+        if self.config.target_update == "soft":
+            for target, online in self.target_pairs():
+                soft_update(target, online, self.config.tau)
+        elif episodes_seen - self.last_target_update_episode >= self.config.target_update_interval:
+            for target, online in self.target_pairs():
+                hard_update(target, online)
+            self.last_target_update_episode = episodes_seen
 
     def epsilon(self, t_env: int) -> float:
         """ε after ``t_env`` steps (what it weighs depends on the learner: see ``AlgoConfig.epsilon_start``)."""

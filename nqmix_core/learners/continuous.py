@@ -36,7 +36,7 @@ from nqmix_core.buffer import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo, Observation
 from nqmix_core.errors import UserError
-from nqmix_core.learners.common import LearnerState, frozen_copy, hard_update, rmsprop, soft_update
+from nqmix_core.learners.common import LearnerState, frozen_copy, rmsprop
 from nqmix_core.networks.continuous import (
     ContinuousAgentNetwork,
     DeterministicActors,
@@ -72,10 +72,6 @@ class ContinuousActorCritic(LearnerState):
         self.last_target_update_episode = 0
 
     # --- acting -------------------------------------------------------------------------------
-    def initial_hidden(self, n_envs: int) -> torch.Tensor:
-        """Zero GRU state for E environments: [E, N, H]."""
-        return self.agent.initial_hidden((n_envs, self.info.n_agents), self.device)
-
     @torch.no_grad()
     def act(self, obs: Observation, last_actions: torch.Tensor, hidden: torch.Tensor, mode: str,
             t_env: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,16 +143,6 @@ class ContinuousActorCritic(LearnerState):
     def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         """(target, online) pairs: critic agent network, mixer and actors (Alg. 2 line 15)."""
         return [(self.target_agent, self.agent), (self.target_mixer, self.mixer), (self.target_actors, self.actors)]
-
-    def update_targets(self, episodes_seen: int) -> None:
-        """Soft update every step (τ, Alg. 2 line 15) or a hard copy every N episodes."""
-        if self.config.target_update == "soft":
-            for target, online in self.target_pairs():
-                soft_update(target, online, self.config.tau)
-        elif episodes_seen - self.last_target_update_episode >= self.config.target_update_interval:
-            for target, online in self.target_pairs():
-                hard_update(target, online)
-            self.last_target_update_episode = episodes_seen
 
     def optimisers(self) -> dict[str, torch.optim.Optimizer]:
         return {"critic": self.critic_optimiser, "actors": self.actor_optimiser}
