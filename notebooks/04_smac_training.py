@@ -139,9 +139,8 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# At step 0 an untrained team wins nothing: shooting is 3 of 8 actions, and random moves scatter
-# the Marines. Within a few thousand steps the agents learn to focus fire. A single point is the
-# mean of `TEST_EPISODES` battles, so its standard error is up to $0.5/\sqrt{16} \approx 0.13$: the
+# At step 0 the untrained team wins nothing (the assertion below checks it); within a few
+# thousand steps it wins some of its test battles. A single point is the mean of `TEST_EPISODES` battles, so its standard error is up to $0.5/\sqrt{16} \approx 0.13$: the
 # curve is noisy, and the paper averages several seeds (notebook 05).
 
 # %%
@@ -170,9 +169,10 @@ gif = animate({"untrained": before, f"after {T_MAX:,} steps": after}, zoom=1.5)
 display(Image(data=gif, format="gif"))
 
 # %% [markdown]
-# Watch how the trained Marines behave differently: they stay together and shoot the same enemy,
-# so that enemy dies sooner and stops shooting back ("focus fire"). Whether this particular battle
-# is won depends on the start; the win rate above is what summarises many battles.
+# Compare the two panels: where do the Marines go, and whom do they shoot? A team that shoots the
+# same enemy ("focus fire") kills it sooner, so it stops shooting back; is that what the trained
+# team does here? Whether this particular battle is won depends on the start; the win rate above is
+# what summarises many battles.
 #
 # ## 5. What to take away
 #
@@ -200,8 +200,9 @@ print(f"exercise 1 is set up: {exercise_config.algo} for {exercise_config.t_max}
 # pd.DataFrame(qmix_rows)[["t_env", "test_greedy_win_rate"]]
 # ```
 # QMIX explores with ε-greedy, starting at ε = 1 and annealing over 50,000 steps, so in the first
-# 15,000 steps most of its actions are random and its greedy test win rate usually lags NQMIX's.
-# One seed is not enough: evaluations of 16 battles have standard errors up to 0.13, and seeds
+# 15,000 steps most of its behaviour actions are random, while NQMIX samples its own policy. Which
+# one is ahead at 15,000 steps differs from seed to seed: in `data/reproduction` (notebook 05) the
+# 3m runs of both methods overlap widely. One seed is not enough: evaluations of 16 battles have standard errors up to 0.13, and seeds
 # differ by more than that. Notebook 05 compares methods over three seeds with 95% intervals.
 # </details>
 #
