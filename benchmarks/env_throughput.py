@@ -23,6 +23,8 @@ import time
 import numpy as np
 import torch
 
+from recording import recorded
+
 from nqmix_core.envs.smax import SMAC_EPISODE_LIMITS, SMAXEnv, _make_smax
 
 
@@ -88,12 +90,7 @@ def pymarl_style_rate(map_name: str, seconds: float) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--maps", nargs="+", default=["3m", "3s5z"])
-    parser.add_argument("--n-envs", nargs="+", type=int, default=[1, 32, 128])
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per measurement")
-    args = parser.parse_args()
+def report(args: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} torch threads")
     print(f"{'map':<8}{'how':<22}{'compile s':>10}{'live steps/s':>14}{'copy steps/s':>14}")
     for map_name in args.maps:
@@ -103,6 +100,17 @@ def main() -> None:
             compile_seconds, live, copies = wrapper_rate(map_name, n_envs, args.seconds)
             how = f"SMAXEnv, n_envs={n_envs}"
             print(f"{map_name:<8}{how:<22}{compile_seconds:>10.1f}{live:>14,.0f}{copies:>14,.0f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--maps", nargs="+", default=["3m", "3s5z"])
+    parser.add_argument("--n-envs", nargs="+", type=int, default=[1, 32, 128])
+    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per measurement")
+    parser.add_argument("--save", metavar="FILE", help="also write the output to FILE and a manifest to FILE.json")
+    args = parser.parse_args()
+    with recorded(args.save):
+        report(args)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from env_throughput import pymarl_style_rate, wrapper_rate
+from recording import recorded
 
 from nqmix_core.config import RunConfig, algo_config
 from nqmix_core.envs.smax import SMAXEnv
@@ -56,14 +57,7 @@ def training_rate(env: SMAXEnv, algo: str, updates_per_episode: float, seconds: 
     return (run.counters.t_env - steps) / elapsed, (run.counters.updates - updates) / elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--maps", nargs="+", default=["3m", "3s5z"])
-    parser.add_argument("--algos", nargs="+", default=["nqmix", "qmix", "coma"])
-    parser.add_argument("--n-envs", type=int, default=8, help="E, environment copies per rollout")
-    parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per measurement")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    args = parser.parse_args()
+def report(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), E = {args.n_envs}, "
@@ -91,6 +85,19 @@ def main() -> None:
                     show(map_name, device.type, shown, rate, updates)
             batched.close()
             single.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--maps", nargs="+", default=["3m", "3s5z"])
+    parser.add_argument("--algos", nargs="+", default=["nqmix", "qmix", "coma"])
+    parser.add_argument("--n-envs", type=int, default=8, help="E, environment copies per rollout")
+    parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per measurement")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--save", metavar="FILE", help="also write the output to FILE and a manifest to FILE.json")
+    args = parser.parse_args()
+    with recorded(args.save):
+        report(args)
 
 
 if __name__ == "__main__":

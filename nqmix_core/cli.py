@@ -114,7 +114,7 @@ def smax_demo(args: argparse.Namespace, device: torch.device, out: Path) -> None
 
 
 def train(args: argparse.Namespace) -> None:
-    from nqmix_core.config import RunConfig, algo_config
+    from nqmix_core.config import RunConfig, algo_config, parse_settings
     from nqmix_core.experiment import train_run
 
     config = RunConfig(algo=args.algo, env=args.env, seed=args.seed, t_max=args.t_max, device=args.device,
@@ -122,7 +122,7 @@ def train(args: argparse.Namespace) -> None:
                        test_interval=args.test_interval, test_episodes=args.test_episodes,
                        checkpoint_interval=args.checkpoint_interval, tensorboard=not args.no_tensorboard,
                        progress=not args.no_progress)
-    algo = algo_config(config.algo)  # a one-sentence error for an unknown name, before any work
+    algo = algo_config(config.algo, **parse_settings(args.set))  # one-sentence errors, before any work
     if args.threads < 1:
         raise UserError("--threads must be at least 1.")
     torch.set_num_threads(args.threads)
@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--test-interval", type=int, default=5_000, help="environment steps between evaluations")
     t.add_argument("--test-episodes", type=int, default=32, help="test episodes per mode (greedy, stochastic)")
     t.add_argument("--checkpoint-interval", type=int, default=50_000, help="environment steps between checkpoints")
+    t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="replace one algorithm setting of the preset (a field of AlgoConfig in "
+                        "nqmix_core/config.py), e.g. --set critic_lr=1e-3 --set tau=0.005; repeatable")
     t.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: the networks are small, and extra threads slow down "
                         "badly when the cores are shared)")

@@ -140,6 +140,45 @@ def algo_config(name: str, **overrides) -> AlgoConfig:
     return replace(PRESETS[name], **overrides)
 
 
+_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}
+
+
+def _convert(text: str, kind: type) -> object:
+    """Read ``text`` as a value of ``kind`` (bool, int, float or str); ValueError if it is not one."""
+    text = text.strip()
+    if kind is bool:
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(text)
+        return text.lower() in ("true", "1")
+    if kind is int:
+        number = float(text)  # accepts 5e3
+        if not number.is_integer():
+            raise ValueError(text)
+        return int(number)
+    return kind(text)
+
+
+def parse_settings(items: list[str]) -> dict[str, object]:
+    """``nqmix train --set`` items -> ``algo_config`` overrides, each typed like its field's default.
+
+    ``["critic_lr=1e-3", "double_q=false"]`` -> ``{"critic_lr": 0.001, "double_q": False}``.
+    """
+    defaults = {f.name: f.default for f in fields(AlgoConfig)}
+    settings: dict[str, object] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in defaults:
+            raise UserError(f"Cannot read --set {item!r}; write NAME=VALUE with NAME a field of AlgoConfig "
+                            f"({', '.join(defaults)}).")
+        kind = type(defaults[name])
+        try:
+            settings[name] = _convert(text, kind)
+        except ValueError:
+            raise UserError(f"--set {item!r}: {name} takes {_KIND_WORDS[kind]}, not {text!r}.") from None
+    return settings
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Settings of one training run (``nqmix train``): what to train, where, for how long, how to log.

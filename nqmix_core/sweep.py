@@ -4,6 +4,7 @@ A grid comes from a small YAML file or from the command line::
 
     # my_grid.yaml (the paper's grid is data/reproduction/grid.yaml)
     train: {device: cpu, test-episodes: 32}    # extra `nqmix train` options for every cell
+                                               # (a list repeats the flag: set: [tau=0.005, critic_lr=1e-3])
     grids:                                     # one or more; repeated cells are run once
       - algos: [nqmix, qmix, coma]
         envs: {"smax:3m": 100000, "smax:2s3z": 60000}   # environment -> t_max (env steps)
@@ -121,7 +122,10 @@ def train_command(cell: Cell, root: Path, options: dict) -> list[str]:
                "--t-max", str(cell.t_max), "--out", str(folder), "--no-progress"]
     for key, value in options.items():
         flag = f"--{str(key).replace('_', '-')}"
-        command += [flag] if value is True else [] if value is False else [flag, str(value)]
+        if isinstance(value, list):  # e.g. set: [critic_lr=1e-3, tau=0.005] -> --set ... --set ...
+            command += [part for item in value for part in (flag, str(item))]
+        else:
+            command += [flag] if value is True else [] if value is False else [flag, str(value)]
     if (folder / "checkpoint.pt").exists():
         command.append("--resume")
     return command

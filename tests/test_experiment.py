@@ -286,7 +286,26 @@ def test_cli_train_runs_and_resumes(tmp_path, capsys):
     assert json.loads((tmp_path / "manifest.json").read_text())["command"].startswith("nqmix train --algo vdn")
 
 
+def test_cli_train_set_replaces_preset_fields_and_resume_must_repeat_them(tmp_path, capsys):
+    args = ["train", "--algo", "nqmix", "--env", "matrix:qtran", "--t-max", "32", "--test-interval", "16",
+            "--test-episodes", "4", "--device", "cpu", "--out", str(tmp_path), "--no-progress", "--no-tensorboard",
+            "--set", "critic_lr=1e-3", "--set", "tau=0.005", "--set", "batch_size=4"]
+    assert cli.main(args) == 0
+    recorded = json.loads((tmp_path / "manifest.json").read_text())["algo_config"]
+    assert (recorded["critic_lr"], recorded["tau"], recorded["batch_size"]) == (1e-3, 0.005, 4)
+    assert recorded["actor_lr"] == algo_config("nqmix").actor_lr  # untouched fields keep the preset
+    capsys.readouterr()
+    without_lr = args[:-6] + args[-4:]  # tau and batch_size kept, critic_lr back to the preset
+    assert "critic_lr=1e-3" not in without_lr and cli.main([*without_lr, "--resume"]) == 2
+    assert "critic_lr" in capsys.readouterr().err
+    assert cli.main([*args, "--resume", "--t-max", "48"]) == 0
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--set", "learning_rate=1e-3"], "Cannot read --set 'learning_rate=1e-3'"),
+    (["--set", "batch_size=2.5"], "batch_size takes a whole number"),
+    (["--set", "double_q=maybe"], "double_q takes true or false"),
+    (["--set", "tau=0"], "Invalid algorithm setting tau=0.0"),
     (["--algo", "qmixx"], "Unknown algorithm"),
     (["--env", "matrix:nope"], "Unknown environment"),
     (["--t-max", "0"], "Invalid run setting"),

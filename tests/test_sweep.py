@@ -52,11 +52,12 @@ def test_grid_file_and_env_list_errors(tmp_path):
 def test_train_command_passes_options_and_resumes(tmp_path):
     cell = sweep.Cell("qmix", "smax:3m", 2, 1000)
     command = sweep.train_command(cell, tmp_path, {"updates_per_episode": 0.25, "no-tensorboard": True,
-                                                   "no-progress": False})
+                                                   "no-progress": False, "set": ["tau=0.01", "critic_lr=1e-3"]})
     assert command[:2] == ["nqmix", "train"]
     assert command[command.index("--out") + 1] == str(tmp_path / "smax-3m" / "qmix" / "seed2")
     assert command[command.index("--updates-per-episode") + 1] == "0.25"
     assert "--no-tensorboard" in command and "--resume" not in command
+    assert " ".join(command).endswith("--set tau=0.01 --set critic_lr=1e-3")  # a list repeats its flag
     cell.folder(tmp_path).mkdir(parents=True)
     (cell.folder(tmp_path) / "checkpoint.pt").write_bytes(b"")
     assert sweep.train_command(cell, tmp_path, {})[-1] == "--resume"
