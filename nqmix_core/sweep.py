@@ -27,7 +27,6 @@ can write (a shared file system). No scheduling of our own beyond that.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -134,13 +133,11 @@ def train_command(cell: Cell, root: Path, options: dict) -> list[str]:
 def run_cell(command: list[str], log_path: str) -> int:
     """Run one `nqmix train` process with its output appended to ``log_path``; its exit status."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path.home() / ".cache" / "nqmix" / "jax"))
     with open(log_path, "a") as log:
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
         process = subprocess.run([sys.executable, "-m", "nqmix_core.cli", *command[1:]],
-                                 stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
+                                 stdout=log, stderr=subprocess.STDOUT, check=False)
     return process.returncode
 
 

@@ -255,3 +255,20 @@ def test_importing_jaxmarl_prints_nothing_and_keeps_our_streams() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "True\n"
+
+
+def test_compiled_code_is_cached_on_disk_unless_the_user_chose_a_folder(monkeypatch, tmp_path) -> None:
+    jax = smax_module.jax
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+        smax_module._use_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / ".cache" / "nqmix" / "jax")
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "mine"))
+        smax_module._use_compilation_cache()  # the variable is the user's choice: JAX reads it itself
+        assert jax.config.jax_compilation_cache_dir is None
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
