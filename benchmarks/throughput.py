@@ -31,17 +31,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from env_throughput import pymarl_style_rate, wrapper_rate
 from recording import recorded
 
-from nqmix_core.config import RunConfig, algo_config
+from nqmix_core.config import RunConfig, algo_config, parse_settings
 from nqmix_core.envs.smax import SMAXEnv
 from nqmix_core.experiment import build_run, iterate
 
 
 def training_rate(env: SMAXEnv, algo: str, updates_per_episode: float, seconds: float,
-                  device: torch.device) -> tuple[float, float]:
+                  device: torch.device, settings: dict | None = None) -> tuple[float, float]:
     """(env steps/s, learner updates/s) of collect + learn, after filling one mini-batch of replay."""
     config = RunConfig(algo=algo, env=f"smax:{env.map_name}", n_envs=env.n_envs, device=str(device),
                        updates_per_episode=updates_per_episode, progress=False, tensorboard=False)
-    algo_settings = algo_config(algo)
+    algo_settings = algo_config(algo, **(settings or {}))
     run = build_run(config, algo_settings, device, env=env)
     while not run.buffer.can_sample(algo_settings.batch_size):  # fill replay (untimed)
         iterate(run)
@@ -60,8 +60,9 @@ def training_rate(env: SMAXEnv, algo: str, updates_per_episode: float, seconds: 
 def report(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    settings = parse_settings(args.set)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), E = {args.n_envs}, "
-          f"{args.seconds:g} s per row")
+          f"{args.seconds:g} s per row" + (f", settings {settings}" if settings else ""))
     print(f"{'map':<6}{'device':<7}{'what':<44}{'steps/s':>9}{'updates/s':>11}")
 
     def show(map_name, device, what, rate, updates=math.nan):
@@ -80,7 +81,7 @@ def report(args: argparse.Namespace) -> None:
                                                 ("pymarl-style: E=1, 1 update/episode", single, 1.0)):
                     if algo_config(algo).on_policy and label != f"E={args.n_envs}, 1 update/episode":
                         continue  # COMA: one update per rollout of 8 (pymarl runs 8 env processes for it)
-                    rate, updates = training_rate(env, algo, per_episode, args.seconds, device)
+                    rate, updates = training_rate(env, algo, per_episode, args.seconds, device, settings)
                     shown = "coma: E=8, 1 update/rollout of 8 episodes" if algo_config(algo).on_policy else f"{algo}: {label}"
                     show(map_name, device.type, shown, rate, updates)
             batched.close()
@@ -94,6 +95,8 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=8, help="E, environment copies per rollout")
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per measurement")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="replace a preset hyper-parameter of every algorithm, as nqmix train --set does")
     parser.add_argument("--save", metavar="FILE", help="also write the output to FILE and a manifest to FILE.json")
     args = parser.parse_args()
     with recorded(args.save):

@@ -25,7 +25,7 @@ import torch
 from recording import recorded
 from torch.profiler import ProfilerActivity, profile
 
-from nqmix_core.config import RunConfig, algo_config
+from nqmix_core.config import RunConfig, algo_config, parse_settings
 from nqmix_core.experiment import build_run, iterate
 
 
@@ -40,13 +40,13 @@ def matmul_gflops(size: int = 512, repeats: int = 50) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def measure(algo: str, map_name: str, n_episodes: int, n_batches: int) -> dict[str, float]:
+def measure(algo: str, map_name: str, n_episodes: int, n_batches: int, settings: dict) -> dict[str, float]:
     config = RunConfig(algo=algo, env=f"smax:{map_name}", device="cpu", progress=False, tensorboard=False)
-    run = build_run(config, algo_config(algo), torch.device("cpu"))
+    run = build_run(config, algo_config(algo, **settings), torch.device("cpu"))
     while len(run.buffer) < n_episodes:
         iterate(run)  # also trains a little; only the stored episodes matter here
     generator = torch.Generator().manual_seed(0)
-    batches = [run.buffer.sample(algo_config(algo).batch_size, generator) for _ in range(n_batches)]
+    batches = [run.buffer.sample(run.algo.batch_size, generator) for _ in range(n_batches)]
     learner = run.learner
     for batch in batches[:3]:
         learner.train_step(batch, run.counters.t_env, run.counters.episodes)  # warm-up
@@ -74,8 +74,10 @@ def report(args: argparse.Namespace) -> None:
           f"{peak:.0f} GFLOP/s here")
     print(f"{'algo':<8}{'map':<6}{'T (batch)':>10}{'mean len':>9}{'ms/update':>11}{'forward ms':>11}"
           f"{'GFLOP':>8}{'GFLOP/s':>9}{'of 512x512':>11}")
+    if args.set:
+        print("settings: " + ", ".join(args.set))
     for algo in args.algos:
-        m = measure(algo, args.map, args.episodes, args.batches)
+        m = measure(algo, args.map, args.episodes, args.batches, parse_settings(args.set))
         rate = m["gflop"] / (m["update_ms"] / 1e3)
         print(f"{algo:<8}{args.map:<6}{m['steps']:>10.1f}{m['mean_length']:>9.1f}{m['update_ms']:>11.1f}"
               f"{m['forward_ms']:>11.1f}{m['gflop']:>8.2f}{rate:>9.1f}{rate / peak:>11.0%}", flush=True)
@@ -88,6 +90,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=200, help="episodes in replay before measuring")
     parser.add_argument("--batches", type=int, default=40, help="mini-batches timed per algorithm")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="replace a preset hyper-parameter of every algorithm, as nqmix train --set does")
     parser.add_argument("--save", metavar="FILE", help="also write the output to FILE and a manifest to FILE.json")
     args = parser.parse_args()
     with recorded(args.save):

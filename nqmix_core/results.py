@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -156,6 +156,45 @@ def claims_table(final: pd.DataFrame, simple: str = "3m", heterogeneous: tuple[s
         table.append({"claim": name, "statement": claim, "verdict": _combine(verdicts),
                       "evidence": "; ".join(f"{c.text()} → {v}" for (_, c), v in zip(parts, verdicts))})
     return pd.DataFrame(table)
+
+
+def changed_settings(manifest: dict) -> str:
+    """The settings a run changed from its algorithm's preset and from pymarl's update ratio, e.g.
+    "batch_size=8, tau=0.005" (empty for a run with the paper's settings)."""
+    from nqmix_core.config import algo_config
+
+    config = manifest["run_config"]
+    preset = asdict(algo_config(config["algo"]))
+    changed = [f"{k}={v}" for k, v in manifest["algo_config"].items() if preset.get(k) != v]
+    if config.get("updates_per_episode", 1.0) != 1.0:
+        changed.append(f"updates_per_episode={config['updates_per_episode']}")
+    return ", ".join(changed)
+
+
+def time_to_win_rate(folders: list[str | Path], threshold: float = 0.8,
+                     metric: str = "test_greedy_win_rate") -> pd.DataFrame:
+    """How fast each run got there: one row per run folder (``nqmix train``'s output).
+
+    Columns: method, seed, what it changed from the preset (``changed_settings``), steps and updates
+    made, the first evaluation with ``metric`` ≥ ``threshold`` (its step and its wall-clock seconds
+    since the command started, from ``timing.csv``; NaN if never), the best value, the mean of the
+    last ``LAST_EVALUATIONS`` values and the run's whole wall time.
+    """
+    rows = []
+    for folder in map(Path, folders):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        progress = pd.read_csv(folder / "progress.csv").merge(pd.read_csv(folder / "timing.csv"), on="t_env")
+        reached = progress[progress[metric] >= threshold]
+        config = manifest["run_config"]
+        rows.append({"method": LABELS.get(config["algo"], config["algo"]), "seed": config["seed"],
+                     "changed": changed_settings(manifest) or "(paper)", "t_env": int(progress["t_env"].iloc[-1]),
+                     "updates": int(progress["updates"].iloc[-1]),
+                     "first_t_env": int(reached["t_env"].iloc[0]) if len(reached) else math.nan,
+                     "first_seconds": float(reached["wall_seconds"].iloc[0]) if len(reached) else math.nan,
+                     "best": float(progress[metric].max()),
+                     "final": float(progress[metric].tail(LAST_EVALUATIONS).mean()),
+                     "wall_seconds": float(progress["wall_seconds"].iloc[-1])})
+    return pd.DataFrame(rows)
 
 
 def markdown(table: pd.DataFrame) -> str:
