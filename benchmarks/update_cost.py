@@ -71,11 +71,9 @@ def report(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     peak = matmul_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); a 512x512 matrix product runs at "
-          f"{peak:.0f} GFLOP/s here")
+          f"{peak:.0f} GFLOP/s here" + (f"; settings {', '.join(args.set)}" if args.set else ""))
     print(f"{'algo':<8}{'map':<6}{'T (batch)':>10}{'mean len':>9}{'ms/update':>11}{'forward ms':>11}"
           f"{'GFLOP':>8}{'GFLOP/s':>9}{'of 512x512':>11}")
-    if args.set:
-        print("settings: " + ", ".join(args.set))
     for algo in args.algos:
         m = measure(algo, args.map, args.episodes, args.batches, parse_settings(args.set))
         rate = m["gflop"] / (m["update_ms"] / 1e3)

@@ -119,6 +119,7 @@ def train(args: argparse.Namespace) -> None:
 
     config = RunConfig(algo=args.algo, env=args.env, seed=args.seed, t_max=args.t_max, device=args.device,
                        n_envs=args.n_envs, updates_per_episode=args.updates_per_episode,
+                       overlap_collection=args.overlap_collection,
                        test_interval=args.test_interval, test_episodes=args.test_episodes,
                        checkpoint_interval=args.checkpoint_interval, tensorboard=not args.no_tensorboard,
                        progress=not args.no_progress)
@@ -199,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--n-envs", type=int, default=8, help="environment copies per rollout")
     t.add_argument("--updates-per-episode", type=float, default=1.0,
                    help="off-policy learner updates per collected episode (pymarl: 1)")
+    t.add_argument("--overlap-collection", action="store_true",
+                   help="collect the next rollout in a second thread during the updates (uses a second core; "
+                        "the behaviour policy is one rollout older than pymarl's)")
     t.add_argument("--test-interval", type=int, default=5_000, help="environment steps between evaluations")
     t.add_argument("--test-episodes", type=int, default=32, help="test episodes per mode (greedy, stochastic)")
     t.add_argument("--checkpoint-interval", type=int, default=50_000, help="environment steps between checkpoints")

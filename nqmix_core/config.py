@@ -205,6 +205,12 @@ class RunConfig:
     """Off-policy learners: learner updates per collected episode, so round(E · this) updates follow
     each rollout of E episodes. 1.0 keeps pymarl's ratio (one update of 32 sampled episodes after
     every episode). On-policy COMA ignores it: one update on the E episodes just collected."""
+    overlap_collection: bool = False
+    """Off-policy learners: collect the next rollout in a second thread while the learner makes its
+    updates, so that a second CPU core works too. That rollout acts with a copy of the networks taken
+    before the updates, so the behaviour policy is one rollout older than in pymarl's loop, and the
+    updates do not yet see the episodes being collected. Off by default: the paper's loop is
+    sequential. COMA trains on-policy and refuses it."""
     test_interval: int = 5_000
     """Environment steps between evaluations (paper Sec. 5: 5,000). Also evaluated at step 0."""
     test_episodes: int = 32

@@ -3,7 +3,7 @@
     train_run(RunConfig(algo="qmix", env="smax:3m", t_max=200_000), out="results/qmix-3m")
 
 One iteration = one rollout of E episodes (E = ``RunConfig.n_envs``) with the behaviour policy, then
-learner updates:
+learner updates (with ``overlap_collection``, the rollout runs in a second thread during the updates):
 
 * off-policy learners (NQMIX, NQMIX-M, QMIX, VDN): round(E · ``updates_per_episode``) updates, each
   on 32 episodes sampled from the replay buffer. The default 1.0 keeps pymarl's ratio of one update
@@ -25,8 +25,10 @@ It holds only tensors and plain Python values, so it loads with ``torch.load(wei
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,7 +36,7 @@ import torch
 from tqdm import tqdm
 
 from nqmix_core import registry
-from nqmix_core.buffer import EpisodeBuffer
+from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
 from nqmix_core.config import AlgoConfig, RunConfig, algo_config
 from nqmix_core.envs.base import EnvInfo
 from nqmix_core.errors import UserError
@@ -140,6 +142,7 @@ class Run:
     next_test: int = 0
     next_checkpoint: int = 0
     wall_offset: float = 0.0
+    behaviour: object | None = None  # overlap_collection: the learner's copy that collects
 
     def updates_per_rollout(self) -> int:
         if self.algo.on_policy:
@@ -168,6 +171,9 @@ def build_run(config: RunConfig, algo: AlgoConfig, device: torch.device, env=Non
     if algo.on_policy and not (algo.batch_size == algo.buffer_size == config.n_envs):
         raise UserError(f"{config.algo} trains on the episodes of one rollout, so n_envs must equal its "
                         f"batch_size and buffer_size ({algo.batch_size}); set n_envs to {algo.batch_size}.")
+    if algo.on_policy and config.overlap_collection:
+        raise UserError(f"{config.algo} trains on-policy, on the episodes of the rollout just collected, so it "
+                        f"cannot collect during its updates; drop --overlap-collection.")
     seed_everything(config.seed)
     learner = registry.make_learner(algo, env.info, device)
     env.reset(config.seed)  # puts an injected (shared) environment's random stream at the run's seed
@@ -175,7 +181,8 @@ def build_run(config: RunConfig, algo: AlgoConfig, device: torch.device, env=Non
     return Run(config=config, algo=algo, device=device, env=env, learner=learner,
                buffer=EpisodeBuffer(algo.buffer_size, env.info, device), counters=Counters(),
                generators=Generators.from_seed(config.seed, device), test_generator=test_generator,
-               tracker=TrainTracker(), next_checkpoint=config.checkpoint_interval)
+               tracker=TrainTracker(), next_checkpoint=config.checkpoint_interval,
+               behaviour=copy.deepcopy(learner) if config.overlap_collection else None)
 
 
 def restore_run(run: Run, state: dict, path: Path) -> None:
@@ -210,23 +217,52 @@ def restore_run(run: Run, state: dict, path: Path) -> None:
     run.wall_offset = float(state["wall_seconds"])
 
 
-def iterate(run: Run) -> None:
-    """Collect one rollout, then run the learner updates; raise if a loss became NaN or infinite."""
-    batch, stats = rollout(run.env, run.learner, "explore", run.counters.t_env, run.generators.act)
+def collect(run: Run, learner) -> tuple[EpisodeBatch, EpisodeStats]:
+    """One rollout of E episodes with ``learner``'s behaviour policy."""
+    return rollout(run.env, learner, "explore", run.counters.t_env, run.generators.act)
+
+
+def store(run: Run, batch: EpisodeBatch, stats: EpisodeStats) -> None:
+    """Put a rollout into replay and count its steps and episodes."""
     lengths = stats.lengths.cpu()  # one sync per rollout (also needed by the buffer)
     run.buffer.insert(batch, lengths)
     run.counters.t_env += int(lengths.sum())
     run.counters.episodes += run.env.n_envs
     run.tracker.add_rollout(stats)
-    batch_size = run.algo.batch_size
+
+
+def learn(run: Run) -> dict[str, torch.Tensor]:
+    """The iteration's learner updates on mini-batches sampled from replay; the last update's info."""
     info = {}
     for _ in range(run.updates_per_rollout()):
-        if not run.buffer.can_sample(batch_size):
+        if not run.buffer.can_sample(run.algo.batch_size):
             break
-        sample = run.buffer.sample(batch_size, run.generators.sample)
+        sample = run.buffer.sample(run.algo.batch_size, run.generators.sample)
         info = run.learner.train_step(sample, run.counters.t_env, run.counters.episodes)
         run.counters.updates += 1
         run.tracker.add_update(info)
+    return info
+
+
+def iterate(run: Run) -> None:
+    """Collect one rollout and make the learner updates; raise if a loss became NaN or infinite.
+
+    pymarl's order is collect, store, learn. With ``overlap_collection`` a copy of the learner, taken
+    now, collects in a second thread while the learner updates on the replay as it was; the rollout
+    is stored after both finish. The two threads share no state (the collector has the environment
+    and the acting random stream, the learner the replay and the sampling stream), so the run is as
+    deterministic and resumable as the sequential one.
+    """
+    if run.behaviour is None:
+        store(run, *collect(run, run.learner))
+        info = learn(run)
+    else:
+        run.behaviour.load_state_dict(run.learner.state_dict())
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            collected = pool.submit(collect, run, run.behaviour)
+            info = learn(run)
+            batch, stats = collected.result()
+        store(run, batch, stats)
     if not run.tracker.losses_finite():  # one sync per rollout
         bad = [k for k, v in info.items() if k.endswith("loss") and not bool(torch.isfinite(v))]
         raise TrainingDiverged(f"The {bad[0] if bad else 'loss'} became NaN or infinite near step "

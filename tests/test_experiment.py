@@ -159,6 +159,37 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
     assert (straight / "progress.csv").read_text() == (killed / "progress.csv").read_text()
 
 
+def test_overlapped_collection_is_deterministic_resumable_and_runs_in_a_second_thread(tmp_path, monkeypatch):
+    import threading
+
+    def config(t_max, overlap=True):
+        return quick("nqmix", t_max=t_max, test_interval=250, checkpoint_interval=200, updates_per_episode=0.5,
+                     overlap_collection=overlap)
+    straight, split, sequential = tmp_path / "straight", tmp_path / "split", tmp_path / "sequential"
+    threads = set()
+    real_collect = experiment.collect
+
+    def collect(run, learner):
+        threads.add(threading.current_thread() is threading.main_thread())
+        assert (learner is run.learner) == (run.behaviour is None)  # overlapped: the copy collects
+        return real_collect(run, learner)
+    monkeypatch.setattr(experiment, "collect", collect)
+    train_run(config(1000), straight, algo=tiny("nqmix"))
+    assert threads == {False}
+    train_run(config(500), split, algo=tiny("nqmix"))
+    train_run(config(1000), split, resume=True, algo=tiny("nqmix"))
+    assert_same_networks(networks(straight), networks(split))
+    assert (straight / "progress.csv").read_text() == (split / "progress.csv").read_text()
+    train_run(config(1000, overlap=False), sequential, algo=tiny("nqmix"))
+    assert threads == {False, True}
+    assert not torch.equal(networks(straight)["agent.fc_in.weight"], networks(sequential)["agent.fc_in.weight"])
+
+
+def test_coma_refuses_overlapped_collection(tmp_path):
+    with pytest.raises(UserError, match="on-policy"):
+        train_run(quick("coma", n_envs=8, overlap_collection=True), tmp_path)
+
+
 def test_resume_on_smax_restores_the_environments_random_stream(smax_env, tmp_path):
     def config(t_max):
         return quick("qmix", env="smax:3m", t_max=t_max, test_interval=300, checkpoint_interval=10**6)
