@@ -8,8 +8,10 @@ For each map and device (CPU, and CUDA when present) it prints env steps/s of:
 * ``env only``: the batched SMAXEnv with random actions (E = --n-envs copies; from
   ``env_throughput.py``), and pymarl's way of stepping one SMAX environment in a Python loop;
 * ``collect+learn``: ``experiment.iterate`` exactly as ``nqmix train`` runs it: one rollout of E
-  episodes, then round(E · updates_per_episode) updates on 32-episode mini-batches (COMA: one
-  update on the E episodes). Shown for 1 update per episode (pymarl's ratio) and 1 per rollout;
+  episodes, then round(E · updates_per_episode) updates on mini-batches of the preset's 32 episodes
+  (or ``--set batch_size=...``; COMA: one update on the E episodes). Shown for 1 update per episode (pymarl's ratio) and 1 per rollout;
+* ``overlapped``: 1 update per episode with ``--overlap-collection`` (the rollout runs in a second
+  thread during the updates, so this row uses two cores where the others use one);
 * ``pymarl-style``: the same code with one environment and one update after every episode, as
   pymarl's episode runner + QMIX learner do. (Its environment step is still jitted, so a real pymarl
   loop is slower; the env-only rows show by how much.)
@@ -37,10 +39,11 @@ from nqmix_core.experiment import build_run, iterate
 
 
 def training_rate(env: SMAXEnv, algo: str, updates_per_episode: float, seconds: float,
-                  device: torch.device, settings: dict | None = None) -> tuple[float, float]:
+                  device: torch.device, settings: dict | None = None, overlap: bool = False) -> tuple[float, float]:
     """(env steps/s, learner updates/s) of collect + learn, after filling one mini-batch of replay."""
     config = RunConfig(algo=algo, env=f"smax:{env.map_name}", n_envs=env.n_envs, device=str(device),
-                       updates_per_episode=updates_per_episode, progress=False, tensorboard=False)
+                       updates_per_episode=updates_per_episode, overlap_collection=overlap,
+                       progress=False, tensorboard=False)
     algo_settings = algo_config(algo, **(settings or {}))
     run = build_run(config, algo_settings, device, env=env)
     while not run.buffer.can_sample(algo_settings.batch_size):  # fill replay (untimed)
@@ -76,12 +79,14 @@ def report(args: argparse.Namespace) -> None:
             batched = SMAXEnv(map_name, n_envs=args.n_envs, device=device, seed=0)
             single = SMAXEnv(map_name, n_envs=1, device=device, seed=0)
             for algo in args.algos:
-                for label, env, per_episode in ((f"E={args.n_envs}, 1 update/episode", batched, 1.0),
-                                                (f"E={args.n_envs}, 1 update/rollout", batched, 1 / args.n_envs),
-                                                ("pymarl-style: E=1, 1 update/episode", single, 1.0)):
+                for label, env, per_episode, overlap in (
+                        (f"E={args.n_envs}, 1 update/episode", batched, 1.0, False),
+                        (f"E={args.n_envs}, 1 update/episode, overlapped", batched, 1.0, True),
+                        (f"E={args.n_envs}, 1 update/rollout", batched, 1 / args.n_envs, False),
+                        ("pymarl-style: E=1, 1 update/episode", single, 1.0, False)):
                     if algo_config(algo).on_policy and label != f"E={args.n_envs}, 1 update/episode":
                         continue  # COMA: one update per rollout of 8 (pymarl runs 8 env processes for it)
-                    rate, updates = training_rate(env, algo, per_episode, args.seconds, device, settings)
+                    rate, updates = training_rate(env, algo, per_episode, args.seconds, device, settings, overlap)
                     shown = "coma: E=8, 1 update/rollout of 8 episodes" if algo_config(algo).on_policy else f"{algo}: {label}"
                     show(map_name, device.type, shown, rate, updates)
             batched.close()

@@ -206,6 +206,10 @@ print(f"NQMIX with the paper's settings: first greedy win rate ≥ 0.8 after "
 print(f"With batch_size=8, tau=0.005 ({len(cheaper)} seeds): after "
       + ", ".join(f"{m:.1f}" for m in cheaper["first_seconds"] / 60)
       + f" min; {(cheaper['first_seconds'] < 300).sum()} of {len(cheaper)} under 5 minutes.")
+overlapped = speed[(speed["method"] == "NQMIX") & speed["changed"].str.endswith("overlap_collection=True")]
+print(f"The same, collecting during the updates (--overlap-collection, {len(overlapped)} seeds): after "
+      + ", ".join(f"{m:.1f}" for m in overlapped["first_seconds"] / 60)
+      + f" min; {(overlapped['first_seconds'] < 300).sum()} of {len(overlapped)} under 5 minutes.")
 print(f"With fewer updates per episode: {fewer['first_seconds'].notna().sum()} of {len(fewer)} runs reach 0.8 "
       f"within {fewer['t_env'].min():,} steps.")
 assert cheaper["first_seconds"].max() < paper_nqmix["first_seconds"].min()  # cheaper updates win by far

@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from nqmix_core import registry
+from nqmix_core import registry, train
 from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
 from nqmix_core.config import AlgoConfig, RunConfig, algo_config
 from nqmix_core.envs.base import EnvInfo
@@ -51,7 +51,7 @@ from nqmix_core.experiment_io import (
     write_json,
 )
 from nqmix_core.runner import EpisodeStats, rollout
-from nqmix_core.train import Counters, Generators, seed_everything
+from nqmix_core.train import Counters, Generators, TrainTracker, seed_everything
 
 CHECKPOINT_FORMAT = 1
 RESUMABLE_CHANGES = ("t_max", "progress", "tensorboard", "checkpoint_interval", "device")
@@ -60,55 +60,6 @@ RESUMABLE_CHANGES = ("t_max", "progress", "tensorboard", "checkpoint_interval", 
 
 class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the run stopped before writing another checkpoint."""
-
-
-@dataclass
-class TrainTracker:
-    """Training statistics summed on the device since the last log row, plus a non-finite-loss flag."""
-
-    sums: dict[str, torch.Tensor] = field(default_factory=dict)
-    episodes: int = 0
-    updates: int = 0
-    nonfinite: torch.Tensor | None = None
-
-    def add(self, name: str, value: torch.Tensor) -> None:
-        value = value.detach().float().sum()
-        self.sums[name] = self.sums[name] + value if name in self.sums else value
-
-    def add_rollout(self, stats: EpisodeStats) -> None:
-        self.episodes += stats.returns.shape[0]
-        for name, value in (("return", stats.returns), ("win_rate", stats.won), ("episode_length", stats.lengths)):
-            self.add(name, value)
-
-    def add_update(self, info: dict[str, torch.Tensor]) -> None:
-        self.updates += 1
-        for name, value in info.items():
-            self.add(f"update_{name}", value)
-            if name.endswith("loss"):
-                bad = ~torch.isfinite(value)
-                self.nonfinite = bad if self.nonfinite is None else self.nonfinite | bad
-
-    def losses_finite(self) -> bool:
-        """One host-device sync."""
-        return self.nonfinite is None or not bool(self.nonfinite)
-
-    def summary(self) -> dict[str, float]:
-        """Means since the last row (one sync), then start again."""
-        names = list(self.sums)
-        values = torch.stack([self.sums[n] for n in names]).tolist() if names else []
-        row = {}
-        for name, total in zip(names, values):
-            count = self.updates if name.startswith("update_") else self.episodes
-            row[f"train_{name.removeprefix('update_')}"] = total / max(count, 1)
-        row.update(train_episodes=self.episodes, train_updates=self.updates)
-        self.sums, self.episodes, self.updates = {}, 0, 0
-        return row
-
-    def state_dict(self) -> dict:
-        return {"sums": dict(self.sums), "episodes": self.episodes, "updates": self.updates}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.sums, self.episodes, self.updates = dict(state["sums"]), int(state["episodes"]), int(state["updates"])
 
 
 def evaluate(env, learner, mode: str, n_episodes: int, t_env: int,
@@ -223,25 +174,13 @@ def collect(run: Run, learner) -> tuple[EpisodeBatch, EpisodeStats]:
 
 
 def store(run: Run, batch: EpisodeBatch, stats: EpisodeStats) -> None:
-    """Put a rollout into replay and count its steps and episodes."""
-    lengths = stats.lengths.cpu()  # one sync per rollout (also needed by the buffer)
-    run.buffer.insert(batch, lengths)
-    run.counters.t_env += int(lengths.sum())
-    run.counters.episodes += run.env.n_envs
+    train.store(run.buffer, run.counters, batch, stats)
     run.tracker.add_rollout(stats)
 
 
 def learn(run: Run) -> dict[str, torch.Tensor]:
-    """The iteration's learner updates on mini-batches sampled from replay; the last update's info."""
-    info = {}
-    for _ in range(run.updates_per_rollout()):
-        if not run.buffer.can_sample(run.algo.batch_size):
-            break
-        sample = run.buffer.sample(run.algo.batch_size, run.generators.sample)
-        info = run.learner.train_step(sample, run.counters.t_env, run.counters.episodes)
-        run.counters.updates += 1
-        run.tracker.add_update(info)
-    return info
+    return train.learn(run.learner, run.buffer, run.counters, run.generators, run.updates_per_rollout(),
+                       on_update=run.tracker.add_update) or {}
 
 
 def iterate(run: Run) -> None:

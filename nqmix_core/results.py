@@ -158,16 +158,19 @@ def claims_table(final: pd.DataFrame, simple: str = "3m", heterogeneous: tuple[s
     return pd.DataFrame(table)
 
 
-def changed_settings(manifest: dict) -> str:
-    """The settings a run changed from its algorithm's preset and from pymarl's update ratio, e.g.
-    "batch_size=8, tau=0.005" (empty for a run with the paper's settings)."""
-    from nqmix_core.config import algo_config
+LOOP_SETTINGS = ("n_envs", "updates_per_episode", "overlap_collection")
+"""RunConfig fields that change how a run learns (the others change logging, length or device)."""
 
-    config = manifest["run_config"]
+
+def changed_settings(manifest: dict) -> str:
+    """The settings a run changed from its algorithm's preset and from the training loop's defaults,
+    e.g. "batch_size=8, tau=0.005" (empty for a run with the paper's settings)."""
+    from nqmix_core.config import RunConfig, algo_config
+
+    config, defaults = manifest["run_config"], asdict(RunConfig())
     preset = asdict(algo_config(config["algo"]))
     changed = [f"{k}={v}" for k, v in manifest["algo_config"].items() if preset.get(k) != v]
-    if config.get("updates_per_episode", 1.0) != 1.0:
-        changed.append(f"updates_per_episode={config['updates_per_episode']}")
+    changed += [f"{k}={config[k]}" for k in LOOP_SETTINGS if config.get(k, defaults[k]) != defaults[k]]
     return ", ".join(changed)
 
 

@@ -1,15 +1,17 @@
-"""The experiment loop's building blocks: seeding, counters, and one collect-then-learn iteration.
+"""The experiment loop's building blocks: seeding, counters, training statistics, and one
+collect-then-learn iteration (``store`` + ``learn``; ``experiment.iterate`` can overlap the two).
 
 One iteration plays one episode in each of the E environment copies (Alg. 1 lines 2–3), stores
 them, and runs ``updates_per_rollout`` learner updates on random mini-batches (lines 4–16).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
-from nqmix_core.buffer import EpisodeBuffer
+from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
 from nqmix_core.envs.base import BatchedEnv
 from nqmix_core.learners import CriticLearner
 from nqmix_core.runner import EpisodeStats, rollout
@@ -40,9 +42,82 @@ class Counters:
     updates: int = 0
 
 
+@dataclass
+class TrainTracker:
+    """Training statistics summed on the device since the last log row, plus a non-finite-loss flag."""
+
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    episodes: int = 0
+    updates: int = 0
+    nonfinite: torch.Tensor | None = None
+
+    def add(self, name: str, value: torch.Tensor) -> None:
+        value = value.detach().float().sum()
+        self.sums[name] = self.sums[name] + value if name in self.sums else value
+
+    def add_rollout(self, stats: EpisodeStats) -> None:
+        self.episodes += stats.returns.shape[0]
+        for name, value in (("return", stats.returns), ("win_rate", stats.won), ("episode_length", stats.lengths)):
+            self.add(name, value)
+
+    def add_update(self, info: dict[str, torch.Tensor]) -> None:
+        self.updates += 1
+        for name, value in info.items():
+            self.add(f"update_{name}", value)
+            if name.endswith("loss"):
+                bad = ~torch.isfinite(value)
+                self.nonfinite = bad if self.nonfinite is None else self.nonfinite | bad
+
+    def losses_finite(self) -> bool:
+        """One host-device sync."""
+        return self.nonfinite is None or not bool(self.nonfinite)
+
+    def summary(self) -> dict[str, float]:
+        """Means since the last row (one sync), then start again."""
+        names = list(self.sums)
+        values = torch.stack([self.sums[n] for n in names]).tolist() if names else []
+        row = {}
+        for name, total in zip(names, values):
+            count = self.updates if name.startswith("update_") else self.episodes
+            row[f"train_{name.removeprefix('update_')}"] = total / max(count, 1)
+        row.update(train_episodes=self.episodes, train_updates=self.updates)
+        self.sums, self.episodes, self.updates = {}, 0, 0
+        return row
+
+    def state_dict(self) -> dict:
+        return {"sums": dict(self.sums), "episodes": self.episodes, "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sums, self.episodes, self.updates = dict(state["sums"]), int(state["episodes"]), int(state["updates"])
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch's global RNG, which initialises network weights."""
     torch.manual_seed(seed)
+
+
+def store(buffer: EpisodeBuffer, counters: Counters, batch: EpisodeBatch, stats: EpisodeStats) -> None:
+    """Put one rollout's episodes into replay and count their steps (one host-device sync)."""
+    lengths = stats.lengths.cpu()
+    buffer.insert(batch, lengths)
+    counters.t_env += int(lengths.sum())
+    counters.episodes += batch.n_episodes
+
+
+def learn(learner: CriticLearner, buffer: EpisodeBuffer, counters: Counters, generators: Generators,
+          n_updates: int, on_update: Callable[[dict], None] | None = None) -> dict[str, torch.Tensor] | None:
+    """Up to ``n_updates`` learner updates on mini-batches sampled from replay (none until it holds
+    one batch); ``on_update`` sees each update's info. Returns the last info."""
+    info = None
+    for _ in range(n_updates):
+        if not buffer.can_sample(learner.config.batch_size):
+            break
+        sample = buffer.sample(learner.config.batch_size, generators.sample)
+        info = learner.train_step(sample, counters.t_env, counters.episodes)
+        counters.updates += 1
+        if on_update is not None:
+            on_update(info)
+    return info
 
 
 def collect_and_learn(env: BatchedEnv, learner: CriticLearner, buffer: EpisodeBuffer, counters: Counters,
@@ -50,15 +125,5 @@ def collect_and_learn(env: BatchedEnv, learner: CriticLearner, buffer: EpisodeBu
                       ) -> tuple[EpisodeStats, dict[str, torch.Tensor] | None]:
     """Collect one batch of episodes with the behaviour policy, then update the learner."""
     batch, stats = rollout(env, learner, "explore", counters.t_env, generators.act)
-    lengths = stats.lengths.cpu()  # one sync per rollout
-    buffer.insert(batch, lengths)
-    counters.t_env += int(lengths.sum())
-    counters.episodes += env.n_envs
-    info = None
-    for _ in range(updates_per_rollout):
-        if not buffer.can_sample(learner.config.batch_size):
-            break
-        sample = buffer.sample(learner.config.batch_size, generators.sample)
-        info = learner.train_step(sample, counters.t_env, counters.episodes)
-        counters.updates += 1
-    return stats, info
+    store(buffer, counters, batch, stats)
+    return stats, learn(learner, buffer, counters, generators, updates_per_rollout)

@@ -121,19 +121,21 @@ def test_time_to_win_rate_reads_the_first_evaluation_over_the_threshold_and_its_
         pd.DataFrame({"t_env": steps, "updates": [0, 80, 160, 240],
                       "test_greedy_win_rate": win_rates}).to_csv(folder / "progress.csv", index=False)
         pd.DataFrame({"t_env": steps, "wall_seconds": [9.5, 20.0, 31.25, 40.0]}).to_csv(folder / "timing.csv", index=False)
-        upe = settings.pop("updates_per_episode", 1.0)
-        manifest = {"run_config": {"algo": "nqmix", "seed": 3, "updates_per_episode": upe},
+        loop = {k: settings.pop(k) for k in ("updates_per_episode", "overlap_collection") if k in settings}
+        manifest = {"run_config": {"algo": "nqmix", "seed": 3, "n_envs": 8, **loop},
                     "algo_config": asdict(algo_config("nqmix", **settings))}
         (folder / "manifest.json").write_text(json.dumps(manifest))
         return folder
 
     table = results.time_to_win_rate([run("fast", [0.0, 0.5, 0.84, 0.78], batch_size=8, tau=0.005),
                                       run("slow", [0.0, 0.2, 0.4, 0.6], updates_per_episode=0.25),
-                                      run("paper", [0.0, 0.0, 0.8, 0.9])])
-    fast, slow, paper = table.to_dict("records")
+                                      run("paper", [0.0, 0.0, 0.8, 0.9]),
+                                      run("overlap", [0.0, 0.0, 0.0, 0.0], overlap_collection=True)])
+    fast, slow, paper, overlap = table.to_dict("records")
     assert (fast["first_t_env"], fast["first_seconds"], fast["best"]) == (10011, 31.25, 0.84)
     assert fast["final"] == pytest.approx(0.81) and fast["updates"] == 240 and fast["wall_seconds"] == 40.0
     assert fast["changed"] == "batch_size=8, tau=0.005" and fast["method"] == "NQMIX" and fast["seed"] == 3
     assert math.isnan(slow["first_t_env"]) and math.isnan(slow["first_seconds"])
     assert slow["changed"] == "updates_per_episode=0.25"
     assert paper["changed"] == "(paper)" and paper["first_t_env"] == 10011  # ≥, not >
+    assert overlap["changed"] == "overlap_collection=True" and overlap["best"] == 0.0
