@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from recording import recorded
+from recording import run_benchmark
 
 from nqmix_core.envs.smax import SMAC_EPISODE_LIMITS, SMAXEnv, _make_smax
 
@@ -107,10 +107,7 @@ def main() -> None:
     parser.add_argument("--maps", nargs="+", default=["3m", "3s5z"])
     parser.add_argument("--n-envs", nargs="+", type=int, default=[1, 32, 128])
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per measurement")
-    parser.add_argument("--save", metavar="FILE", help="also write the output to FILE and a manifest to FILE.json")
-    args = parser.parse_args()
-    with recorded(args.save):
-        report(args)
+    run_benchmark(parser, report)
 
 
 if __name__ == "__main__":

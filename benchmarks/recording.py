@@ -1,5 +1,6 @@
-"""``--save FILE``: keep what a benchmark printed, with a manifest saying how it was made.
+"""The command line every benchmark shares, and ``--save FILE``: keep what it printed, with a manifest.
 
+    run_benchmark(parser, report, learner_options=True)   # adds --threads --set --save, parses, runs
     with recorded(args.save):
         print(...)          # goes to the terminal and, when a path is given, to FILE
 
@@ -9,11 +10,15 @@ time, so a figure quoted from ``data/benchmarks/`` can be traced and measured ag
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
+
+import torch
 
 from nqmix_core.experiment_io import provenance, write_json
 
@@ -50,3 +55,19 @@ def recorded(path: str | None):
         write_json(out.with_name(out.name + ".json"),
                    {**started, "load_average_before": load_before, "load_average_after": os.getloadavg(),
                     "wall_seconds": round(time.perf_counter() - clock, 1)})
+
+
+def run_benchmark(parser: argparse.ArgumentParser, report: Callable[[argparse.Namespace], None],
+                  learner_options: bool = False, argv: list[str] | None = None) -> None:
+    """Add the shared options (``--save``; with ``learner_options`` also ``--threads`` and ``--set``),
+    parse ``argv`` (default: the command line), set torch's threads and run ``report`` under ``--save``."""
+    if learner_options:
+        parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+        parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                            help="replace a preset hyper-parameter of every algorithm, as nqmix train --set does")
+    parser.add_argument("--save", metavar="FILE", help="also write the output to FILE and a manifest to FILE.json")
+    args = parser.parse_args(argv)
+    if learner_options:
+        torch.set_num_threads(args.threads)
+    with recorded(args.save):
+        report(args)

@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from env_throughput import pymarl_style_rate, wrapper_rate
-from recording import recorded
+from recording import run_benchmark
 
 from nqmix_core.config import RunConfig, algo_config, parse_settings
 from nqmix_core.envs.smax import SMAXEnv
@@ -61,7 +61,6 @@ def training_rate(env: SMAXEnv, algo: str, updates_per_episode: float, seconds: 
 
 
 def report(args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     settings = parse_settings(args.set)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), E = {args.n_envs}, "
@@ -99,13 +98,7 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=["nqmix", "qmix", "coma"])
     parser.add_argument("--n-envs", type=int, default=8, help="E, environment copies per rollout")
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per measurement")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="replace a preset hyper-parameter of every algorithm, as nqmix train --set does")
-    parser.add_argument("--save", metavar="FILE", help="also write the output to FILE and a manifest to FILE.json")
-    args = parser.parse_args()
-    with recorded(args.save):
-        report(args)
+    run_benchmark(parser, report, learner_options=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import argparse
 import time
 
 import torch
-from recording import recorded
+from recording import run_benchmark
 from torch.profiler import ProfilerActivity, profile
 
 from nqmix_core.config import RunConfig, algo_config, parse_settings
@@ -68,7 +68,6 @@ def measure(algo: str, map_name: str, n_episodes: int, n_batches: int, settings:
 
 
 def report(args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
     peak = matmul_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); a 512x512 matrix product runs at "
           f"{peak:.0f} GFLOP/s here" + (f"; settings {', '.join(args.set)}" if args.set else ""))
@@ -87,13 +86,7 @@ def main() -> None:
     parser.add_argument("--map", default="3m")
     parser.add_argument("--episodes", type=int, default=200, help="episodes in replay before measuring")
     parser.add_argument("--batches", type=int, default=40, help="mini-batches timed per algorithm")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="replace a preset hyper-parameter of every algorithm, as nqmix train --set does")
-    parser.add_argument("--save", metavar="FILE", help="also write the output to FILE and a manifest to FILE.json")
-    args = parser.parse_args()
-    with recorded(args.save):
-        report(args)
+    run_benchmark(parser, report, learner_options=True)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """The benchmarks' --save: what was printed is kept, with a manifest to trace it."""
+import argparse
 import json
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from recording import recorded  # noqa: E402
+from recording import recorded, run_benchmark  # noqa: E402
 
 
 def test_recorded_keeps_the_printed_text_and_writes_a_manifest(tmp_path, capsys):
@@ -23,3 +26,25 @@ def test_recorded_without_a_path_only_prints(tmp_path, capsys):
     with recorded(None):
         print("hello")
     assert capsys.readouterr().out == "hello\n" and list(tmp_path.iterdir()) == []
+
+
+def test_run_benchmark_sets_threads_before_the_manifest_is_taken(tmp_path, capsys):
+    seen = {}
+
+    def report(args):
+        seen.update(vars(args), threads_now=torch.get_num_threads())
+        print("row")
+
+    threads = torch.get_num_threads()
+    out = tmp_path / "b.txt"
+    try:
+        run_benchmark(argparse.ArgumentParser(), report, learner_options=True,
+                      argv=["--threads", "1", "--set", "tau=0.01", "--set", "batch_size=8", "--save", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    assert seen["set"] == ["tau=0.01", "batch_size=8"] and seen["threads_now"] == 1
+    assert out.read_text() == "row\n"
+    assert json.loads((tmp_path / "b.txt.json").read_text())["host"]["torch_threads"] == 1  # what really ran
+    bare = {}
+    run_benchmark(argparse.ArgumentParser(), lambda args: bare.update(vars(args)), argv=[])
+    assert bare == {"save": None}  # environment-only benchmarks take no learner options
