@@ -37,6 +37,22 @@ def with_epsilon_floor(policy: torch.Tensor, avail_actions: torch.Tensor, epsilo
     return (1.0 - epsilon) * policy + epsilon * uniform_over_available(avail_actions)
 
 
+def epsilon_softmax_then_mask(logits: torch.Tensor, avail_actions: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """COMA's behaviour policy as pymarl builds it (``mask_before_softmax: False``): [..., U] -> [..., U].
+
+    softmax over all |U| logits, mix in ε/|U| for every action, then zero the unavailable actions
+    and renormalise: π_b(u) ∝ avail(u)·((1 − ε)·softmax(z)_u + ε/|U|). An unavailable action's logit
+    still takes probability mass before the renormalisation, so this is not (1 − ε)·π + ε·uniform over
+    the available actions. With ε = 0 it equals the softmax over the available actions. A row with no
+    available action at all comes out as zeros.
+    """
+    n_actions = logits.shape[-1]
+    probs = (1.0 - epsilon) * torch.softmax(logits, dim=-1) + epsilon / n_actions  # [..., U]
+    probs = probs * avail_actions
+    total = probs.sum(-1, keepdim=True)  # [..., 1]
+    return probs / torch.where(total > 0, total, torch.ones_like(total))
+
+
 def linear_epsilon(t_env: int, start: float, finish: float, anneal_steps: int) -> float:
     """ε falling linearly from ``start`` to ``finish`` over ``anneal_steps`` env steps (pymarl's schedule)."""
     if anneal_steps <= 0:

@@ -12,24 +12,10 @@ from __future__ import annotations
 import torch
 
 from nqmix_core import losses
+from nqmix_core.losses import discounted_returns  # noqa: F401  (notebooks read it from here)
 from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
 from nqmix_core.learners import CriticLearner, NQMIXLearner, QLearner
 from nqmix_core.networks import count_parameters, make_mixer, nqmix_hidden_units
-
-
-def discounted_returns(reward: torch.Tensor, filled: torch.Tensor, gamma: float) -> torch.Tensor:
-    """G_t = Σ_{k≥t} γ^{k−t} r_k over the real steps of each episode: reward, filled [B, T] -> [B, T].
-
-    Padded steps get 0 and contribute nothing, so G at an episode's last real step is its reward.
-    For an episode cut by the time limit this is the *truncated* return: the rewards after the cut
-    are missing (see ``terminated_episodes``).
-    """
-    returns = torch.zeros_like(reward)  # [B, T]
-    following = torch.zeros_like(reward[:, 0])  # [B], G_{t+1}
-    for t in reversed(range(reward.shape[1])):
-        following = filled[:, t] * (reward[:, t] + gamma * following)  # [B]
-        returns[:, t] = following
-    return returns
 
 
 def terminated_episodes(terminated: torch.Tensor) -> torch.Tensor:

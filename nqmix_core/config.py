@@ -62,7 +62,13 @@ class AlgoConfig:
     """"soft" (Polyak averaging every update, Alg. 1 line 16) or "hard" (copy every
     ``target_update_interval`` episodes, as pymarl's QMIX)."""
     tau: float = 0.001
-    """Soft-update rate τ (App. B)."""
+    """Soft-update rate τ (App. B), per time step: see ``tau_per_time_step``."""
+    tau_per_time_step: bool = True
+    """Read τ as Alg. 1 does. Its soft update (line 16) sits inside the loop over the time steps of
+    the mini-batch (lines 6–17), so τ is a rate per time step. We take one optimiser step per
+    mini-batch, during which the online weights do not change, so T successive soft updates equal one
+    update at rate 1 − (1 − τ)^T, with T the time steps unrolled in that batch; that is what True
+    applies. False applies τ once per mini-batch (the kit's reading before: about T times slower)."""
     target_update_interval: int = 200
     """Episodes between hard target copies (pymarl's value)."""
     double_q: bool = True
@@ -80,6 +86,10 @@ class AlgoConfig:
     """ε after annealing (pymarl's value)."""
     epsilon_anneal_steps: int = 50_000
     """Environment steps over which ε falls linearly from start to finish (pymarl's value)."""
+    entropy_coef: float = 0.0
+    """Actor-critic only: weight β of an entropy bonus added to the actor objective, which becomes
+    Eq. 13's objective + β·H(π_a(·|τ_t^a)) averaged over the agents' real decisions (unweighted by
+    the sign and by γ^t). 0 in the paper's NQMIX; the "nqmix-ent" ablation uses 0.01."""
 
     # --- COMA only (pymarl's coma.yaml) ---
     td_lambda: float = 0.8
@@ -103,6 +113,7 @@ class AlgoConfig:
             "target_update": self.target_update in ("soft", "hard"),
             "gamma": 0.0 <= self.gamma <= 1.0,
             "tau": 0.0 < self.tau <= 1.0,
+            "entropy_coef": self.entropy_coef >= 0.0,
             "batch_size": self.batch_size >= 1,
             "buffer_size": self.buffer_size >= self.batch_size,
         }
@@ -115,6 +126,13 @@ class AlgoConfig:
 PRESETS: dict[str, AlgoConfig] = {
     "nqmix": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0),
     "nqmix-m": AlgoConfig(mixer="qmix-no-abs", epsilon_start=0.0, epsilon_finish=0.0),
+    # Exploration ablations of NQMIX (not in the paper): an ε floor on the behaviour policy with COMA's
+    # schedule (0.5 -> 0.01 over 100k steps), and an entropy bonus β = 0.01 on the actor objective.
+    "nqmix-eps": AlgoConfig(epsilon_start=0.5, epsilon_finish=0.01, epsilon_anneal_steps=100_000),
+    "nqmix-ent": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, entropy_coef=0.01),
+    # NQMIX with τ applied once per mini-batch (the kit's reading before it followed Alg. 1's per-step τ),
+    # kept to measure what the target rate changes.
+    "nqmix-tau-batch": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, tau_per_time_step=False),
     "qmix": AlgoConfig(learner="q-learning", mixer="qmix", target_update="hard"),
     "vdn": AlgoConfig(learner="q-learning", mixer="vdn", target_update="hard"),
     "coma": AlgoConfig(learner="coma", mixer="none", target_update="hard", batch_size=8, buffer_size=8,
@@ -124,7 +142,8 @@ PRESETS: dict[str, AlgoConfig] = {
     "qmix-cont": AlgoConfig(learner="continuous-actor-critic", mixer="qmix", epsilon_start=0.5, epsilon_finish=0.1),
     "iddpg": AlgoConfig(learner="continuous-actor-critic", mixer="none", epsilon_start=0.5, epsilon_finish=0.1),
 }
-"""Algorithm name -> configuration. NQMIX-M is NQMIX with another mixer, not another learner; likewise
+"""Algorithm name -> configuration. NQMIX-M is NQMIX with another mixer, not another learner; "nqmix-eps"
+and "nqmix-ent" are NQMIX with another behaviour policy or actor objective (exploration ablations); likewise
 the continuous baselines "qmix-cont" (QMIX's monotonic mixer, so every sign in Eq. 14 is +1) and
 "iddpg" (no mixer) are Alg. 2's learner with another mixer."""
 
@@ -188,7 +207,7 @@ class RunConfig:
     """
 
     algo: str = "nqmix"
-    """Algorithm name, a key of ``PRESETS``: nqmix, nqmix-m, qmix, vdn, coma; for continuous actions
+    """Algorithm name, a key of ``PRESETS``: nqmix, nqmix-m, nqmix-eps, nqmix-ent, qmix, vdn, coma; for continuous actions
     nqmix-cont, qmix-cont or iddpg."""
     env: str = "smax:3m"
     """Environment name ``backend:task`` (``registry.make_env``): smax:3m, matrix:qtran, ...; with

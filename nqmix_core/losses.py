@@ -82,6 +82,45 @@ def mixer_gradient_sign(mixer: Callable[[torch.Tensor, torch.Tensor], torch.Tens
     return torch.sign(grad).detach()  # [..., N]
 
 
+def policy_entropy(policy: torch.Tensor) -> torch.Tensor:
+    """H(π) = −Σ_u π(u)·log π(u) with 0·log 0 = 0: [..., U] -> [...].
+
+    The log's argument is clamped at 1e-12, so an unavailable action (π = 0) adds 0 and a finite
+    gradient, never 0·∞ = NaN.
+    """
+    return -(policy * policy.clamp(min=1e-12).log()).sum(-1)
+
+
+def decision_mask(avail_actions: torch.Tensor, filled: torch.Tensor) -> torch.Tensor:
+    """1 where agent a really chooses at step t: a real step and more than one available action
+    (a dead SMAX unit can only "stop"). avail [B, T, N, U] bool, filled [B, T] -> [B, T, N] float."""
+    return filled.unsqueeze(-1) * (avail_actions.sum(-1) > 1).float()
+
+
+def entropy_bonus(policy: torch.Tensor, decisions: torch.Tensor) -> torch.Tensor:
+    """Mean H(π_a(·|τ_t^a)) over the real decisions: policy [B, T, N, U], decisions [B, T, N] -> [].
+
+    Added with weight β (``AlgoConfig.entropy_coef``) to the actor objective by the "nqmix-ent"
+    ablation; not part of the paper's NQMIX.
+    """
+    return (policy_entropy(policy) * decisions).sum() / decisions.sum().clamp(min=1)
+
+
+def discounted_returns(reward: torch.Tensor, filled: torch.Tensor, gamma: float) -> torch.Tensor:
+    """G_t = Σ_{k≥t} γ^{k−t} r_k over the real steps of each episode: reward, filled [B, T] -> [B, T].
+
+    Padded steps get 0 and contribute nothing, so G at an episode's last real step is its reward.
+    For an episode cut by the time limit this is the *truncated* return: the rewards after the cut
+    are missing.
+    """
+    returns = torch.zeros_like(reward)  # [B, T]
+    following = torch.zeros_like(reward[:, 0])  # [B], G_{t+1}
+    for t in reversed(range(reward.shape[1])):
+        following = filled[:, t] * (reward[:, t] + gamma * following)  # [B]
+        returns[:, t] = following
+    return returns
+
+
 def discount_weights(n_steps: int, gamma: float, device: torch.device | str) -> torch.Tensor:
     """I_t = γ^t for t = 0..T−1 (Alg. 1 lines 5 and 15): [T]."""
     return gamma ** torch.arange(n_steps, dtype=torch.float32, device=device)

@@ -29,7 +29,8 @@ from scipy import stats
 LAST_EVALUATIONS = 2
 TIE_WIDTH = 0.10
 LEARNED = 0.05
-LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA", "vdn": "VDN"}
+LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA", "vdn": "VDN",
+          "nqmix-eps": "NQMIX+ε", "nqmix-ent": "NQMIX+H", "nqmix-tau-batch": "NQMIX (τ per batch)"}
 
 
 def load_runs(root: str | Path) -> pd.DataFrame:

@@ -27,6 +27,8 @@ can write (a shared file system). No scheduling of our own beyond that.
 from __future__ import annotations
 
 import json
+import os
+import queue
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -130,21 +132,39 @@ def train_command(cell: Cell, root: Path, options: dict) -> list[str]:
     return command
 
 
-def run_cell(command: list[str], log_path: str) -> int:
-    """Run one `nqmix train` process with its output appended to ``log_path``; its exit status."""
+def run_cell(command: list[str], log_path: str, core: int | None = None) -> int:
+    """Run one `nqmix train` process with its output appended to ``log_path``; its exit status.
+
+    With ``core`` the process (and every thread it starts: torch's, XLA's) runs on that CPU core only.
+    """
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
-        log.write("$ " + " ".join(command) + "\n")
+        log.write("$ " + " ".join(command) + (f"    # pinned to core {core}" if core is not None else "") + "\n")
         log.flush()
+        pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
         process = subprocess.run([sys.executable, "-m", "nqmix_core.cli", *command[1:]],
-                                 stdout=log, stderr=subprocess.STDOUT, check=False)
+                                 stdout=log, stderr=subprocess.STDOUT, check=False, preexec_fn=pin)
     return process.returncode
 
 
-def _run_local(jobs: list[tuple[Cell, list[str], str]], n_jobs: int, bar) -> dict[Cell, int]:
+def _run_pinned(cores: queue.Queue, command: list[str], log_path: str) -> int:
+    """``run_cell`` on a core taken from ``cores`` and given back when the process ends."""
+    core = cores.get()
+    try:
+        return run_cell(command, log_path, core)
+    finally:
+        cores.put(core)
+
+
+def _run_local(jobs: list[tuple[Cell, list[str], str]], n_jobs: int, bar, pin: bool = False) -> dict[Cell, int]:
     results = {}
+    cores: queue.Queue = queue.Queue()
+    available = sorted(os.sched_getaffinity(0))
+    for k in range(n_jobs):
+        cores.put(available[k % len(available)])
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        futures = {pool.submit(run_cell, command, log): cell for cell, command, log in jobs}
+        futures = {(pool.submit(_run_pinned, cores, command, log) if pin else pool.submit(run_cell, command, log)): cell
+                   for cell, command, log in jobs}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             bar.update(1)
@@ -171,16 +191,19 @@ def _run_ray(jobs: list[tuple[Cell, list[str], str]], address: str, gpus_per_run
 
 def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, backend: str = "local",
           n_jobs: int = 1, ray_address: str = "auto", gpus_per_run: float = 0.0,
-          progress: bool = True, command: str | None = None) -> dict[Cell, int | None]:
+          progress: bool = True, command: str | None = None, pin: bool = False) -> dict[Cell, int | None]:
     """Train every unfinished cell; returns cell -> exit status (None: already finished, skipped).
 
-    ``command`` is recorded in ``sweep.json`` (default: this process's command line).
+    ``command`` is recorded in ``sweep.json`` (default: this process's command line). ``pin`` (local
+    backend) runs each of the ``n_jobs`` processes on a CPU core of its own, so that their torch and
+    XLA thread pools do not compete for every core.
     """
     root, options = Path(root), dict(options or {})
     if n_jobs < 1:
         raise UserError("--jobs must be at least 1.")
     root.mkdir(parents=True, exist_ok=True)
-    write_json(root / "sweep.json", {**provenance(command), "backend": backend, "train_options": options,
+    write_json(root / "sweep.json", {**provenance(command), "backend": backend, "jobs": n_jobs, "pinned": pin,
+                                     "train_options": options,
                                      "cells": [asdict(cell) for cell in cells]})
     results: dict[Cell, int | None] = {cell: None for cell in cells if is_finished(cell, root)}
     jobs = [(cell, train_command(cell, root, options), str(cell.folder(root) / "train.log"))
@@ -188,7 +211,7 @@ def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, back
     with tqdm(total=len(cells), initial=len(results), unit="run", disable=not progress,
               desc=f"sweep ({len(results)} already finished)") as bar:
         if backend == "local":
-            results.update(_run_local(jobs, n_jobs, bar))
+            results.update(_run_local(jobs, n_jobs, bar, pin))
         elif backend == "ray":
             results.update(_run_ray(jobs, ray_address, gpus_per_run, bar))
         else:

@@ -44,21 +44,37 @@ class Counters:
 
 @dataclass
 class TrainTracker:
-    """Training statistics summed on the device since the last log row, plus a non-finite-loss flag."""
+    """Training statistics summed on the device since the last log row, plus a non-finite-loss flag.
+
+    Each statistic is a sum and a weight; a row reports sum / weight (NaN when the weight is 0):
+    rollout statistics are weighted by episodes, update statistics by updates, and the diagnostics
+    (``nqmix_core.diagnostics``) carry their own weights (decisions or steps counted).
+    """
 
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)
     episodes: int = 0
     updates: int = 0
     nonfinite: torch.Tensor | None = None
 
-    def add(self, name: str, value: torch.Tensor) -> None:
+    def add(self, name: str, value: torch.Tensor, weight: torch.Tensor | float = 1.0) -> None:
         value = value.detach().float().sum()
-        self.sums[name] = self.sums[name] + value if name in self.sums else value
+        weight = torch.as_tensor(weight, dtype=torch.float32, device=value.device)
+        if name in self.sums:
+            self.sums[name], self.weights[name] = self.sums[name] + value, self.weights[name] + weight
+        else:
+            self.sums[name], self.weights[name] = value, weight
 
     def add_rollout(self, stats: EpisodeStats) -> None:
-        self.episodes += stats.returns.shape[0]
+        n_episodes = stats.returns.shape[0]
+        self.episodes += n_episodes
         for name, value in (("return", stats.returns), ("win_rate", stats.won), ("episode_length", stats.lengths)):
-            self.add(name, value)
+            self.add(name, value, n_episodes)
+
+    def add_diagnostics(self, sums: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """A rollout's diagnostics: name -> (sum, weight), logged as ``train_diag_<name>``."""
+        for name, (total, weight) in sums.items():
+            self.add(f"diag_{name}", total, weight)
 
     def add_update(self, info: dict[str, torch.Tensor]) -> None:
         self.updates += 1
@@ -73,22 +89,22 @@ class TrainTracker:
         return self.nonfinite is None or not bool(self.nonfinite)
 
     def summary(self) -> dict[str, float]:
-        """Means since the last row (one sync), then start again."""
+        """Weighted means since the last row (one sync), then start again."""
         names = list(self.sums)
-        values = torch.stack([self.sums[n] for n in names]).tolist() if names else []
-        row = {}
-        for name, total in zip(names, values):
-            count = self.updates if name.startswith("update_") else self.episodes
-            row[f"train_{name.removeprefix('update_')}"] = total / max(count, 1)
+        pairs = torch.stack([torch.stack([self.sums[n], self.weights[n]]) for n in names]).tolist() if names else []
+        row = {f"train_{name.removeprefix('update_')}": total / weight if weight > 0 else float("nan")
+               for name, (total, weight) in zip(names, pairs)}
         row.update(train_episodes=self.episodes, train_updates=self.updates)
-        self.sums, self.episodes, self.updates = {}, 0, 0
+        self.sums, self.weights, self.episodes, self.updates = {}, {}, 0, 0
         return row
 
     def state_dict(self) -> dict:
-        return {"sums": dict(self.sums), "episodes": self.episodes, "updates": self.updates}
+        return {"sums": dict(self.sums), "weights": dict(self.weights), "episodes": self.episodes,
+                "updates": self.updates}
 
     def load_state_dict(self, state: dict) -> None:
-        self.sums, self.episodes, self.updates = dict(state["sums"]), int(state["episodes"]), int(state["updates"])
+        self.sums, self.weights = dict(state["sums"]), dict(state["weights"])
+        self.episodes, self.updates = int(state["episodes"]), int(state["updates"])
 
 
 def seed_everything(seed: int) -> None:

@@ -167,12 +167,14 @@ def test_qmix_cont_signs_are_all_positive_and_nqmix_can_be_negative():
 
 
 def test_train_step_soft_updates_all_three_target_networks():
-    learner = make(tau=0.25)
+    learner = make(tau=0.05)
     before = [[p.clone() for p in t.parameters()] for t, _ in learner.target_pairs()]
-    learner.train_step(random_batch(), t_env=0, episodes_seen=3)
+    batch = random_batch()
+    learner.train_step(batch, t_env=0, episodes_seen=3)
+    rate = 1 - 0.95 ** batch.max_steps  # τ per time step (Alg. 2 line 15 inside the loop over t)
     for old_params, (target, online) in zip(before, learner.target_pairs()):
         for old, new, live in zip(old_params, target.parameters(), online.parameters()):
-            assert torch.allclose(new, old + 0.25 * (live - old), atol=1e-6)
+            assert torch.allclose(new, old + rate * (live - old), atol=1e-6)
 
 
 def test_actions_stay_inside_the_bounds_in_every_mode():

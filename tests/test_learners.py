@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from nqmix_core.config import algo_config
-from nqmix_core.learners.common import soft_update
+from nqmix_core.learners.common import soft_update, soft_update_rate
 from nqmix_core.registry import make_learner
 from tests.helpers import INFO, fill_padding_with_garbage, random_batch
 
@@ -97,18 +97,41 @@ def test_soft_update_moves_every_parameter_by_tau_of_the_gap():
         assert torch.allclose(after - before, 0.25 * (online - before), atol=1e-7)
 
 
-def test_nqmix_train_step_soft_updates_all_three_target_networks():
-    learner = make("nqmix", tau=0.25)
+@pytest.mark.parametrize("per_step", [True, False])
+def test_nqmix_train_step_soft_updates_all_three_target_networks(per_step):
+    learner = make("nqmix", tau=0.05, tau_per_time_step=per_step)
     pairs = learner.target_pairs()
     assert {id(t) for t, _ in pairs} == {id(learner.target_agent), id(learner.target_mixer), id(learner.target_actors)}
     before = [[p.clone() for p in target.parameters()] for target, _ in pairs]
-    learner.train_step(random_batch(), t_env=0, episodes_seen=3)
+    batch = random_batch()
+    learner.train_step(batch, t_env=0, episodes_seen=3)
+    rate = 1 - 0.95 ** batch.max_steps if per_step else 0.05  # Alg. 1: τ per time step, T steps in the batch
     for old_params, (target, online) in zip(before, pairs):
         moved = False
         for old, new, live in zip(old_params, target.parameters(), online.parameters()):
-            assert torch.allclose(new, old + 0.25 * (live - old), atol=1e-6)
+            assert torch.allclose(new, old + rate * (live - old), atol=1e-6)
             moved |= not torch.equal(new, old)
         assert moved  # the online network changed, so its target followed
+
+
+def test_soft_update_rate_by_hand():
+    assert soft_update_rate(0.5, 1) == 0.5
+    assert soft_update_rate(0.5, 2) == 0.75  # 1 − 0.5²
+    assert soft_update_rate(0.001, 0) == 0.0
+    assert abs(soft_update_rate(0.001, 752) - (1 - 0.999 ** 752)) < 1e-15
+
+
+@pytest.mark.parametrize("n_steps", [1, 7, 60])
+def test_per_time_step_rate_equals_t_successive_soft_updates(n_steps):
+    learner = make("nqmix", tau=0.01)
+    perturb(learner.agent, 5)
+    stepped = [p.clone() for p in learner.target_agent.parameters()]
+    online = list(learner.agent.parameters())
+    for _ in range(n_steps):  # Alg. 1 line 16 once per time step, the online weights unchanged meanwhile
+        stepped = [s + 0.01 * (o - s) for s, o in zip(stepped, online)]
+    learner.update_targets(episodes_seen=1, n_steps=n_steps)
+    for want, got in zip(stepped, learner.target_agent.parameters()):
+        assert torch.allclose(got, want, atol=1e-6, rtol=1e-5)
 
 
 def test_hard_update_waits_for_the_episode_interval():

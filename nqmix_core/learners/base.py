@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nqmix_core import diagnostics, losses
 from nqmix_core.buffer import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo, Observation
@@ -74,6 +75,22 @@ class CriticLearner(LearnerState):
 
     def train_step(self, batch: EpisodeBatch, t_env: int, episodes_seen: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    # --- diagnostics --------------------------------------------------------------------------
+    @torch.no_grad()
+    def rollout_diagnostics(self, batch: EpisodeBatch) -> diagnostics.Sums:
+        """Q_tot against the return obtained, on episodes just collected (see ``nqmix_core.diagnostics``),
+        plus what ``policy_diagnostics`` adds."""
+        inputs = sequence_inputs(batch.obs, batch.actions, self.info.n_actions)  # [B, T+1, N, D]
+        agent_qs, hidden = self.agent(inputs)  # [B, T+1, N, U], [B, T+1, N, H]
+        chosen_qs = losses.chosen_action_values(agent_qs[:, :-1], batch.actions)  # [B, T, N]
+        q_tot = self.mixer(chosen_qs, batch.state[:, :-1])  # [B, T]
+        values = diagnostics.value_diagnostics(q_tot, batch.reward, batch.terminated, batch.filled, self.config.gamma)
+        return {**values, **self.policy_diagnostics(batch, hidden, chosen_qs)}
+
+    def policy_diagnostics(self, batch: EpisodeBatch, hidden: torch.Tensor, chosen_qs: torch.Tensor) -> diagnostics.Sums:
+        """Learners with a policy of their own add its diagnostics here (none for greedy Q-learners)."""
+        return {}
 
     # --- checkpoints --------------------------------------------------------------------------
     def optimisers(self) -> dict[str, torch.optim.Optimizer]:

@@ -1,8 +1,11 @@
 """COMA: counterfactual multi-agent policy gradients (Foerster et al. 2018), with pymarl's SMAC settings.
 
 * Actor: the shared GRU agent network of QMIX/NQMIX (input: own observation, last action, agent id),
-  whose |U| outputs are policy logits. π = softmax over the available actions; while collecting
-  data the behaviour policy is (1−ε)·π + ε·uniform, ε falling 0.5 -> 0.01 over 100k steps.
+  whose |U| outputs are policy logits. While collecting data the behaviour policy is built as pymarl
+  builds it: softmax over all |U| logits, ε/|U| mixed into every action, then the unavailable actions
+  zeroed and the rest renormalised (``action_selection.epsilon_softmax_then_mask``), ε falling
+  0.5 -> 0.01 over 100k steps. Evaluation uses π = softmax over the available actions (ε = 0), sampled
+  ("stochastic") or its argmax ("greedy", pymarl's ``test_greedy``).
 * Critic: a centralised MLP (``networks/coma_critic.py``) giving Q(s, (u^{-a}, u)) for all own
   actions u; trained on TD(λ = 0.8) targets from a target critic copied every 200 critic steps.
 * Actor step: Eq. 5 with the counterfactual advantage of Eq. 6 (``losses.coma_actor_loss``).
@@ -16,8 +19,12 @@ Where this follows pymarl rather than the COMA paper, and where it departs from 
   step just before that step's update. The target interval counts these critic steps.
 * Like pymarl, the policy inside the actor loss is the ε-floored behaviour policy (on-policy
   gradient of the policy that actually acted), at the current ε.
-* Departure: when an episode is cut by the time limit, pymarl bootstraps from Q'(s_T, u_T) with a
-  padding joint action (all zeros). We use the greedy joint action of the current policy at s_T.
+* The bootstrap after the last step: pymarl's runner picks and stores an action at the last state
+  too (sampled from the behaviour policy), and the TD(λ) targets bootstrap from Q'(s_T, u_T) only
+  when the episode was cut without terminating; under SMAC's default (``continuing_episode: False``)
+  a time-out is terminal in pymarl, so on SMAC it never bootstraps. Departure: our environments do
+  not mark a time-out as terminal, so a cut episode bootstraps, and u_T is the greedy joint action
+  of the current policy at s_T (we store no action at the last state).
 * Padded steps are treated as "every action available" inside the policy, so no 0/0 appears; they
   are masked out of every loss.
 """
@@ -25,7 +32,7 @@ from __future__ import annotations
 
 import torch
 
-from nqmix_core import action_selection, losses
+from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.buffer import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo, Observation
@@ -65,14 +72,16 @@ class COMALearner(LearnerState):
     @torch.no_grad()
     def act(self, obs: Observation, last_actions: torch.Tensor, hidden: torch.Tensor, mode: str,
             t_env: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Actions [E, N] for one step: sample π (with the ε floor in "explore"), or argmax π ("greedy")."""
+        """Actions [E, N] for one step: sample the behaviour policy ("explore"), sample π ("stochastic")
+        or argmax π ("greedy")."""
         inputs = agent_inputs(obs.obs, last_actions, self.info.n_actions)  # [E, N, D]
         logits, hidden = self.agent.step(inputs, hidden)  # [E, N, U], [E, N, H]
+        if mode == "explore":
+            policy = action_selection.epsilon_softmax_then_mask(logits, obs.avail_actions, self.epsilon(t_env))
+            return action_selection.sample(policy, generator), hidden
         policy = masked_softmax(logits, obs.avail_actions)  # [E, N, U]
         if mode == "greedy":
             return action_selection.greedy(policy, obs.avail_actions), hidden
-        if mode == "explore":
-            policy = action_selection.with_epsilon_floor(policy, obs.avail_actions, self.epsilon(t_env))
         return action_selection.sample(policy, generator), hidden
 
     # --- training -----------------------------------------------------------------------------
@@ -82,8 +91,7 @@ class COMALearner(LearnerState):
         logits, _ = self.agent(inputs)  # [B, T+1, N, U]
         padding = ~batch.avail_actions.any(-1, keepdim=True)  # [B, T+1, N, 1]: no action at all
         avail = batch.avail_actions | padding  # [B, T+1, N, U]
-        policy = masked_softmax(logits, avail)
-        return action_selection.with_epsilon_floor(policy, avail, self.epsilon(t_env))
+        return action_selection.epsilon_softmax_then_mask(logits, avail, self.epsilon(t_env))
 
     def critic_targets(self, batch: EpisodeBatch, inputs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """TD(λ) targets [B, T, N] from the target critic; inputs [B, T+1, N, D], actions [B, T+1, N]."""
@@ -137,6 +145,15 @@ class COMALearner(LearnerState):
         actor_loss, actor_info = losses.coma_actor_loss(policy[:, :-1], critic_qs, batch.actions, batch.filled)
         grad_norm = self.optimiser_step(self.agent_optimiser, self.agent.parameters(), actor_loss)
         return {"actor_loss": actor_loss.detach(), "grad_norm": grad_norm, **critic_info, **actor_info}
+
+    @torch.no_grad()
+    def rollout_diagnostics(self, batch: EpisodeBatch) -> diagnostics.Sums:
+        """Entropy of π (ε = 0) and collected actions that are not argmax π, on episodes just collected."""
+        inputs = sequence_inputs(batch.obs, batch.actions, self.info.n_actions)  # [B, T+1, N, D]
+        logits, _ = self.agent(inputs)  # [B, T+1, N, U]
+        avail_now = batch.avail_actions[:, :-1]  # [B, T, N, U]
+        policy = masked_softmax(logits[:, :-1], avail_now)  # [B, T, N, U]
+        return diagnostics.policy_diagnostics(policy, batch.actions, avail_now, batch.filled)
 
     # --- checkpoints --------------------------------------------------------------------------
     def optimisers(self) -> dict[str, torch.optim.Optimizer]:

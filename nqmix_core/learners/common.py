@@ -19,6 +19,16 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
         torch._foreach_lerp_(targets, onlines, tau)
 
 
+def soft_update_rate(tau: float, n_steps: int) -> float:
+    """The rate of one soft update equal to ``n_steps`` successive ones at rate τ: 1 − (1 − τ)^T.
+
+    With the online weights θ fixed, each update keeps (1 − τ) of the gap θ' − θ, so T of them keep
+    (1 − τ)^T of it. Alg. 1 updates the targets once per time step (line 16 inside the loop of lines
+    6–17); one update per mini-batch of T steps at this rate moves them as far.
+    """
+    return 1.0 - (1.0 - tau) ** n_steps
+
+
 @torch.no_grad()
 def hard_update(target: nn.Module, online: nn.Module) -> None:
     """θ' ← θ (pymarl's periodic target copy)."""
@@ -57,12 +67,17 @@ class LearnerState(nn.Module):
         """(target, online) network pairs kept in step by ``update_targets``."""
         raise NotImplementedError
 
-    def update_targets(self, episodes_seen: int) -> None:
-        """Soft update every step (τ, Alg. 1 line 16 / Alg. 2 line 15) or a hard copy every
-        ``target_update_interval`` episodes (pymarl), for every pair of ``target_pairs()``."""
+    def update_targets(self, episodes_seen: int, n_steps: int = 1) -> None:
+        """Soft update after every mini-batch (Alg. 1 line 16 / Alg. 2 line 15) or a hard copy every
+        ``target_update_interval`` episodes (pymarl), for every pair of ``target_pairs()``.
+
+        ``n_steps`` is T, the time steps unrolled in the mini-batch: the soft rate is
+        ``soft_update_rate(τ, T)`` when ``config.tau_per_time_step`` (the paper's per-step τ), else τ.
+        """
         if self.config.target_update == "soft":
+            steps = n_steps if self.config.tau_per_time_step else 1
             for target, online in self.target_pairs():
-                soft_update(target, online, self.config.tau)
+                soft_update(target, online, soft_update_rate(self.config.tau, steps))
         elif episodes_seen - self.last_target_update_episode >= self.config.target_update_interval:
             for target, online in self.target_pairs():
                 hard_update(target, online)

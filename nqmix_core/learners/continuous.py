@@ -135,7 +135,7 @@ class ContinuousActorCritic(LearnerState):
         self.actor_optimiser.zero_grad(set_to_none=True)
         actor_loss.backward()  # line 13
         self.actor_optimiser.step()
-        self.update_targets(episodes_seen)  # line 15
+        self.update_targets(episodes_seen, batch.max_steps)  # line 15, once per time step
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
                 "grad_norm": grad_norm.detach(), **info}
 

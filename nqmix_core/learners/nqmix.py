@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from nqmix_core import action_selection, losses
+from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.buffer import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo
@@ -71,7 +71,19 @@ class NQMIXLearner(CriticLearner):
         policy = self.actors(hidden[:, :-1].detach(), avail_now)  # [B, T, N, U]
         discount = losses.discount_weights(batch.max_steps, self.config.gamma, self.device)  # [T]
         actor_loss, actor_info = losses.actor_loss(policy, agent_qs[:, :-1], sign, discount, batch.filled)
+        if self.config.entropy_coef > 0:  # the "nqmix-ent" ablation, not the paper's objective
+            entropy = losses.entropy_bonus(policy, losses.decision_mask(avail_now, batch.filled))
+            actor_loss = actor_loss - self.config.entropy_coef * entropy
+            actor_info["policy_entropy"] = entropy.detach()
         return critic_loss, actor_loss, {**critic_info, **actor_info}
+
+    def policy_diagnostics(self, batch: EpisodeBatch, hidden: torch.Tensor, chosen_qs: torch.Tensor) -> diagnostics.Sums:
+        """Entropy of π, collected actions that are not argmax π, and negative mixer slopes."""
+        avail_now = batch.avail_actions[:, :-1]  # [B, T, N, U]
+        policy = self.actors(hidden[:, :-1], avail_now)  # [B, T, N, U]
+        sign = losses.mixer_gradient_sign(self.mixer, chosen_qs, batch.state[:, :-1])  # [B, T, N]
+        return {**diagnostics.policy_diagnostics(policy, batch.actions, avail_now, batch.filled),
+                **diagnostics.sign_diagnostics(sign, avail_now, batch.filled)}
 
     def train_step(self, batch: EpisodeBatch, t_env: int, episodes_seen: int) -> dict[str, torch.Tensor]:
         """One update of Alg. 1 lines 7–16 on a mini-batch of episodes.
@@ -84,6 +96,6 @@ class NQMIXLearner(CriticLearner):
         self.actor_optimiser.zero_grad(set_to_none=True)
         actor_loss.backward()  # line 14
         self.actor_optimiser.step()
-        self.update_targets(episodes_seen)  # line 16
+        self.update_targets(episodes_seen, batch.max_steps)  # line 16, once per time step
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
                 "grad_norm": grad_norm.detach(), **info}

@@ -40,5 +40,5 @@ class QLearner(CriticLearner):
     def train_step(self, batch: EpisodeBatch, t_env: int, episodes_seen: int) -> dict[str, torch.Tensor]:
         loss, info = self.compute_losses(batch)
         grad_norm = self.critic_step(loss)
-        self.update_targets(episodes_seen)
+        self.update_targets(episodes_seen, batch.max_steps)
         return {"critic_loss": loss.detach(), "grad_norm": grad_norm.detach(), **info}
