@@ -14,7 +14,6 @@ Mistakes in the input print one sentence and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import json
 import shlex
 import sys
@@ -151,10 +150,9 @@ def sweep(args: argparse.Namespace) -> None:
     options.update({"device": args.device} if args.device else {})
     out = Path(args.out)
     print(f"{len(cells)} runs into {out}: " + ", ".join(sorted({c.env for c in cells})) + "; backend " + args.backend)
-    pin = args.pin if args.pin is not None else 1 < args.jobs <= len(os.sched_getaffinity(0))
     results = sweeps.sweep(cells, out, options, backend=args.backend, n_jobs=args.jobs,
                            ray_address=args.ray_address, gpus_per_run=args.gpus_per_run,
-                           progress=not args.no_progress, pin=pin,
+                           progress=not args.no_progress, pin=args.pin,
                            command=" ".join(["nqmix", *map(shlex.quote, args.argv)]))
     failed = [c for c, status in results.items() if status not in (None, 0)]
     if failed:
@@ -229,10 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="device of every run (default: nqmix train's auto)")
     s.add_argument("--backend", default="local", choices=["local", "ray"], help="where the runs execute")
     s.add_argument("--jobs", type=int, default=1, help="local backend: runs at a time")
-    s.add_argument("--pin", action=argparse.BooleanOptionalAction, default=None,
-                   help="local backend: run each job on a CPU core of its own (default: on when 1 < --jobs ≤ the "
-                        "cores this process may use; two unpinned runs oversubscribe the cores with their torch "
-                        "and XLA thread pools)")
+    s.add_argument("--pin", action=argparse.BooleanOptionalAction, default=False,
+                   help="local backend: run each job on a CPU core of its own, so that their torch and XLA thread "
+                        "pools do not oversubscribe the cores; it helps only when nothing else runs (a pinned job "
+                        "cannot move to a free core), so it is off by default")
     s.add_argument("--ray-address", default="auto",
                    help="ray backend: cluster address (default auto = the running cluster; local = start one here)")
     s.add_argument("--gpus-per-run", type=float, default=0.0, help="ray backend: GPU fraction each run asks for")
