@@ -1,6 +1,12 @@
 """Turning values or policies into actions, always among the available ones.
 
 All functions take a ``generator`` so a seeded run is reproducible on any device.
+
+An agent with no available action at all only occurs on padded steps (after an episode's end):
+a discrete environment must leave every agent at least one action, and the runner stops with a
+``UserError`` when one does not. On such a step every function here treats all U actions as
+available, exactly as ``networks.masked_softmax`` does, so each distribution still sums to 1 and no
+NaN (0/0) can reach ``sample``.
 """
 from __future__ import annotations
 
@@ -19,8 +25,12 @@ def sample(probs: torch.Tensor, generator: torch.Generator | None = None) -> tor
 
 
 def uniform_over_available(avail_actions: torch.Tensor) -> torch.Tensor:
-    """The uniform distribution over available actions: [..., U] bool -> [..., U]."""
-    weights = avail_actions.float()
+    """The uniform distribution over available actions: [..., U] bool -> [..., U].
+
+    An agent with no available action gets the uniform distribution over all U actions (1/U each).
+    """
+    none_available = ~avail_actions.any(-1, keepdim=True)  # [..., 1]
+    weights = (avail_actions | none_available).float()  # [..., U]
     return weights / weights.sum(-1, keepdim=True)
 
 
@@ -33,7 +43,11 @@ def epsilon_greedy(agent_qs: torch.Tensor, avail_actions: torch.Tensor, epsilon:
 
 
 def with_epsilon_floor(policy: torch.Tensor, avail_actions: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """(1−ε)·π + ε·uniform over the available actions: [..., U] -> [..., U]."""
+    """(1−ε)·π + ε·uniform over the available actions: [..., U] -> [..., U].
+
+    Finite for every ε in [0, 1], also for an agent with no available action (then uniform over all U
+    if π is, as ``masked_softmax`` makes it).
+    """
     return (1.0 - epsilon) * policy + epsilon * uniform_over_available(avail_actions)
 
 

@@ -52,13 +52,15 @@ def parse_payoff(text: str) -> list[list[float]]:
 
 def demo(args: argparse.Namespace) -> None:
     """The README's main job: the matrix-game lesson, then a short NQMIX run on SMAX 3m."""
+    from nqmix_core.experiment_io import make_folder
+
     if args.seeds < 1 or args.updates < 1 or args.smax_steps < 0:
         raise UserError("--seeds and --updates must be at least 1, and --smax-steps at least 0.")
     device = resolve_device(args.device)
     payoff = parse_payoff(args.payoff)
     torch.set_num_threads(1)  # the networks are tiny: extra threads only add overhead
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     start = time.perf_counter()
     matrix_demo(payoff, args, device, out)
     if args.smax_steps > 0:

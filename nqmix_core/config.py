@@ -5,12 +5,14 @@ paper's Appendix B values for NQMIX; ``PRESETS`` derives the other algorithms fr
 ``dataclasses.replace``, using pymarl's SMAC defaults for QMIX and VDN (see ``shared/REFERENCE.md``).
 
 Sizes that come from the environment (number of agents, observation size, ...) are not here: they
-live in ``nqmix_core.envs.EnvInfo``.
+live in ``nqmix_core.envs.EnvInfo``. The values each field accepts are tabled in ``config_checks.py``;
+a config built with any other value raises a one-sentence ``UserError`` that names the field.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from nqmix_core.config_checks import RUN_RULES, algo_problems, field_problems, one_of, raise_if_any
 from nqmix_core.errors import UserError
 
 
@@ -106,21 +108,7 @@ class AlgoConfig:
         return self.learner == "coma"
 
     def __post_init__(self) -> None:
-        checks = {
-            "learner": self.learner in ("actor-critic", "q-learning", "coma", "continuous-actor-critic"),
-            "mixer": self.mixer in ("nqmix", "qmix", "qmix-no-abs", "vdn", "none"),
-            "td_lambda": 0.0 <= self.td_lambda <= 1.0,
-            "target_update": self.target_update in ("soft", "hard"),
-            "gamma": 0.0 <= self.gamma <= 1.0,
-            "tau": 0.0 < self.tau <= 1.0,
-            "entropy_coef": self.entropy_coef >= 0.0,
-            "batch_size": self.batch_size >= 1,
-            "buffer_size": self.buffer_size >= self.batch_size,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            raise UserError(f"Invalid algorithm setting {values}; see the field docs in nqmix_core/config.py.")
+        raise_if_any(algo_problems(self), "algorithm", "AlgoConfig")
 
 
 PRESETS: dict[str, AlgoConfig] = {
@@ -243,16 +231,5 @@ class RunConfig:
     """Show a tqdm progress bar with the step count and the latest greedy win rate."""
 
     def __post_init__(self) -> None:
-        checks = {
-            "t_max": self.t_max >= 1,
-            "n_envs": self.n_envs >= 1,
-            "updates_per_episode": self.updates_per_episode > 0,
-            "test_interval": self.test_interval >= 1,
-            "test_episodes": self.test_episodes >= 1,
-            "checkpoint_interval": self.checkpoint_interval >= 1,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            raise UserError(f"Invalid run setting {values}; each must be positive (see RunConfig in "
-                            f"nqmix_core/config.py).")
+        rules = {**RUN_RULES, "algo": one_of(*PRESETS)}
+        raise_if_any(field_problems(self, rules), "run", "RunConfig")

@@ -42,7 +42,9 @@ from nqmix_core.envs.base import EnvInfo
 from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import (
     capture_env_rng,
+    check_folder,
     load_checkpoint,
+    make_folder,
     manifest_base,
     restore_env_rng,
     save_checkpoint,
@@ -249,12 +251,13 @@ def train_run(config: RunConfig, out: str | Path, resume: bool = False, algo: Al
         raise UserError(f"There is no checkpoint to resume in {out}; start without --resume.")
     if not resume and checkpoint.exists():
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out.")
+    check_folder(out)  # before the environment is built (SMAX compiles for ~20 s)
     state = load_checkpoint(checkpoint) if resume else None
     device = resolve_device(config.device)
     run = build_run(config, algo, device, env)
     if state is not None:
         restore_run(run, state, checkpoint)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     manifest = manifest_base(run, command)
     write_json(out / "manifest.json", {**manifest, "status": "running"})
     writer = tensorboard_writer(out / "tb", config.tensorboard, purge_step=run.counters.t_env + 1 if resume else None)

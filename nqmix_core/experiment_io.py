@@ -48,6 +48,26 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
+def check_folder(path: Path, option: str = "--out") -> None:
+    """A one-sentence UserError unless ``path`` is a folder or could be created as one (creates nothing)."""
+    existing = next(p for p in (path, *path.parents) if p.exists())  # "." or "/" at the latest
+    if not existing.is_dir():
+        raise UserError(f"The folder {path} cannot be created because {existing} is a file; choose another {option}.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"The folder {path} cannot be created because {existing} is not writable; "
+                        f"choose another {option}.")
+
+
+def make_folder(path: Path, option: str = "--out") -> None:
+    """Create the folder ``path`` and its parents; a one-sentence UserError if that fails."""
+    check_folder(path, option)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"The folder {path} could not be created ({error.strerror or error}); "
+                        f"choose another {option}.") from None
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
     """All rows, with the union of their keys as columns (in order of first appearance)."""
     columns = list(dict.fromkeys(key for row in rows for key in row))

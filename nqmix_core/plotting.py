@@ -47,9 +47,12 @@ def learning_curves(runs, maps: list[str], methods: list[str],
     for row, metric in enumerate(metrics):
         for ax, map_name in zip(axes[row], maps):
             data = runs[(runs["map"] == map_name) & runs["method"].isin(methods)]
-            sns.lineplot(data=data, x="t_eval", y=metric, hue="method", hue_order=methods, ax=ax,
-                         errorbar=("ci", 95), n_boot=1000, seed=0, palette=METHOD_COLOURS,
-                         legend=(row == 0 and map_name == maps[-1]))
+            if data.empty:  # a partial sweep: say so instead of drawing nothing (and warning)
+                ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
+            else:
+                sns.lineplot(data=data, x="t_eval", y=metric, hue="method", hue_order=methods, ax=ax,
+                             errorbar=("ci", 95), n_boot=1000, seed=0, palette=METHOD_COLOURS,
+                             legend=(row == 0 and map_name == maps[-1]))
             seeds = data.groupby("method")["seed"].nunique().to_dict()
             ax.set_title(f"{map_name} ({', '.join(f'{m} {seeds.get(m, 0)}' for m in methods)} seeds)", fontsize=9)
             ax.set_xlabel("environment steps")

@@ -26,6 +26,8 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
+from nqmix_core.errors import UserError
+
 LAST_EVALUATIONS = 2
 TIE_WIDTH = 0.10
 LEARNED = 0.05
@@ -33,19 +35,66 @@ LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA"
           "nqmix-eps": "NQMIX+ε", "nqmix-ent": "NQMIX+H", "nqmix-tau-batch": "NQMIX (τ per batch)"}
 
 
+RUN_FIELDS = {"env": str, "algo": str, "seed": int, "t_max": int, "test_interval": int}
+"""What ``load_runs`` reads from a manifest's ``run_config``, with its type."""
+PROGRESS_COLUMNS = ("t_env", "test_greedy_win_rate", "test_stochastic_win_rate")
+
+
+def _read_manifest(path: Path) -> dict:
+    """A run's manifest.json; a one-sentence UserError if it is not JSON or lacks a field we read."""
+    advice = f"rerun that run with `nqmix train` or move {path.parent} out of the sweep's folder"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"The manifest {path} could not be read ({str(error).splitlines()[0][:120]}); "
+                        f"{advice}.") from None
+    config = manifest.get("run_config") if isinstance(manifest, dict) else None
+    config = config if isinstance(config, dict) else {}
+    bad = [k for k, kind in RUN_FIELDS.items() if not isinstance(config.get(k), kind)]
+    if bad or config["test_interval"] < 1:
+        raise UserError(f"The manifest {path} lacks a valid run_config {', '.join(bad or ['test_interval'])} "
+                        f"(was it written by hand or by an older version?); {advice}.")
+    return manifest
+
+
+def _read_progress(path: Path) -> pd.DataFrame:
+    """A run's progress.csv; a one-sentence UserError if it is unreadable or lacks a column we plot."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as error:  # pandas' EmptyDataError and ParserError are ValueErrors
+        raise UserError(f"The log {path} could not be read ({str(error).splitlines()[0][:120]}); rerun that "
+                        f"run with `nqmix train` or move {path.parent} out of the sweep's folder.") from None
+    missing = [c for c in PROGRESS_COLUMNS if c not in frame.columns]
+    if missing:
+        raise UserError(f"The log {path} lacks the column(s) {', '.join(missing)}; rerun that run with "
+                        f"`nqmix train` or move {path.parent} out of the sweep's folder.")
+    return frame
+
+
+def _check_root(root: Path) -> None:
+    if not root.exists():
+        raise UserError(f"The folder {root} does not exist; give the folder that `nqmix sweep --out` wrote.")
+    if not root.is_dir():
+        raise UserError(f"{root} is a file, not a folder; give the folder that `nqmix sweep --out` wrote.")
+
+
 def load_runs(root: str | Path) -> pd.DataFrame:
     """Every evaluation row of every run under ``root/<env>/<algo>/seed<k>/``, with its run's labels.
 
     Adds ``map`` (e.g. "3m"), ``method`` (e.g. "NQMIX"), ``seed``, ``t_max``, ``status`` and
     ``t_eval``: the multiple of the test interval the evaluation belongs to, so that seeds line up.
+    A missing folder, a folder without runs, or a run whose manifest or log cannot be read is a
+    one-sentence ``UserError``.
     """
+    root = Path(root)
+    _check_root(root)
     frames = []
-    for manifest_path in sorted(Path(root).glob("*/*/seed*/manifest.json")):
-        manifest = json.loads(manifest_path.read_text())
+    for manifest_path in sorted(root.glob("*/*/seed*/manifest.json")):
         progress = manifest_path.parent / "progress.csv"
         if not progress.exists():
             continue
-        frame = pd.read_csv(progress)
+        manifest = _read_manifest(manifest_path)
+        frame = _read_progress(progress)
         config = manifest["run_config"]
         interval = config["test_interval"]
         frame["t_eval"] = (frame["t_env"] // interval) * interval
@@ -54,7 +103,8 @@ def load_runs(root: str | Path) -> pd.DataFrame:
                              t_max=config["t_max"], status=manifest.get("status"))
         frames.append(frame)
     if not frames:
-        raise FileNotFoundError(f"No runs (manifest.json + progress.csv) under {root}; run `nqmix sweep` first.")
+        raise UserError(f"No runs under {root} (none of its <env>/<algo>/seed<k>/ folders holds manifest.json "
+                        f"and progress.csv); give the folder that `nqmix sweep --out` wrote.")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -212,11 +262,13 @@ def write_report(root: str | Path, out: str | Path | None = None) -> list[Path]:
     """``nqmix plot``: Figure 2 and 3 equivalents (PNG), the final table and the claims (CSV, Markdown)."""
     from nqmix_core.plotting import learning_curves
 
+    from nqmix_core.experiment_io import make_folder
+
     root = Path(root)
-    out = Path(out) if out else root / "figures"
-    out.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(root)
+    runs = load_runs(root)  # before creating anything: a wrong folder changes nothing
     final = final_win_rates(runs)
+    out = Path(out) if out else root / "figures"
+    make_folder(out)
     written = []
     for name, methods, maps in (("figure2", ["NQMIX", "QMIX", "COMA"], ["3m", "2s3z", "3s5z"]),
                                 ("figure3", ["NQMIX", "NQMIX-M", "QMIX"], ["2s3z", "3s5z"])):
@@ -225,7 +277,11 @@ def write_report(root: str | Path, out: str | Path | None = None) -> list[Path]:
         written.append(out / f"{name}.png")
     summary = summary_table(final).round(3)
     summary.to_csv(out / "final_win_rates.csv")
-    claims = claims_table(final)
+    try:
+        claims = claims_table(final)
+    except ValueError as error:  # a method with fewer than 2 seeds on a map a claim needs
+        raise UserError(f"Figures and final_win_rates.csv are in {out}, but the claims table needs more runs "
+                        f"({str(error).rstrip('.')}); sweep the paper's grid first.") from None
     claims.to_csv(out / "claims.csv", index=False)
     (out / "claims.md").write_text(markdown(claims) + "\n" + markdown(summary.reset_index()))
     return written + [out / "final_win_rates.csv", out / "claims.csv", out / "claims.md"]

@@ -3,7 +3,9 @@
 The loop keeps stepping until every copy is done (or the episode limit). Each copy's steps after
 its own end are padding: they are written nowhere that matters (``filled`` = 0) and the
 observation that followed its last action stays in place for the bootstrap target.
-The only host-device sync per step is the ``all done?`` check that ends the loop.
+The only host-device sync per step is the ``all done?`` check that ends the loop; it also reads
+whether a discrete environment left a living agent without any available action, which stops the
+rollout with a ``UserError`` before that agent is asked to act (one more sync checks the reset).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import torch
 
 from nqmix_core.buffer import EpisodeBatch, empty_batch, no_previous_actions
 from nqmix_core.envs.base import BatchedEnv, Observation
+from nqmix_core.errors import UserError
 
 
 @dataclass
@@ -32,6 +35,24 @@ def _write_observation(batch: EpisodeBatch, t: int, obs: Observation, rows: torc
     batch.avail_actions[:, t] = torch.where(keep, obs.avail_actions, batch.avail_actions[:, t])  # [E, N, U]
 
 
+def stuck_agents(obs: Observation, active: torch.Tensor, continuous: bool) -> torch.Tensor:
+    """[E, N] bool: agents of still-running copies that have no available action (never, if continuous).
+
+    Continuous environments mark a dead agent by an all-False row, so only discrete ones are checked.
+    """
+    if continuous:
+        return torch.zeros(obs.avail_actions.shape[:2], dtype=torch.bool, device=active.device)
+    return active.view(-1, 1) & ~obs.avail_actions.any(-1)  # [E, N]
+
+
+def _refuse_stuck(stuck: torch.Tensor, t: int) -> None:
+    """The UserError for a discrete environment that left an agent without any available action."""
+    copy, agent = (int(i) for i in stuck.nonzero()[0])
+    raise UserError(f"The environment left agent {agent} of copy {copy} without any available action at step "
+                    f"{t}; a discrete environment must allow every agent at least one action (e.g. a no-op "
+                    f"for a dead unit), so fix its avail_actions.")
+
+
 def rollout(env: BatchedEnv, learner, mode: str, t_env: int, generator: torch.Generator | None = None,
             seed: int | None = None) -> tuple[EpisodeBatch, EpisodeStats]:
     """One episode per copy with ``learner.act`` in ``mode`` ("explore", "stochastic", "greedy").
@@ -43,6 +64,9 @@ def rollout(env: BatchedEnv, learner, mode: str, t_env: int, generator: torch.Ge
     obs = env.reset(seed)
     active = torch.ones(e, dtype=torch.bool, device=env.device)  # [E], still inside its episode
     _write_observation(batch, 0, obs, active)
+    stuck = stuck_agents(obs, active, info.continuous)
+    if bool(stuck.any()):
+        _refuse_stuck(stuck, 0)
     hidden = learner.initial_hidden(e)  # [E, N, H]
     last_actions = no_previous_actions(info, e, env.device)  # [E, N] (continuous: [E, N, A])
     stats = EpisodeStats(returns=torch.zeros(e, device=env.device),
@@ -61,6 +85,10 @@ def rollout(env: BatchedEnv, learner, mode: str, t_env: int, generator: torch.Ge
         _write_observation(batch, t + 1, result.next, active)
         active = active & ~(result.terminated | result.timed_out)
         obs, last_actions = result.next, actions
-        if not bool(active.any()):  # the one sync per step: stop when every copy is done
+        stuck = stuck_agents(obs, active, info.continuous)  # [E, N]
+        running, any_stuck = torch.stack([active.any(), stuck.any()]).tolist()  # the one sync per step
+        if any_stuck:
+            _refuse_stuck(stuck, t + 1)
+        if not running:  # every copy is done
             break
     return batch, stats

@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from nqmix_core.config import algo_config
 from nqmix_core.errors import UserError
-from nqmix_core.experiment_io import provenance, write_json
+from nqmix_core.experiment_io import make_folder, provenance, write_json
 
 ENV_BACKENDS = ("smax", "smac", "matrix", "continuous", "smax-cont")
 
@@ -201,7 +201,7 @@ def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, back
     root, options = Path(root), dict(options or {})
     if n_jobs < 1:
         raise UserError("--jobs must be at least 1.")
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root)
     write_json(root / "sweep.json", {**provenance(command), "backend": backend, "jobs": n_jobs, "pinned": pin,
                                      "train_options": options,
                                      "cells": [asdict(cell) for cell in cells]})

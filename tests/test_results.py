@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from nqmix_core import cli, results
+from nqmix_core.errors import UserError
 
 
 def write_run(root, env, algo, seed, win_rates, interval=5000):
@@ -36,7 +37,7 @@ def test_load_runs_aligns_evaluations_and_labels(tmp_path):
     assert set(runs["method"]) == {"NQMIX-M"} and set(runs["map"]) == {"3m"} and set(runs["seed"]) == {4}
     final = results.final_win_rates(runs)
     assert final["final"].tolist() == [0.375]  # mean of the last two evaluations
-    with pytest.raises(FileNotFoundError, match="nqmix sweep"):
+    with pytest.raises(UserError, match="nqmix sweep"):
         results.load_runs(tmp_path / "empty")
 
 

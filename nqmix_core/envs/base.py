@@ -59,6 +59,7 @@ class Observation:
     obs: torch.Tensor  # [E, N, obs_dim] float32
     state: torch.Tensor  # [E, state_dim] float32
     avail_actions: torch.Tensor  # [E, N, n_actions] bool; discrete: every agent has at least one True
+    # (the runner stops with a UserError when an agent of a running copy has none)
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,11 @@ Reward
     The maximum return is therefore 2.0 (SMAC's is 20: multiply by 10 to compare returns). Damage
     taken is not penalised (as in SMAC's default reward).
 
-Global state (``Observation.state``, length 12·(A+E) for A allies and E enemies)
+Global state (``Observation.state``, length (F+2)·(A+E) for A allies and E enemies; F = 10)
     SMAX's world state is, per unit u (allies first): [health / max health, x, y, weapon cooldown,
     6 unit-type bits]; then the team of every unit (0 or 1); then the unit-type index of every unit
-    (0..5). Dead units have all 10 per-unit features zero. Three fields are not on a unit scale, and
+    (0..5). Dead units have all F per-unit features zero. F is read from jaxmarl (``smax_state.py``),
+    and a jaxmarl with another layout is refused with a ``UserError``. Three fields are not on a unit scale, and
     we rescale exactly these (the same scaling SMAX applies to an agent's *own* observation):
 
     * x ← x / map_width, y ← y / map_height (32 × 32 map: alive units lie in [0, 1]),
@@ -67,6 +68,7 @@ import numpy as np
 import torch
 
 from nqmix_core.envs.base import EnvInfo, Observation, StepResult
+from nqmix_core.envs.smax_state import normalize_world_state, world_state_unit_features
 from nqmix_core.errors import UserError
 
 try:
@@ -85,10 +87,6 @@ SMAC_EPISODE_LIMITS = {
 
 SMAX_DEFAULT_LIMIT = 100
 """SMAX's own default, used for maps SMAC does not have (the ``smacv2_*`` ones)."""
-
-UNIT_FEATURES = 10
-"""Per-unit block of SMAX's world state: health, x, y, weapon cooldown, 6 unit-type bits."""
-
 
 def _load_jaxmarl() -> Any:
     """Import jaxmarl without its import-time prints, leaving ``sys.stdout``/``stderr`` as they were."""
@@ -127,24 +125,10 @@ def _make_smax(map_name: str, episode_limit: int, continuous: bool = False) -> A
         raise UserError(f"Unknown SMAX map '{map_name}'; the maps that exist are: {', '.join(names)}.")
     scenario = jaxmarl.environments.smax.map_name_to_scenario(map_name)
     # SMAX would stop by itself only after max_steps + 1 steps; we cut at episode_limit ourselves.
-    return jaxmarl.make("HeuristicEnemySMAX", scenario=scenario, max_steps=episode_limit,
-                        action_type="continuous" if continuous else "discrete")
-
-
-def normalize_world_state(world_state: Any, n_units: int, map_size: tuple[float, float],
-                          weapon_cooldowns: Any, n_unit_types: int) -> Any:
-    """Rescale SMAX's raw world state to unit scale (see the module docstring for the exact formula).
-
-    world_state: [12 * n_units] raw SMAX vector; returns the same layout, rescaled.
-    """
-    per_unit = world_state[: n_units * UNIT_FEATURES].reshape(n_units, UNIT_FEATURES)  # [U, 10]
-    teams = world_state[n_units * UNIT_FEATURES: n_units * (UNIT_FEATURES + 1)]  # [U]
-    unit_types = world_state[n_units * (UNIT_FEATURES + 1):]  # [U], float-coded ints 0..5
-    max_cooldown = weapon_cooldowns[unit_types.astype(jnp.int32)]  # [U]
-    position = per_unit[:, 1:3] / jnp.asarray(map_size, dtype=world_state.dtype)  # [U, 2]
-    cooldown = jnp.clip(per_unit[:, 3] / max_cooldown, 0.0, 1.0)  # [U]
-    per_unit = per_unit.at[:, 1:3].set(position).at[:, 3].set(cooldown)  # [U, 10]
-    return jnp.concatenate([per_unit.reshape(-1), teams, unit_types / (n_unit_types - 1)])  # [12 U]
+    env = jaxmarl.make("HeuristicEnemySMAX", scenario=scenario, max_steps=episode_limit,
+                       action_type="continuous" if continuous else "discrete")
+    world_state_unit_features(env)  # another jaxmarl's layout fails here, loudly
+    return env
 
 
 def episode_flags(unit_alive: Any, step: Any, n_allies: int, episode_limit: int) -> tuple[Any, Any, Any]:

@@ -1,0 +1,137 @@
+"""The allowed values of every configuration field, as tables with one rule per field.
+
+A rule is ``(allowed, phrase)``: ``allowed(value)`` says whether a value is fine and ``phrase`` ends
+the sentence "NAME=VALUE must ...". The value's kind comes first: a field whose default is a bool
+takes only True or False, an int field a whole number, a float field a finite number, a str field a
+string. ``check_fields`` collects every broken rule of a config into one ``UserError``, e.g.
+
+    Invalid algorithm setting: critic_lr=-1.0 must be > 0; change it (AlgoConfig in nqmix_core/config.py
+    documents each field).
+
+``config.py`` holds the fields and their defaults; this module only says which values they accept.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from numbers import Integral, Real
+from typing import Callable
+
+from nqmix_core.errors import UserError
+
+Rule = tuple[Callable[[object], bool], str]
+
+POSITIVE: Rule = (lambda v: v > 0, "must be > 0")
+NON_NEGATIVE: Rule = (lambda v: v >= 0, "must be >= 0")
+AT_LEAST_ONE: Rule = (lambda v: v >= 1, "must be at least 1")
+PROBABILITY: Rule = (lambda v: 0 <= v <= 1, "must be in [0, 1]")
+ANY: Rule = (lambda v: True, "")  # the kind check is all there is (bools)
+
+
+def one_of(*choices: str) -> Rule:
+    """A rule for a name that must be one of ``choices``."""
+    return (lambda v: v in choices, "must be one of " + ", ".join(choices))
+
+
+LEARNERS = ("actor-critic", "q-learning", "coma", "continuous-actor-critic")
+MIXERS = ("nqmix", "qmix", "qmix-no-abs", "vdn", "none")
+
+ALGO_RULES: dict[str, Rule] = {
+    "learner": one_of(*LEARNERS),
+    "mixer": one_of(*MIXERS),
+    "gamma": PROBABILITY,
+    "critic_lr": POSITIVE,
+    "actor_lr": POSITIVE,
+    "rms_alpha": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "rms_eps": POSITIVE,
+    "grad_norm_clip": POSITIVE,
+    "batch_size": AT_LEAST_ONE,
+    "buffer_size": AT_LEAST_ONE,
+    "rnn_hidden_dim": AT_LEAST_ONE,
+    "actor_hidden_dim": AT_LEAST_ONE,
+    "mixer_embed_dim": AT_LEAST_ONE,
+    "hypernet_hidden_dim": AT_LEAST_ONE,
+    "target_update": one_of("soft", "hard"),
+    "tau": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "tau_per_time_step": ANY,
+    "target_update_interval": AT_LEAST_ONE,
+    "double_q": ANY,
+    "epsilon_start": PROBABILITY,
+    "epsilon_finish": PROBABILITY,
+    "epsilon_anneal_steps": NON_NEGATIVE,
+    "entropy_coef": NON_NEGATIVE,
+    "td_lambda": PROBABILITY,
+    "critic_hidden_dim": AT_LEAST_ONE,
+    "critic_target_update_interval": AT_LEAST_ONE,
+}
+"""AlgoConfig field -> rule. ε is a probability for the discrete learners; see ``NOISE_RULES``."""
+
+NOISE_RULES: dict[str, Rule] = {"epsilon_start": NON_NEGATIVE, "epsilon_finish": NON_NEGATIVE}
+"""For "continuous-actor-critic" ε is a noise standard deviation, which may exceed 1."""
+
+RUN_RULES: dict[str, Rule] = {
+    "env": (lambda v: v.partition(":")[0] != "" and v.partition(":")[2] != "",
+            "must be backend:task, e.g. smax:3m or matrix:qtran"),
+    "seed": NON_NEGATIVE,
+    "t_max": AT_LEAST_ONE,
+    "device": (lambda v: v.strip() != "", "must be auto, cpu, cuda or cuda:N"),
+    "n_envs": AT_LEAST_ONE,
+    "updates_per_episode": POSITIVE,
+    "overlap_collection": ANY,
+    "test_interval": AT_LEAST_ONE,
+    "test_episodes": AT_LEAST_ONE,
+    "checkpoint_interval": AT_LEAST_ONE,
+    "tensorboard": ANY,
+    "progress": ANY,
+}
+"""RunConfig field -> rule (``algo`` is added by ``RunConfig`` itself, from ``PRESETS``)."""
+
+KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string"}
+
+
+def has_kind(value: object, kind: type) -> bool:
+    """Whether ``value`` can stand for a field whose default is of type ``kind`` (an int for a float too)."""
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, Integral)
+    if kind is float:
+        return isinstance(value, Real) and math.isfinite(value)
+    return isinstance(value, kind)
+
+
+def field_problems(config: object, rules: dict[str, Rule]) -> list[str]:
+    """"NAME=VALUE must ..." for every field of the dataclass ``config`` that breaks its rule."""
+    problems = []
+    for field in fields(config):
+        value, kind = getattr(config, field.name), type(field.default)
+        allowed, phrase = rules.get(field.name, ANY)
+        if not has_kind(value, kind):
+            problems.append(f"{field.name}={value!r} must be {KIND_WORDS.get(kind, kind.__name__)}")
+        elif not allowed(value):
+            problems.append(f"{field.name}={value!r} {phrase}")
+    return problems
+
+
+def algo_problems(config) -> list[str]:
+    """Every broken rule of an AlgoConfig, including the rules that tie two fields together."""
+    rules = {**ALGO_RULES, **(NOISE_RULES if config.learner == "continuous-actor-critic" else {})}
+    problems = field_problems(config, rules)
+    if problems:
+        return problems
+    if config.buffer_size < config.batch_size:
+        problems.append(f"buffer_size={config.buffer_size} must be at least batch_size ({config.batch_size})")
+    if config.mixer == "none" and config.learner not in ("coma", "continuous-actor-critic"):
+        problems.append(f"mixer='none' needs the coma or continuous-actor-critic learner, not {config.learner!r}")
+    if config.learner == "coma" and config.mixer != "none":
+        problems.append(f"mixer={config.mixer!r} must be 'none' with the coma learner (its critic is not a mixer)")
+    return problems
+
+
+def raise_if_any(problems: list[str], what: str, where: str) -> None:
+    """One UserError sentence that lists ``problems`` of a ``what`` ("algorithm") config, if any."""
+    if problems:
+        plural = "s" if len(problems) > 1 else ""
+        them = "them" if problems[1:] else "it"
+        raise UserError(f"Invalid {what} setting{plural}: {', '.join(problems)}; change {them} "
+                        f"({where} in nqmix_core/config.py documents each field).")

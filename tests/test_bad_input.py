@@ -1,0 +1,340 @@
+"""Bad input of every kind ends in one sentence, never a traceback (issue 12).
+
+Through the command line each case must exit with status 2 and print exactly one line on stderr that
+names the problem, with no "Traceback" anywhere; through the Python API it must raise ``UserError``
+with a one-line message. Every case also checks that the existing run folders it may be pointed at
+(a tiny ``nqmix train`` run, a sweep folder holding a copy of it, a folder with a corrupt checkpoint)
+are left byte for byte as they were. The tiny run is trained once for the module (matrix:qtran,
+16 steps); nothing here compiles SMAX.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from nqmix_core import action_selection, cli, results
+from nqmix_core.config import AlgoConfig, RunConfig, algo_config
+from nqmix_core.envs.matrix import MatrixGame, TwoStepGame
+from nqmix_core.errors import UserError
+from nqmix_core.experiment import train_run
+from nqmix_core.networks import masked_softmax
+from nqmix_core.registry import make_env, make_learner
+from nqmix_core.runner import rollout
+
+QUICK = ["--algo", "qmix", "--env", "matrix:qtran", "--t-max", "16", "--test-interval", "16", "--test-episodes", "2",
+         "--device", "cpu", "--no-progress", "--no-tensorboard"]
+"""The tiny run's settings; the train cases start from them, so only the bad part differs."""
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory) -> dict[str, Path]:
+    """RUN: a finished tiny run; SWEEP: a sweep folder with a copy of it; CORRUPT: a junk checkpoint;
+    FILE: a regular file; EMPTY: an empty folder; MISSING: a path that does not exist."""
+    root = tmp_path_factory.mktemp("bad_input")
+    torch.set_num_threads(1)
+    assert cli.main(["train", *QUICK, "--out", str(root / "run")]) == 0
+    shutil.copytree(root / "run", root / "sweep" / "matrix-qtran" / "qmix" / "seed0")
+    (root / "corrupt").mkdir()
+    (root / "corrupt" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    (root / "file.txt").write_text("a regular file\n")
+    (root / "empty").mkdir()
+    return {"RUN": root / "run", "SWEEP": root / "sweep", "CORRUPT": root / "corrupt", "FILE": root / "file.txt",
+            "EMPTY": root / "empty", "MISSING": root / "missing", "ROOT": root}
+
+
+def fingerprint(places: dict[str, Path]) -> dict[str, str]:
+    """sha256 of every file (and the name of every folder) under the existing places."""
+    prints = {}
+    for name in ("RUN", "SWEEP", "CORRUPT", "EMPTY", "FILE"):
+        place = places[name]
+        for path in sorted([place, *(place.rglob("*") if place.is_dir() else [])]):
+            key = str(path.relative_to(places["ROOT"]))
+            prints[key] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "folder"
+    prints["MISSING exists"] = str(places["MISSING"].exists())
+    return prints
+
+
+def fill(args: list[str], places: dict[str, Path]) -> list[str]:
+    """Replace the place names in ``args`` (e.g. "FILE/sub") by real paths."""
+    out = []
+    for arg in args:
+        head, sep, tail = arg.partition("/")
+        out.append(str(places[head]) + sep + tail if head in places else arg)
+    return out
+
+
+def assert_one_sentence(text: str, expected: str) -> None:
+    assert "Traceback" not in text
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    assert expected in lines[0], lines[0]
+    assert lines[0].rstrip().endswith((".", ")")), lines[0]
+
+
+def train(*args: str) -> list[str]:
+    return ["train", *QUICK, "--out", "ROOT/new-run", *args]
+
+
+CLI_CASES = [
+    # algorithm settings, one rule each (nqmix_core/config_checks.py)
+    (train("--set", "critic_lr=-1"), "critic_lr=-1.0 must be > 0"),
+    (train("--set", "actor_lr=0"), "actor_lr=0.0 must be > 0"),
+    (train("--set", "rms_alpha=1"), "rms_alpha=1.0 must be in [0, 1)"),
+    (train("--set", "rms_eps=0"), "rms_eps=0.0 must be > 0"),
+    (train("--set", "grad_norm_clip=-5"), "grad_norm_clip=-5.0 must be > 0"),
+    (train("--set", "gamma=1.5"), "gamma=1.5 must be in [0, 1]"),
+    (train("--set", "tau=0"), "tau=0.0 must be in (0, 1]"),
+    (train("--set", "epsilon_start=2"), "epsilon_start=2.0 must be in [0, 1]"),
+    (train("--set", "epsilon_anneal_steps=-1"), "epsilon_anneal_steps=-1 must be >= 0"),
+    (train("--set", "td_lambda=-0.1"), "td_lambda=-0.1 must be in [0, 1]"),
+    (train("--set", "entropy_coef=-1"), "entropy_coef=-1.0 must be >= 0"),
+    (train("--set", "rnn_hidden_dim=0"), "rnn_hidden_dim=0 must be at least 1"),
+    (train("--set", "target_update_interval=0"), "target_update_interval=0 must be at least 1"),
+    (train("--set", "target_update=sometimes"), "target_update='sometimes' must be one of soft, hard"),
+    (train("--set", "critic_lr=nan"), "critic_lr=nan must be a finite number"),
+    (train("--set", "batch_size=64", "--set", "buffer_size=32"), "buffer_size=32 must be at least batch_size (64)"),
+    (train("--set", "gamma=2", "--set", "tau=-1"), "gamma=2.0 must be in [0, 1], tau=-1.0 must be in (0, 1]"),
+    (train("--algo", "nqmix", "--set", "mixer=none"), "mixer='none' needs the coma or continuous-actor-critic"),
+    (train("--set", "learning_rate=1e-3"), "Cannot read --set 'learning_rate=1e-3'"),
+    (train("--set", "batch_size=2.5"), "batch_size takes a whole number"),
+    # run settings
+    (train("--algo", "qmixx"), "algo='qmixx' must be one of nqmix"),
+    (train("--env", "qtran"), "env='qtran' must be backend:task"),
+    (train("--env", "matrix:nope"), "Unknown environment 'matrix:nope'"),
+    (train("--seed", "-1"), "seed=-1 must be >= 0"),
+    (train("--t-max", "0"), "t_max=0 must be at least 1"),
+    (train("--n-envs", "0"), "n_envs=0 must be at least 1"),
+    (train("--updates-per-episode", "0"), "updates_per_episode=0.0 must be > 0"),
+    (train("--test-interval", "0"), "test_interval=0 must be at least 1"),
+    (train("--checkpoint-interval", "-3"), "checkpoint_interval=-3 must be at least 1"),
+    (train("--device", "tpu"), "Unknown device 'tpu'"),
+    (train("--threads", "0"), "--threads must be at least 1"),
+    (train("--algo", "coma", "--n-envs", "4"), "n_envs must equal its batch_size and buffer_size"),
+    (train("--algo", "nqmix-cont"), "needs continuous actions but the environment's are discrete"),
+    # output folders
+    (train("--out", "FILE/sub"), "cannot be created because"),
+    (train("--out", "FILE"), "is a file; choose another --out"),
+    (train("--out", "RUN"), "already holds a run; pass --resume"),
+    (train("--out", "RUN", "--resume", "--set", "critic_lr=1e-3"), "was written by a run with other settings (critic_lr)"),
+    (train("--out", "EMPTY", "--resume"), "There is no checkpoint to resume"),
+    (train("--out", "CORRUPT", "--resume"), "could not be read"),
+    # plot
+    (["plot", "MISSING"], "does not exist"),
+    (["plot", "EMPTY"], "No runs under"),
+    (["plot", "FILE"], "is a file, not a folder"),
+    (["plot", "RUN"], "No runs under"),
+    (["plot", "SWEEP", "--out", "FILE/figures"], "cannot be created because"),
+    (["plot", "SWEEP", "--out", "ROOT/figures"], "the claims table needs more runs"),
+    # demo and sweep
+    (["demo", "--payoff", "1,2;3"], "is not square"),
+    (["demo", "--seeds", "0"], "must be at least 1"),
+    (["demo", "--smax-steps", "0", "--out", "FILE/demo"], "cannot be created because"),
+    (["sweep", "--out", "ROOT/sweep2"], "Give a grid file, or --algos and --envs"),
+    (["sweep", "--algos", "qmix", "--envs", "matrix:qtran", "--out", "ROOT/sweep2"], "write each environment as NAME=STEPS"),
+    (["sweep", "--algos", "qmixx", "--envs", "matrix:qtran=16", "--out", "ROOT/sweep2"], "Unknown algorithm 'qmixx'"),
+    (["sweep", "MISSING/grid.yaml"], "Could not read the grid file"),
+    (["sweep", "--algos", "qmix", "--envs", "matrix:qtran=16", "--seeds", "0", "--no-progress", "--out", "FILE/sweep"],
+     "cannot be created because"),
+]
+
+
+@pytest.mark.parametrize("args, message", CLI_CASES, ids=[" ".join(a[-2:]) + f" [{i}]" for i, (a, _) in enumerate(CLI_CASES)])
+def test_bad_command_line_is_one_sentence_and_exit_code_2(args, message, places, capsys):
+    before = fingerprint(places)
+    code = cli.main(fill(args, places))
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    assert_one_sentence(captured.err, message)
+    assert captured.err.startswith("nqmix: ") and "Traceback" not in captured.out
+    assert fingerprint(places) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (train("--set", "critic_lr=-1"), "critic_lr=-1.0 must be > 0"),
+    (["plot", "SWEEP", "--out", "ROOT/figures-of-a-subprocess"], "the claims table needs more runs"),
+    (train("--env", "smax:nosuchmap"), "Unknown SMAX map 'nosuchmap'"),  # imports jaxmarl, compiles nothing
+])
+def test_the_command_in_its_own_process_prints_one_line_and_nothing_else(args, message, places):
+    """What a user sees: no warnings, import chatter or traceback around the sentence."""
+    before = fingerprint(places)
+    result = subprocess.run([sys.executable, "-m", "nqmix_core.cli", *fill(args, places)], capture_output=True,
+                            text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert result.returncode == 2, result
+    assert_one_sentence(result.stderr, message)
+    assert result.stdout.strip() == ""
+    assert fingerprint(places) == before
+
+
+def broken_sweep(places, tmp_path, manifest_text: str | None = None, progress_text: str | None = None) -> Path:
+    """A copy of the sweep folder whose one run has the given manifest.json / progress.csv text."""
+    sweep = tmp_path / "sweep"
+    shutil.copytree(places["SWEEP"], sweep)
+    run = sweep / "matrix-qtran" / "qmix" / "seed0"
+    if manifest_text is not None:
+        (run / "manifest.json").write_text(manifest_text)
+    if progress_text is not None:
+        (run / "progress.csv").write_text(progress_text)
+    return sweep
+
+
+def without_test_interval(places) -> str:
+    manifest = json.loads((places["RUN"] / "manifest.json").read_text())
+    del manifest["run_config"]["test_interval"]
+    return json.dumps(manifest)
+
+
+@pytest.mark.parametrize("manifest, progress, message", [
+    ("{not json", None, "could not be read (Expecting property name"),
+    ("[1, 2]", None, "lacks a valid run_config env, algo, seed, t_max, test_interval"),
+    ('{"run_config": {"env": "matrix:qtran"}}', None, "lacks a valid run_config algo, seed, t_max, test_interval"),
+    (without_test_interval, None, "lacks a valid run_config test_interval (was it written by hand"),
+    (None, "", "The log"),
+    (None, "t_env,other\n0,1\n", "lacks the column(s) test_greedy_win_rate, test_stochastic_win_rate"),
+])
+def test_plot_of_a_run_with_a_broken_manifest_or_log(manifest, progress, message, places, tmp_path, capsys):
+    manifest = manifest(places) if callable(manifest) else manifest
+    sweep = broken_sweep(places, tmp_path, manifest, progress)
+    before = {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()}
+    assert cli.main(["plot", str(sweep)]) == 2
+    assert_one_sentence(capsys.readouterr().err, message)
+    assert {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()} == before
+    assert not (sweep / "figures").exists()  # nothing is created for a folder that cannot be read
+    with pytest.raises(UserError):
+        results.load_runs(sweep)
+
+
+# --- the Python API ------------------------------------------------------------------------------
+
+def user_error(call) -> str:
+    with pytest.raises(UserError) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message and message.endswith("."), message
+    return message
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: algo_config("nqmix", critic_lr=-1), "critic_lr=-1 must be > 0"),
+    (lambda: AlgoConfig(learner="sarsa"), "learner='sarsa' must be one of actor-critic"),
+    (lambda: AlgoConfig(double_q=1), "double_q=1 must be true or false"),
+    (lambda: AlgoConfig(batch_size="32"), "batch_size='32' must be a whole number"),
+    (lambda: algo_config("coma", mixer="qmix"), "mixer='qmix' must be 'none' with the coma learner"),
+    (lambda: algo_config("nqmix-cont", epsilon_start=-0.1), "epsilon_start=-0.1 must be >= 0"),
+    (lambda: algo_config("nqmix", epsilon_finish=1.5), "epsilon_finish=1.5 must be in [0, 1]"),
+    (lambda: algo_config("qmix", lr=1e-3), "Unknown setting(s) lr"),
+    (lambda: RunConfig(updates_per_episode=math.inf), "updates_per_episode=inf must be a finite number"),
+    (lambda: RunConfig(t_max=1e5), "t_max=100000.0 must be a whole number"),
+    (lambda: RunConfig(progress="yes"), "progress='yes' must be true or false"),
+    (lambda: make_env("matrix:nope", 1), "Unknown environment 'matrix:nope'"),
+    (lambda: MatrixGame([[1.0, math.nan], [0.0, 1.0]]), "NaN or infinite"),
+])
+def test_bad_settings_through_the_api(make, message):
+    assert message in user_error(make)
+
+
+def test_noise_std_may_exceed_one_for_continuous_learners():
+    assert algo_config("nqmix-cont", epsilon_start=1.5).epsilon_start == 1.5
+
+
+def test_api_bad_folders_change_nothing(places, tmp_path):
+    before = fingerprint(places)
+    config = RunConfig(algo="qmix", env="matrix:qtran", t_max=16, test_interval=16, test_episodes=2, device="cpu",
+                       tensorboard=False, progress=False)
+    assert "is a file" in user_error(lambda: train_run(config, places["FILE"] / "sub"))
+    assert "already holds a run" in user_error(lambda: train_run(config, places["RUN"]))
+    assert "does not exist" in user_error(lambda: results.write_report(places["MISSING"]))
+    assert "No runs under" in user_error(lambda: results.load_runs(places["EMPTY"]))
+    assert fingerprint(places) == before
+
+
+# --- an agent with no available action -----------------------------------------------------------
+
+def test_uniform_over_available_is_uniform_over_all_actions_when_none_is_available():
+    avail = torch.tensor([[True, False, True, False], [False, False, False, False]])
+    expected = torch.tensor([[0.5, 0.0, 0.5, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    assert torch.equal(action_selection.uniform_over_available(avail), expected)
+
+
+@pytest.mark.parametrize("epsilon, expected", [
+    (0.0, [[0.8, 0.0, 0.2, 0.0], [0.25, 0.25, 0.25, 0.25]]),
+    (0.5, [[0.65, 0.0, 0.35, 0.0], [0.25, 0.25, 0.25, 0.25]]),  # 0.5 * 0.8 + 0.5 * 0.5 = 0.65
+    (1.0, [[0.5, 0.0, 0.5, 0.0], [0.25, 0.25, 0.25, 0.25]]),
+])
+def test_epsilon_floor_is_finite_for_an_agent_with_no_available_action(epsilon, expected):
+    avail = torch.tensor([[True, False, True, False], [False, False, False, False]])
+    logits = torch.tensor([[math.log(4.0), 7.0, 0.0, 9.0], [1.0, 2.0, 3.0, 4.0]])
+    policy = masked_softmax(logits, avail)  # [[0.8, 0, 0.2, 0], uniform]
+    floored = action_selection.with_epsilon_floor(policy, avail, epsilon)
+    assert torch.allclose(floored, torch.tensor(expected)) and torch.isfinite(floored).all()
+    assert torch.allclose(floored.sum(-1), torch.ones(2))
+    draws = action_selection.sample(floored.expand(500, 2, 4), torch.Generator().manual_seed(0))  # [500, 2]
+    assert set(draws[:, 0].tolist()) <= {0, 2}  # the available agent only ever takes available actions
+    explore = action_selection.epsilon_greedy(logits, avail, 1.0, torch.Generator().manual_seed(0))
+    assert explore.shape == (2,)
+
+
+class NoActionAfterFirstStep(TwoStepGame):
+    """A broken discrete environment: agent 1 has no available action from ``stuck_from`` on."""
+
+    def __init__(self, stuck_from: int) -> None:
+        super().__init__(n_envs=2)
+        self.stuck_from, self.t = stuck_from, 0
+
+    def reset(self, seed=None):
+        self.t = 0
+        return super().reset(seed)
+
+    def step(self, actions):
+        self.t += 1
+        return super().step(actions)
+
+    def _observation(self):
+        obs = super()._observation()
+        if self.t >= self.stuck_from:
+            obs.avail_actions[:, 1] = False
+        return obs
+
+
+@pytest.mark.parametrize("stuck_from", [0, 1])
+def test_a_discrete_environment_without_an_available_action_is_refused_at_the_boundary(stuck_from):
+    env = NoActionAfterFirstStep(stuck_from)
+    learner = make_learner("nqmix", env.info)
+    message = user_error(lambda: rollout(env, learner, "explore", 0, torch.Generator().manual_seed(0)))
+    assert f"left agent 1 of copy 0 without any available action at step {stuck_from}" in message
+
+
+def test_smax_world_state_layout_is_read_from_jaxmarl_and_another_one_is_refused():
+    pytest.importorskip("jaxmarl")
+    from types import SimpleNamespace
+
+    from nqmix_core.envs import smax, smax_state
+
+    assert smax_state.world_state_unit_features(smax._make_smax("3m", 60)) == 10  # jaxmarl 0.2.0, no compiling
+    other = SimpleNamespace(own_features=["health", "x", "y", "weapon_cooldown", "bit_0"], num_allies=3,
+                            num_enemies=3, state_size=42)
+    assert "install the version it was written for" in user_error(lambda: smax_state.world_state_unit_features(other))
+    wider = SimpleNamespace(own_features=list(smax_state.LEADING_FEATURES) + ["bit_0", "bit_1"], num_allies=1,
+                            num_enemies=1, state_size=16)
+    assert smax_state.world_state_unit_features(wider) == 6  # another block length works when it is stated
+    jnp = pytest.importorskip("jax").numpy
+    raw = jnp.array([0.5, 16.0, 8.0, 0.5, 1.0, 0.0] + [0.0] * 6 + [0.0, 1.0] + [1.0, 0.0])  # F = 6, two units
+    out = smax_state.normalize_world_state(raw, 2, (32.0, 32.0), jnp.array([1.0, 1.0]), 2).tolist()
+    assert out[:4] == pytest.approx([0.5, 0.5, 0.25, 0.5]) and out[-2:] == [1.0, 0.0]
+    assert "not (F + 2)" in user_error(lambda: smax_state.normalize_world_state(raw[:-1], 2, (32.0, 32.0),
+                                                                                jnp.array([1.0, 1.0]), 2))
