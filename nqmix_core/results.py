@@ -6,8 +6,14 @@
 
 Used by notebook 05 and by ``nqmix plot``. Nothing here trains.
 
-**Final win rate** of a run: the mean greedy test win rate over its last ``LAST_EVALUATIONS``
+**Final win rate** of a run: the mean test win rate over its last ``LAST_EVALUATIONS``
 evaluations (2 x 32 episodes), which halves the noise of a single 32-episode evaluation.
+
+**Both evaluation policies** (the paper evaluates "with learned parameterized policy or greedy
+policy") are read everywhere: ``POLICIES``. The claims are *decided* on the greedy policy (argmax π for
+the actor-critic methods, argmax Q for QMIX; pymarl's ``test_greedy``), fixed before any data were
+read; ``claims_by_policy`` shows the verdict the stochastic policy would give beside it, so a claim
+that rests on the choice of policy is visible.
 
 **Comparing two methods X and Y** on a map uses the per-seed final win rates: the difference of
 means with a 95% Welch t-interval. "X better" when the interval lies above 0, "Y better" when below,
@@ -34,6 +40,9 @@ LEARNED = 0.05
 LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA", "vdn": "VDN",
           "nqmix-eps": "NQMIX+ε", "nqmix-ent": "NQMIX+H", "nqmix-tau-batch": "NQMIX (τ per batch)"}
 
+
+POLICIES = {"greedy": "test_greedy_win_rate", "stochastic": "test_stochastic_win_rate"}
+"""Evaluation policy -> its win-rate column; the first one decides the claims."""
 
 RUN_FIELDS = {"env": str, "algo": str, "seed": int, "t_max": int, "test_interval": int}
 """What ``load_runs`` reads from a manifest's ``run_config``, with its type."""
@@ -251,6 +260,27 @@ def time_to_win_rate(folders: list[str | Path], threshold: float = 0.8,
     return pd.DataFrame(rows)
 
 
+def claims_by_policy(runs: pd.DataFrame) -> pd.DataFrame:
+    """``claims_table`` under each evaluation policy, side by side; the greedy verdict decides."""
+    tables = {policy: claims_table(final_win_rates(runs, metric)) for policy, metric in POLICIES.items()}
+    table = tables["greedy"][["claim", "statement"]].copy()
+    for policy, claims in tables.items():
+        table[f"verdict ({policy})"] = claims["verdict"].to_numpy()
+    for policy, claims in tables.items():
+        table[f"evidence ({policy})"] = claims["evidence"].to_numpy()
+    return table
+
+
+def summary_by_policy(runs: pd.DataFrame) -> pd.DataFrame:
+    """``summary_table`` of the final win rates under each evaluation policy, one column block per policy."""
+    blocks = {policy: summary_table(final_win_rates(runs, metric)) for policy, metric in POLICIES.items()}
+    steps = blocks["greedy"]["steps"]
+    table = pd.concat({policy: block.drop(columns="steps") for policy, block in blocks.items()}, axis=1)
+    table.columns = [f"{stat} ({policy})" if stat != "seeds" else f"seeds ({policy})" for policy, stat in table.columns]
+    table = table.drop(columns="seeds (stochastic)").rename(columns={"seeds (greedy)": "seeds"})
+    return table.assign(steps=steps)
+
+
 def markdown(table: pd.DataFrame) -> str:
     """A DataFrame as a Markdown table (pandas' own needs the optional tabulate package)."""
     lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
@@ -266,7 +296,6 @@ def write_report(root: str | Path, out: str | Path | None = None) -> list[Path]:
 
     root = Path(root)
     runs = load_runs(root)  # before creating anything: a wrong folder changes nothing
-    final = final_win_rates(runs)
     out = Path(out) if out else root / "figures"
     make_folder(out)
     written = []
@@ -275,10 +304,10 @@ def write_report(root: str | Path, out: str | Path | None = None) -> list[Path]:
         fig = learning_curves(runs, maps, methods)
         fig.savefig(out / f"{name}.png", dpi=120)
         written.append(out / f"{name}.png")
-    summary = summary_table(final).round(3)
+    summary = summary_by_policy(runs).round(3)
     summary.to_csv(out / "final_win_rates.csv")
     try:
-        claims = claims_table(final)
+        claims = claims_by_policy(runs)
     except ValueError as error:  # a method with fewer than 2 seeds on a map a claim needs
         raise UserError(f"Figures and final_win_rates.csv are in {out}, but the claims table needs more runs "
                         f"({str(error).rstrip('.')}); sweep the paper's grid first.") from None

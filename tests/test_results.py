@@ -104,10 +104,15 @@ def test_nqmix_plot_writes_figures_and_tables(tmp_path):
     assert cli.main(["plot", str(tmp_path / "sweep"), "--out", str(tmp_path / "figs")]) == 0
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert names == ["claims.csv", "claims.md", "figure2.png", "figure3.png", "final_win_rates.csv"]
-    claims = pd.read_csv(tmp_path / "figs" / "claims.csv").set_index("claim")["verdict"].to_dict()
-    assert claims == {"C3": "holds", "C4": "holds", "C5": "holds"}
+    claims = pd.read_csv(tmp_path / "figs" / "claims.csv").set_index("claim")
+    assert claims["verdict (greedy)"].to_dict() == {"C3": "holds", "C4": "holds", "C5": "holds"}
+    runs = results.load_runs(tmp_path / "sweep")  # the stochastic verdicts are claims_table's on those win rates
+    stochastic = results.claims_table(results.final_win_rates(runs, "test_stochastic_win_rate"))
+    assert claims["verdict (stochastic)"].tolist() == stochastic["verdict"].tolist()
     table = pd.read_csv(tmp_path / "figs" / "final_win_rates.csv")
-    assert math.isclose(table[(table["map"] == "3m") & (table["method"] == "NQMIX")]["mean"].item(), 0.42)
+    nqmix_3m = table[(table["map"] == "3m") & (table["method"] == "NQMIX")]
+    assert math.isclose(nqmix_3m["mean (greedy)"].item(), 0.42)
+    assert math.isclose(nqmix_3m["mean (stochastic)"].item(), 0.21)  # write_run's stochastic = greedy / 2
 
 
 def test_time_to_win_rate_reads_the_first_evaluation_over_the_threshold_and_its_wall_time(tmp_path):
