@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -123,12 +125,15 @@ assert (nqmix_uniform - payoff).abs().max() < 1.5  # NQMIX's critic reproduces t
 # table against the payoff over all nine joint actions.
 
 # %%
-# NBVAL_CHECK_OUTPUT
+# NBVAL_IGNORE_OUTPUT
+# training results: their last digits can change with the CPU, so nbval does not compare them; the
+# asserts below check what holds on any machine
 rows = {r["method"]: r for r in summarise(runs)}
 print(format_table(list(rows.values())))
 
 # %%
 for method in ("VDN", "QMIX"):
+    assert all(run.payoff[run.joint_action] == 0 for run in runs[method])  # a 0-payoff action on every seed
     assert rows[method]["success_rate"] == 0.0  # monotonic methods never pick (A, A)
     assert rows[method]["q_tot_rmse"] > 4.0  # ... and cannot fit the payoff
 assert rows["NQMIX, uniform data"]["q_tot_rmse"] < 0.5  # the non-monotonic critic can
@@ -165,11 +170,12 @@ assert marginal.argmin() == 0  # A is the worst action against a uniform partner
 # its own $Q_a$ there (Eq. 12).
 
 # %%
-# NBVAL_CHECK_OUTPUT
+# NBVAL_IGNORE_OUTPUT
 signs = mixer_signs(runs["NQMIX, uniform data"][0])  # [U, U, N]
 for agent in range(2):
     print(f"sign(dQ_tot/dQ_{agent + 1}):")
     print(signs[..., agent].int())
+assert (signs < 0).any()  # the trained NQMIX mixer does use negative slopes
 qmix_signs = mixer_signs(runs["QMIX"][0])
 assert (qmix_signs >= 0).all()
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -97,10 +99,12 @@ print(f"agents {info.n_agents}, actions {info.n_actions} (0-3 move, 4 stop, 5+ a
 # our Marines, red the enemy's; a marker shrinks as its unit loses health, a grey cross is a dead unit.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 torch.manual_seed(SEED)  # the untrained networks' initial weights
 untrained = make_learner(algo_config("nqmix"), info, device)
 WATCH_SEED = 7  # the battle's starting positions: the same battle before and after training
 before = record_episode(env, untrained, "greedy", seed=WATCH_SEED)
+assert not before.won
 print(f"untrained: {'won' if before.won else 'lost'} after {len(before.units) - 1} steps, "
       f"return {before.episode_return:.2f}")
 
@@ -144,6 +148,8 @@ plt.show()
 # curve is noisy, and the paper averages several seeds (notebook 05).
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# a training result: it changes with the CPU, so nbval does not compare it; the asserts check it
 assert curve["test_greedy_win_rate"].iloc[0] == 0.0, "an untrained team should win nothing"
 best = curve[["test_greedy_win_rate", "test_stochastic_win_rate"]].max().max()
 assert best >= 0.25, f"NQMIX should be winning some battles after {T_MAX} steps, best test win rate {best}"
@@ -156,6 +162,7 @@ print(f"best test win rate {best:.2f}, at step 0: 0.00")
 # only load the trained networks into a learner and replay the battle from the same start.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 state = load_checkpoint(out / "checkpoint.pt")
 trained = make_learner(algo_config("nqmix"), info, device)
 trained.load_checkpoint_state(state["learner"])

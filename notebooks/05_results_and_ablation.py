@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -155,6 +157,7 @@ print(f"\n(map, method) pairs where no seed won a single test battle at the end:
 # a glimpse past the grid's budget. One seed cannot decide a claim; it shows the shape of the curve.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 long_runs = pd.concat([pd.read_csv(root.parent / "smax_3m" / f"{algo}_seed0" / "progress.csv").assign(method=label)
                        for algo, label in (("nqmix", "NQMIX"), ("qmix", "QMIX"))])
 ax = long_runs.pivot(index="t_env", columns="method", values=METRIC).plot(figsize=(6, 3), marker=".")

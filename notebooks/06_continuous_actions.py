@@ -1,10 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -181,15 +183,18 @@ runs = pd.DataFrame([train_two_peak(algo, seed) for algo in METHODS for seed in 
 print(f"{len(runs)} runs in {time.perf_counter() - t0:.0f} s")
 
 # %%
-# NBVAL_CHECK_OUTPUT
+# NBVAL_IGNORE_OUTPUT
+# training results: their last digits change with the CPU, so nbval does not compare them; the asserts
+# below check what holds on any machine
 print(runs.round(2).to_string(index=False))
 
 # %%
-# NBVAL_CHECK_OUTPUT
+# NBVAL_IGNORE_OUTPUT
 success = runs.groupby("method", sort=False).agg(seeds=("seed", "size"), high_peak=("high peak", "mean"),
                                                  mean_reward=("reward", "mean"))
-assert success.loc["iddpg", "high_peak"] <= max(success.loc["nqmix-cont", "high_peak"],
-                                                success.loc["qmix-cont", "high_peak"])
+assert success.loc["iddpg", "high_peak"] == 0.0  # independent DDPG never ends on the high peak
+for algo in ("nqmix-cont", "qmix-cont"):  # a mixer reaches it from some starts, not from others
+    assert 0.0 < success.loc[algo, "high_peak"] < 1.0
 print("fraction of seeds whose greedy joint action ends on the high peak:")
 print(success.round(2).to_string())
 
@@ -277,10 +282,11 @@ print(f"notebook ran in {time.perf_counter() - NOTEBOOK_START:.1f} s")
 # with $\varepsilon = 0$ (no noise at all). Where do the actors go, and why?
 
 # %%
-# NBVAL_CHECK_OUTPUT
+# NBVAL_IGNORE_OUTPUT
 no_noise = pd.DataFrame([train_two_peak("nqmix-cont", seed, n_rollouts=N_ROLLOUTS // 2, epsilon_start=0.0,
                                         epsilon_finish=0.0) for seed in SEEDS[:2]])
 print(no_noise[["seed", "u1 start", "u2 start", "u1", "u2", "reward"]].round(2).to_string(index=False))
+assert (no_noise[["u1", "u2"]] < -0.6).all().all()  # both actors end near the lower-left corner of the box
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -297,11 +303,12 @@ print(no_noise[["seed", "u1 start", "u2 start", "u1", "u2", "reward"]].round(2).
 # classic game of Wei et al. 2018). Which methods still find it?
 
 # %%
-# NBVAL_CHECK_OUTPUT
+# NBVAL_IGNORE_OUTPUT
 narrow = TwoPeakPayoff(high_width=0.3)
 narrow_runs = pd.DataFrame([train_two_peak(algo, seed, n_rollouts=N_ROLLOUTS // 2, payoff=narrow)
                             for algo in ("nqmix-cont", "qmix-cont") for seed in SEEDS[:2]])
 print(narrow_runs[["method", "seed", "u1", "u2", "reward", "high peak"]].round(2).to_string(index=False))
+assert not narrow_runs["high peak"].any() and (narrow_runs[["u1", "u2"]] < 0).all().all()  # all head to the low side
 
 # %% [markdown]
 # <details><summary>Solution</summary>
