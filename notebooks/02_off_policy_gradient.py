@@ -545,8 +545,8 @@ print(f"cosine(Eq. 3, ∇J) with shared features: median {np.median(feature_cosi
 # <details><summary>Solution</summary>
 #
 # No. With shared parameters the blocks of different states add up in the same parameters, and the
-# re-weighting by $d^b/d^\pi$ can tip the sum: a few of the 200 draws have a negative cosine, i.e.
-# Eq. 3 points downhill even with an exact critic. Typical draws still have a cosine above 0.9.
+# re-weighting by $d^b/d^\pi$ can tip the sum: some draws (the count printed above) have a negative
+# cosine, i.e. Eq. 3 points downhill even with an exact critic. Typical draws still have a cosine above 0.9.
 # Imani, Graves and White (2018) build a small example in which Off-PAC converges to the wrong
 # policy, and fix the state weighting with "emphatic" weightings.
 # </details>

@@ -112,8 +112,8 @@ print("\nparameters per part:", totals, "  total:", sum(totals.values()))
 # The actors are one module: `fc1.weight` has shape $[N, 64, 64]$, one $64\times64$ matrix per agent,
 # applied with a single `einsum`. Stacking them is only a layout choice — agent $a$'s output depends on
 # slice $a$ alone, and RMSprop works element by element, so this is $N$ independent actors with $N$
-# independent optimisers, as App. B.1 asks. Five actors are $5 \times 4{,}810$ parameters: more than the
-# shared agent network they read from.
+# independent optimisers, as App. B.1 asks. Five actors are $5 \times 4{,}810 = 24{,}050$ parameters:
+# about two thirds of the shared agent network they read from (the table above).
 #
 # **Mixer sizes.** App. B.1 chooses the width $32\,(A+4) - A$ "in order to make the numbers of
 # parameters of mixers for both NQMIX and QMIX similar". Here are the counts for SMAX maps, with
@@ -133,7 +133,8 @@ print(mixer_table.round({"ratio": 2}).to_string(index=False))
 # "Similar" is fair around five agents (2s3z, 5m_vs_6m: within 4%), but the ratio is not constant:
 # 0.76 on 3m and 1.36 on 8m. The NQMIX mixer's first layer has $(A+S)\,(32(A+4)-A) \approx 32\,A\,S$
 # weights, and $S = 12(A+E)$ grows with $A$ too, so its size grows like $A^2$. pymarl's QMIX mixer is
-# dominated by its hypernetworks' first layers ($3 \times 64\,S$ plus $32\,S$ twice) and the
+# dominated by its hypernetworks' first layers ($64\,S$ twice, for the $W_1$ and $W_{final}$ hypernetworks, plus $32\,S$ twice, for the
+# $b_1$ hypernetwork and the first layer of $V(s)$) and the
 # $64 \times 32A$ output layer of the $W_1$ hypernetwork: linear in $S$ and in $A$.
 
 # %% [markdown]
@@ -420,7 +421,8 @@ print(f"\nsame NQMIX networks: max target − state-value target, mean {max_minu
 #   $\partial Q_{tot}/\partial Q_a$ is negative (here two of the five, Sec. 3), so $\max_u$ is higher than
 #   $\sum_u \pi'\,Q'$ per agent but not after mixing. "Max over-estimates" is a property of QMIX's
 #   monotone mixer together with the max, not of the max alone.
-# * Two more confounders: QMIX's episodes are played ε-greedily (ε ≈ 0.5 at the end of this run) while
+# * Two more confounders: QMIX's episodes are played ε-greedily (ε falls from 1 to 0.05 over 50k steps,
+#   and this run stops below 30k steps, the `t_env` column: ε is still above 0.4) while
 #   its max-based target values the greedy policy, and on-policy returns of a still-random policy are a
 #   noisy yardstick for a bias of a few hundredths.
 #
