@@ -224,12 +224,19 @@ LOOP_SETTINGS = ("n_envs", "updates_per_episode", "overlap_collection")
 
 def changed_settings(manifest: dict) -> str:
     """The settings a run changed from its algorithm's preset and from the training loop's defaults,
-    e.g. "batch_size=8, tau=0.005" (empty for a run with the paper's settings)."""
+    e.g. "batch_size=8, tau=0.005" (empty for a run with the paper's settings).
+
+    A manifest written before the kit read τ per time step has no ``tau_per_time_step``: its soft
+    targets moved τ once per mini-batch, so it counts as ``tau_per_time_step=False`` (for soft targets).
+    """
     from nqmix_core.config import RunConfig, algo_config
 
     config, defaults = manifest["run_config"], asdict(RunConfig())
     preset = asdict(algo_config(config["algo"]))
-    changed = [f"{k}={v}" for k, v in manifest["algo_config"].items() if preset.get(k) != v]
+    settings = dict(manifest["algo_config"])
+    if settings.get("target_update") == "soft":  # only soft targets read τ
+        settings.setdefault("tau_per_time_step", False)
+    changed = [f"{k}={v}" for k, v in settings.items() if preset.get(k) != v]
     changed += [f"{k}={config[k]}" for k in LOOP_SETTINGS if config.get(k, defaults[k]) != defaults[k]]
     return ", ".join(changed)
 

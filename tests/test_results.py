@@ -145,3 +145,17 @@ def test_time_to_win_rate_reads_the_first_evaluation_over_the_threshold_and_its_
     assert slow["changed"] == "updates_per_episode=0.25"
     assert paper["changed"] == "(paper)" and paper["first_t_env"] == 10011  # ≥, not >
     assert overlap["changed"] == "overlap_collection=True" and overlap["best"] == 0.0
+
+
+def test_changed_settings_reads_an_old_manifest_as_tau_once_per_batch():
+    from dataclasses import asdict
+
+    from nqmix_core.config import RunConfig, algo_config
+
+    run_config = asdict(RunConfig(algo="nqmix"))
+    old = {k: v for k, v in asdict(algo_config("nqmix", batch_size=8)).items() if k not in ("tau_per_time_step",)}
+    assert results.changed_settings({"run_config": run_config, "algo_config": old}) == "batch_size=8, tau_per_time_step=False"
+    new = asdict(algo_config("nqmix", batch_size=8))
+    assert results.changed_settings({"run_config": run_config, "algo_config": new}) == "batch_size=8"
+    qmix = {k: v for k, v in asdict(algo_config("qmix")).items() if k != "tau_per_time_step"}  # hard targets
+    assert results.changed_settings({"run_config": asdict(RunConfig(algo="qmix")), "algo_config": qmix}) == ""
