@@ -38,7 +38,7 @@
 # %% tags=["parameters"]
 FULL_RUN = False  # True: 10 seeds and a longer run (a few minutes on a CPU)
 SEEDS = range(10) if FULL_RUN else range(3)
-N_UPDATES = 400  # learner updates, each on 32 freshly collected one-step episodes
+N_UPDATES = 1500 if FULL_RUN else 400  # learner updates, each on 32 freshly collected one-step episodes
 DEVICE = "cpu"
 
 # %%
