@@ -112,12 +112,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def store(buffer: EpisodeBuffer, counters: Counters, batch: EpisodeBatch, stats: EpisodeStats) -> None:
-    """Put one rollout's episodes into replay and count their steps (one host-device sync)."""
+def store(buffer: EpisodeBuffer, counters: Counters, batch: EpisodeBatch, stats: EpisodeStats) -> torch.Tensor:
+    """Put one rollout's episodes into replay and count their steps (one host-device sync).
+
+    Returns the episodes' lengths on the CPU ([E] int64)."""
     lengths = stats.lengths.cpu()
     buffer.insert(batch, lengths)
     counters.t_env += int(lengths.sum())
     counters.episodes += batch.n_episodes
+    return lengths
 
 
 def learn(learner: CriticLearner, buffer: EpisodeBuffer, counters: Counters, generators: Generators,

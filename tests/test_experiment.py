@@ -353,3 +353,18 @@ def test_cli_train_resume_of_a_corrupt_checkpoint_exits_2(tmp_path, capsys):
     (tmp_path / "checkpoint.pt").write_bytes(b"junk")
     code = cli.main(["train", "--env", "matrix:qtran", "--out", str(tmp_path), "--resume", "--no-progress"])
     assert code == 2 and "could not be read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("algo", ["nqmix", "coma", "qmix"])
+def test_every_log_row_after_training_carries_the_diagnostics(algo, tmp_path):
+    rows = train_run(quick(algo), tmp_path, algo=tiny(algo))
+    last = rows[-1]
+    if algo != "qmix":  # a policy of its own: entropy (at most log |U| = log 3) and not-argmax actions
+        assert 0 <= last["train_diag_policy_entropy"] <= math.log(3) + 1e-6
+        assert 0 <= last["train_diag_not_argmax"] <= 1
+        assert {"train_diag_policy_entropy_agent0", "train_diag_policy_entropy_agent1"} <= set(last)
+    if algo != "coma":  # a mixer: Q_tot against the return (every one-step matrix episode is decided)
+        assert last["train_diag_q_tot_minus_return"] == pytest.approx(last["train_diag_q_tot"] - last["train_diag_return"])
+    assert ("train_diag_sign_negative_agent1" in last) == (algo == "nqmix")
+    header = (tmp_path / "progress.csv").read_text().splitlines()[0]
+    assert all(key in header for key in last if key.startswith("train_diag_"))
