@@ -85,8 +85,9 @@ assert (overview["seeds"] == 3).all(), "every (map, method) has three seeds"
 #
 # ## 2. Figure 2: NQMIX, QMIX and COMA on three maps
 #
-# Lines are the mean over seeds; the bands are 95% bootstrap intervals over seeds (with three seeds,
-# wide). Top row: greedy policy (the paper's); bottom row: the stochastic policy.
+# Lines are the mean over seeds; the bands are 95% t-intervals over seeds at each evaluation, the same
+# kind of interval the verdicts of Sec. 5 use (with three seeds, wide: t(0.975, 2) = 4.3). Top row:
+# greedy policy; bottom row: the stochastic policy.
 
 # %%
 fig2 = learning_curves(runs, ["3m", "2s3z", "3s5z"], ["NQMIX", "QMIX", "COMA"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import matplotlib.patches
 import matplotlib.pyplot as plt
+import pandas as pd
 import seaborn as sns
 import torch
 
@@ -35,28 +36,48 @@ def q_tot_heatmaps(payoff: torch.Tensor, tables: dict[str, torch.Tensor],
 METHOD_COLOURS = {"NQMIX": "C3", "QMIX": "C0", "COMA": "C2", "NQMIX-M": "C1", "VDN": "C4"}
 
 
+def t_interval(values) -> tuple[float, float, float]:
+    """Mean and 95% t-interval (low, high) of a sample; a single value gets a zero-width interval."""
+    import numpy as np
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
 def learning_curves(runs, maps: list[str], methods: list[str],
                     metrics: tuple[str, ...] = ("test_greedy_win_rate", "test_stochastic_win_rate")):
     """The paper's Figure 2/3 layout: test win rate against env steps, one panel per map.
 
-    ``runs`` is ``nqmix_core.results.load_runs``'s table. Lines are the mean over seeds with a 95%
-    bootstrap interval (seaborn), at each evaluation ``t_eval``; one row of panels per metric.
+    ``runs`` is ``nqmix_core.results.load_runs``'s table. Lines are the mean over seeds at each
+    evaluation ``t_eval``; bands are 95% t-intervals over seeds, the same kind of interval the claims
+    are decided with. Runs that stopped short (``partial``) are left out; one row of panels per metric.
     """
+    if "partial" in runs:
+        runs = runs[~runs["partial"]]
     fig, axes = plt.subplots(len(metrics), len(maps), figsize=(4.2 * len(maps), 3.2 * len(metrics)),
                              squeeze=False, sharey=True)
     for row, metric in enumerate(metrics):
         for ax, map_name in zip(axes[row], maps):
             data = runs[(runs["map"] == map_name) & runs["method"].isin(methods)]
-            if data.empty:  # a partial sweep: say so instead of drawing nothing (and warning)
-                ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
-            else:
-                sns.lineplot(data=data, x="t_eval", y=metric, hue="method", hue_order=methods, ax=ax,
-                             errorbar=("ci", 95), n_boot=1000, seed=0, palette=METHOD_COLOURS,
-                             legend=(row == 0 and map_name == maps[-1]))
+            for method in methods:
+                per_step = data[data["method"] == method].groupby("t_eval")[metric]
+                if not len(per_step):
+                    continue
+                band = per_step.apply(lambda v: t_interval(v.to_numpy())).apply(pd.Series)  # mean, low, high
+                colour = METHOD_COLOURS.get(method)
+                ax.plot(band.index, band[0], color=colour, label=method)
+                ax.fill_between(band.index, band[1].clip(0, 1), band[2].clip(0, 1), color=colour, alpha=0.2)
             seeds = data.groupby("method")["seed"].nunique().to_dict()
             ax.set_title(f"{map_name} ({', '.join(f'{m} {seeds.get(m, 0)}' for m in methods)} seeds)", fontsize=9)
             ax.set_xlabel("environment steps")
             ax.set_ylabel(metric.removeprefix("test_").replace("_", " "))
             ax.set_ylim(-0.02, 1.02)
+            if row == 0 and map_name == maps[-1]:
+                ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

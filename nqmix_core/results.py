@@ -90,8 +90,10 @@ def _check_root(root: Path) -> None:
 def load_runs(root: str | Path) -> pd.DataFrame:
     """Every evaluation row of every run under ``root/<env>/<algo>/seed<k>/``, with its run's labels.
 
-    Adds ``map`` (e.g. "3m"), ``method`` (e.g. "NQMIX"), ``seed``, ``t_max``, ``status`` and
-    ``t_eval``: the multiple of the test interval the evaluation belongs to, so that seeds line up.
+    Adds ``map`` (e.g. "3m"), ``method`` (e.g. "NQMIX"), ``seed``, ``t_max``, ``status``, ``t_eval``
+    (the multiple of the test interval the evaluation belongs to, so that seeds line up) and ``partial``:
+    True for every row of a run that stopped short (its manifest does not say "finished", or its last
+    evaluation is below its ``t_max``). ``final_win_rates`` leaves partial runs out of every mean.
     A missing folder, a folder without runs, or a run whose manifest or log cannot be read is a
     one-sentence ``UserError``.
     """
@@ -110,6 +112,7 @@ def load_runs(root: str | Path) -> pd.DataFrame:
         frame = frame.assign(env=config["env"], map=config["env"].partition(":")[2], algo=config["algo"],
                              method=LABELS.get(config["algo"], config["algo"]), seed=config["seed"],
                              t_max=config["t_max"], status=manifest.get("status"))
+        frame["partial"] = manifest.get("status") != "finished" or int(frame["t_env"].max()) < config["t_max"]
         frames.append(frame)
     if not frames:
         raise UserError(f"No runs under {root} (none of its <env>/<algo>/seed<k>/ folders holds manifest.json "
@@ -117,10 +120,24 @@ def load_runs(root: str | Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def complete(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs that reached their budget (``load_runs``' ``partial`` is False)."""
+    return runs[~runs["partial"]] if "partial" in runs else runs
+
+
+def partial_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run that stopped short: map, method, seed, steps reached, budget, status."""
+    if "partial" not in runs:
+        return pd.DataFrame(columns=["map", "method", "seed", "t_env", "t_max", "status"])
+    short = runs[runs["partial"]].groupby(["map", "method", "seed"])
+    return short.agg(t_env=("t_env", "max"), t_max=("t_max", "first"), status=("status", "first")).reset_index()
+
+
 def final_win_rates(runs: pd.DataFrame, metric: str = "test_greedy_win_rate") -> pd.DataFrame:
-    """One row per run: map, method, seed, steps reached and the mean ``metric`` of its last evaluations."""
+    """One row per complete run: map, method, seed, steps reached and the mean ``metric`` of its last
+    evaluations. Runs that stopped short are left out (``partial_runs`` lists them)."""
     rows = []
-    for (map_name, method, seed), run in runs.groupby(["map", "method", "seed"]):
+    for (map_name, method, seed), run in complete(runs).groupby(["map", "method", "seed"]):
         run = run.sort_values("t_env")
         rows.append({"map": map_name, "method": method, "seed": seed, "t_env": int(run["t_env"].iloc[-1]),
                      "final": float(run[metric].tail(LAST_EVALUATIONS).mean()), "status": run["status"].iloc[-1]})
@@ -319,5 +336,7 @@ def write_report(root: str | Path, out: str | Path | None = None) -> list[Path]:
         raise UserError(f"Figures and final_win_rates.csv are in {out}, but the claims table needs more runs "
                         f"({str(error).rstrip('.')}); sweep the paper's grid first.") from None
     claims.to_csv(out / "claims.csv", index=False)
-    (out / "claims.md").write_text(markdown(claims) + "\n" + markdown(summary.reset_index()))
+    short = partial_runs(runs)
+    note = ("\nRuns that stopped short, left out of every mean and verdict:\n\n" + markdown(short)) if len(short) else ""
+    (out / "claims.md").write_text(markdown(claims) + "\n" + markdown(summary.reset_index()) + note)
     return written + [out / "final_win_rates.csv", out / "claims.csv", out / "claims.md"]

@@ -159,3 +159,22 @@ def test_changed_settings_reads_an_old_manifest_as_tau_once_per_batch():
     assert results.changed_settings({"run_config": run_config, "algo_config": new}) == "batch_size=8"
     qmix = {k: v for k, v in asdict(algo_config("qmix")).items() if k != "tau_per_time_step"}  # hard targets
     assert results.changed_settings({"run_config": asdict(RunConfig(algo="qmix")), "algo_config": qmix}) == ""
+
+
+def test_partial_runs_are_listed_and_never_mixed_into_a_mean(tmp_path):
+    grid(tmp_path, {("3m", "nqmix"): [0.5, 0.7]})
+    write_run(tmp_path, "smax:3m", "nqmix", 2, [0.0, 0.9, 0.9, 0.9])
+    manifest = tmp_path / "smax-3m" / "nqmix" / "seed2" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"finished"', '"running"'))  # killed before its end
+    runs = results.load_runs(tmp_path)
+    assert results.partial_runs(runs)[["seed", "status"]].values.tolist() == [[2, "running"]]
+    final = results.final_win_rates(runs)
+    assert sorted(final["seed"]) == [0, 1] and final["final"].mean() == 0.6
+
+
+def test_t_interval_by_hand():
+    from nqmix_core.plotting import t_interval
+
+    mean, low, high = t_interval([0.2, 0.4, 0.6])  # sd 0.2, n 3, t(0.975, 2) = 4.302653
+    assert abs(mean - 0.4) < 1e-12 and abs((high - mean) - 4.302653 * 0.2 / 3 ** 0.5) < 1e-6 and abs((mean - low) - (high - mean)) < 1e-12
+    assert t_interval([0.3]) == (0.3, 0.3, 0.3)
