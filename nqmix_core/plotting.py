@@ -77,7 +77,8 @@ def learning_curves(runs, maps: list[str], methods: list[str],
             ax.set_xlabel("environment steps")
             ax.set_ylabel(metric.removeprefix("test_").replace("_", " "))
             ax.set_ylim(-0.02, 1.02)
-            if row == 0 and map_name == maps[-1]:
-                ax.legend(fontsize=8)
+    labelled = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    if labelled:  # one legend, in the top-right panel, for every method drawn anywhere
+        axes[0][-1].legend(list(labelled.values()), list(labelled), fontsize=8)
     fig.tight_layout()
     return fig
