@@ -165,9 +165,10 @@ def sweep(args: argparse.Namespace) -> None:
 
 
 def plot(args: argparse.Namespace) -> None:
-    from nqmix_core.results import write_report
+    from nqmix_core.report import write_report
 
-    for path in write_report(args.folder, args.out):
+    command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
+    for path in write_report(args.folder, args.out, args.matrix, args.continuous, args.readme, command):
         print(path)
 
 
@@ -242,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("plot", help="Figure 2 and 3 equivalents and the claims table from a sweep folder")
     p.add_argument("folder", nargs="?", default="data/reproduction", help="root folder of a sweep")
     p.add_argument("--out", default=None, help="where figures and tables go (default: FOLDER/figures)")
+    p.add_argument("--matrix", default=None, help="folder of `nqmix demo` (matrix_runs.csv) for claim C1")
+    p.add_argument("--continuous", default=None, help="sweep folder of continuous:two-peak runs for claim C7")
+    p.add_argument("--readme", default=None, help="rewrite the claims table between the markers of this file")
     p.set_defaults(run=plot)
     return parser
 

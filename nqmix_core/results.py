@@ -1,10 +1,11 @@
-"""Read a sweep's folder (``nqmix sweep``) into tables, and decide the paper's claims from them.
+"""Read a sweep's folder (``nqmix sweep``) into tables, and compare two methods on them.
 
-    runs = load_runs("data/reproduction")        # one row per (run, evaluation)
+    runs = load_runs("data/reproduction_cpu")    # one row per (run, evaluation)
     final = final_win_rates(runs)                # one row per run
-    claims_table(final)                          # C3, C4, C5: holds / does not hold / inconclusive
+    compare(final, "2s3z", "NQMIX", "QMIX")      # difference of means with its 95% interval
 
-Used by notebook 05 and by ``nqmix plot``. Nothing here trains.
+``nqmix_core.claims`` turns these comparisons into the verdicts of the claims table; notebook 05 and
+``nqmix plot`` (``nqmix_core.report``) use both. Nothing here trains.
 
 **Final win rate** of a run: the mean test win rate over its last ``LAST_EVALUATIONS``
 evaluations (2 x 32 episodes), which halves the noise of a single 32-episode evaluation.
@@ -12,7 +13,7 @@ evaluations (2 x 32 episodes), which halves the noise of a single 32-episode eva
 **Both evaluation policies** (the paper evaluates "with learned parameterized policy or greedy
 policy") are read everywhere: ``POLICIES``. The claims are *decided* on the greedy policy (argmax π for
 the actor-critic methods, argmax Q for QMIX; pymarl's ``test_greedy``), fixed before any data were
-read; ``claims_by_policy`` shows the verdict the stochastic policy would give beside it, so a claim
+read; ``claims.smac_by_policy`` shows the verdict the stochastic policy would give beside it, so a claim
 that rests on the choice of policy is visible.
 
 **Comparing two methods X and Y** on a map uses the per-seed final win rates: the difference of
@@ -38,7 +39,8 @@ LAST_EVALUATIONS = 2
 TIE_WIDTH = 0.10
 LEARNED = 0.05
 LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA", "vdn": "VDN",
-          "nqmix-eps": "NQMIX+ε", "nqmix-ent": "NQMIX+H", "nqmix-tau-batch": "NQMIX (τ per batch)"}
+          "nqmix-eps": "NQMIX+ε", "nqmix-ent": "NQMIX+H", "nqmix-tau-batch": "NQMIX (τ per batch)",
+          "nqmix-cont": "NQMIX-cont", "qmix-cont": "QMIX-cont", "iddpg": "IDDPG"}
 
 
 POLICIES = {"greedy": "test_greedy_win_rate", "stochastic": "test_stochastic_win_rate"}
@@ -197,44 +199,6 @@ def compare(final: pd.DataFrame, map_name: str, x: str, y: str) -> Comparison:
     return Comparison(map_name, x, y, float(a.mean()), float(b.mean()), diff - half, diff + half)
 
 
-def _at_least(c: Comparison) -> str:  # X ≥ Y
-    return {"X better": "holds", "tied": "holds", "Y better": "does not hold"}.get(c.outcome, "inconclusive")
-
-
-def _greater(c: Comparison) -> str:  # X > Y
-    return {"X better": "holds", "tied": "does not hold", "Y better": "does not hold"}.get(c.outcome, "inconclusive")
-
-
-def _combine(verdicts: list[str]) -> str:
-    if "does not hold" in verdicts:
-        return "does not hold"
-    return "holds" if all(v == "holds" for v in verdicts) else "inconclusive"
-
-
-def claims_table(final: pd.DataFrame, simple: str = "3m", heterogeneous: tuple[str, ...] = ("2s3z", "3s5z"),
-                 ablation: tuple[str, ...] = ("2s3z", "3s5z")) -> pd.DataFrame:
-    """The paper's claims C3–C5 (Sec. 5.1–5.2), each decided from ``final`` with the numbers that decide it."""
-    rows = []
-    checks = [(m, [(_at_least, compare(final, m, "NQMIX", "QMIX")), (_greater, compare(final, m, "QMIX", "COMA"))])
-              for m in heterogeneous]
-    rows.append(("C3", "on heterogeneous maps NQMIX ≥ QMIX > COMA", [p for _, ps in checks for p in ps]))
-    nq_q, nq_c = compare(final, simple, "NQMIX", "QMIX"), compare(final, simple, "NQMIX", "COMA")
-    # "between": NQMIX ≥ the lower of QMIX and COMA and ≤ the higher one, whichever that is
-    low_side, high_side = (nq_c, nq_q) if nq_q.mean_y >= nq_c.mean_y else (nq_q, nq_c)
-    flipped = Comparison(high_side.map, high_side.y, high_side.x, high_side.mean_y, high_side.mean_x,
-                         -high_side.high, -high_side.low)
-    rows.append(("C4", f"on the simple map ({simple}) NQMIX lies between QMIX and COMA",
-                 [(_at_least, low_side), (_at_least, flipped)]))
-    rows.append(("C5", "the ablation NQMIX-M does no better than NQMIX",
-                 [(_at_least, compare(final, m, "NQMIX", "NQMIX-M")) for m in ablation]))
-    table = []
-    for name, claim, parts in rows:
-        verdicts = [rule(c) for rule, c in parts]
-        table.append({"claim": name, "statement": claim, "verdict": _combine(verdicts),
-                      "evidence": "; ".join(f"{c.text()} → {v}" for (_, c), v in zip(parts, verdicts))})
-    return pd.DataFrame(table)
-
-
 LOOP_SETTINGS = ("n_envs", "updates_per_episode", "overlap_collection")
 """RunConfig fields that change how a run learns (the others change logging, length or device)."""
 
@@ -284,17 +248,6 @@ def time_to_win_rate(folders: list[str | Path], threshold: float = 0.8,
     return pd.DataFrame(rows)
 
 
-def claims_by_policy(runs: pd.DataFrame) -> pd.DataFrame:
-    """``claims_table`` under each evaluation policy, side by side; the greedy verdict decides."""
-    tables = {policy: claims_table(final_win_rates(runs, metric)) for policy, metric in POLICIES.items()}
-    table = tables["greedy"][["claim", "statement"]].copy()
-    for policy, claims in tables.items():
-        table[f"verdict ({policy})"] = claims["verdict"].to_numpy()
-    for policy, claims in tables.items():
-        table[f"evidence ({policy})"] = claims["evidence"].to_numpy()
-    return table
-
-
 def summary_by_policy(runs: pd.DataFrame) -> pd.DataFrame:
     """``summary_table`` of the final win rates under each evaluation policy, one column block per policy."""
     blocks = {policy: summary_table(final_win_rates(runs, metric)) for policy, metric in POLICIES.items()}
@@ -310,33 +263,3 @@ def markdown(table: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"
-
-
-def write_report(root: str | Path, out: str | Path | None = None) -> list[Path]:
-    """``nqmix plot``: Figure 2 and 3 equivalents (PNG), the final table and the claims (CSV, Markdown)."""
-    from nqmix_core.plotting import learning_curves
-
-    from nqmix_core.experiment_io import make_folder
-
-    root = Path(root)
-    runs = load_runs(root)  # before creating anything: a wrong folder changes nothing
-    out = Path(out) if out else root / "figures"
-    make_folder(out)
-    written = []
-    for name, methods, maps in (("figure2", ["NQMIX", "QMIX", "COMA"], ["3m", "2s3z", "3s5z"]),
-                                ("figure3", ["NQMIX", "NQMIX-M", "QMIX"], ["2s3z", "3s5z"])):
-        fig = learning_curves(runs, maps, methods)
-        fig.savefig(out / f"{name}.png", dpi=120)
-        written.append(out / f"{name}.png")
-    summary = summary_by_policy(runs).round(3)
-    summary.to_csv(out / "final_win_rates.csv")
-    try:
-        claims = claims_by_policy(runs)
-    except ValueError as error:  # a method with fewer than 2 seeds on a map a claim needs
-        raise UserError(f"Figures and final_win_rates.csv are in {out}, but the claims table needs more runs "
-                        f"({str(error).rstrip('.')}); sweep the paper's grid first.") from None
-    claims.to_csv(out / "claims.csv", index=False)
-    short = partial_runs(runs)
-    note = ("\nRuns that stopped short, left out of every mean and verdict:\n\n" + markdown(short)) if len(short) else ""
-    (out / "claims.md").write_text(markdown(claims) + "\n" + markdown(summary.reset_index()) + note)
-    return written + [out / "final_win_rates.csv", out / "claims.csv", out / "claims.md"]

@@ -1,0 +1,97 @@
+"""``nqmix plot``: the figures, the tables and the claims table of a sweep, written to files.
+
+    write_report("data/reproduction_cpu", matrix="data/matrix_qtran",
+                 continuous="data/continuous_two_peak", readme="README.md")
+
+writes into ``FOLDER/figures/``: figure2.png and figure3.png (win rate against steps, both evaluation
+policies, 95% t-interval bands), final_win_rates.csv, cpu_hours.csv, claims.csv and claims.md (the
+claims table C1–C8 with its evidence, the final win rates, the CPU time and the runs that stopped
+short). With ``readme``, the table also replaces the part of that file between ``README_BEGIN`` and
+``README_END``, so the README's results are never typed by hand.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from nqmix_core import claims, results
+from nqmix_core.errors import UserError
+from nqmix_core.experiment_io import make_folder
+
+README_BEGIN = "<!-- claims table: written by `nqmix plot`, do not edit by hand -->"
+README_END = "<!-- end of claims table -->"
+FIGURES = (("figure2", ["NQMIX", "QMIX", "COMA"], ["3m", "2s3z", "3s5z"]),
+           ("figure3", ["NQMIX", "NQMIX-M", "QMIX"], ["2s3z", "3s5z"]))
+
+
+def cpu_hours(root: Path) -> pd.DataFrame:
+    """CPU-hours per map and method: the wall time every run's manifest records (one core per run)."""
+    rows = []
+    for path in sorted(root.glob("*/*/seed*/manifest.json")):
+        manifest = json.loads(path.read_text())
+        seconds = manifest.get("wall_seconds_all_segments", manifest.get("wall_seconds"))
+        config = manifest["run_config"]
+        rows.append({"map": config["env"].partition(":")[2], "method": results.LABELS.get(config["algo"], config["algo"]),
+                     "hours": (seconds or 0) / 3600})
+    table = pd.DataFrame(rows, columns=["map", "method", "hours"])
+    per_map = table.groupby("map")["hours"].agg(runs="size", hours="sum")
+    return per_map.assign(hours=per_map["hours"].round(2)).reset_index()
+
+
+def _readme_block(table: pd.DataFrame, command: str, claims_md: Path) -> str:
+    short = table[["claim", "statement", "verdict", "verdict (stochastic)", "leans", "data"]]
+    return (f"{README_BEGIN}\n\n{results.markdown(short)}\nEvidence for every verdict (the numbers and intervals): "
+            f"[{claims_md.as_posix()}]({claims_md.as_posix()}). Regenerate with:\n\n```bash\n{command}\n```\n\n"
+            f"{README_END}")
+
+
+def write_readme(readme: Path, block: str) -> None:
+    """Replace the text between the two markers of ``readme`` with ``block`` (markers included)."""
+    text = readme.read_text() if readme.exists() else ""
+    if README_BEGIN not in text or README_END not in text:
+        raise UserError(f"{readme} has no claims-table markers; put the two lines {README_BEGIN!r} and "
+                        f"{README_END!r} where the table should go and rerun.")
+    before, rest = text.split(README_BEGIN, 1)
+    readme.write_text(before + block + rest.split(README_END, 1)[1])
+
+
+def write_report(root: str | Path, out: str | Path | None = None, matrix: str | Path | None = None,
+                 continuous: str | Path | None = None, readme: str | Path | None = None,
+                 command: str = "nqmix plot") -> list[Path]:
+    """Figures, tables and the claims table of the sweep in ``root``; returns the paths written."""
+    from nqmix_core.plotting import learning_curves
+
+    root = Path(root)
+    runs = results.load_runs(root)  # before creating anything: a wrong folder changes nothing
+    if readme and not Path(readme).exists():
+        raise UserError(f"The README {readme} does not exist; give the file whose claims table to rewrite.")
+    out = Path(out) if out else root / "figures"
+    make_folder(out)
+    written = []
+    for name, methods, maps in FIGURES:
+        fig = learning_curves(runs, maps, methods)
+        fig.savefig(out / f"{name}.png", dpi=120)
+        written.append(out / f"{name}.png")
+    summary = results.summary_by_policy(runs).round(3)
+    summary.to_csv(out / "final_win_rates.csv")
+    hours = cpu_hours(root)
+    hours.to_csv(out / "cpu_hours.csv", index=False)
+    try:
+        table = claims.claims_table(root, matrix, continuous)
+    except ValueError as error:  # a method with fewer than 2 seeds on a map a claim needs
+        raise UserError(f"Figures and final_win_rates.csv are in {out}, but the claims table needs more runs "
+                        f"({str(error).rstrip('.')}); sweep the paper's grid first.") from None
+    table.to_csv(out / "claims.csv", index=False)
+    short = results.partial_runs(runs)
+    note = ("\nRuns that stopped short, left out of every mean and verdict:\n\n" + results.markdown(short)) if len(short) else ""
+    (out / "claims.md").write_text(
+        "# Claims table\n\nWritten by `" + command + "`; the rules are in `nqmix_core/claims.py` and "
+        "`nqmix_core/results.py`.\n\n" + results.markdown(table) + "\n## Final win rates\n\n"
+        + results.markdown(summary.reset_index()) + "\n## CPU time (one core per run)\n\n" + results.markdown(hours) + note)
+    written += [out / "final_win_rates.csv", out / "cpu_hours.csv", out / "claims.csv", out / "claims.md"]
+    if readme:
+        write_readme(Path(readme), _readme_block(table, command, out / "claims.md"))
+        written.append(Path(readme))
+    return written
