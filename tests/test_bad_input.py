@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nqmix_core import action_selection, cli, results
+from nqmix_core import action_selection, cli, report, results
 from nqmix_core.config import AlgoConfig, RunConfig, algo_config
 from nqmix_core.envs.matrix import MatrixGame, TwoStepGame
 from nqmix_core.errors import UserError
@@ -258,7 +258,7 @@ def test_api_bad_folders_change_nothing(places, tmp_path):
                        tensorboard=False, progress=False)
     assert "is a file" in user_error(lambda: train_run(config, places["FILE"] / "sub"))
     assert "already holds a run" in user_error(lambda: train_run(config, places["RUN"]))
-    assert "does not exist" in user_error(lambda: results.write_report(places["MISSING"]))
+    assert "does not exist" in user_error(lambda: report.write_report(places["MISSING"]))
     assert "No runs under" in user_error(lambda: results.load_runs(places["EMPTY"]))
     assert fingerprint(places) == before
 

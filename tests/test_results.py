@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nqmix_core import cli, results
+from nqmix_core import claims as claims_module, cli, results
 from nqmix_core.errors import UserError
 
 
@@ -65,7 +65,7 @@ def test_claim_c3_verdicts(tmp_path, nqmix, qmix, coma, verdict):
                        (map_name, "nqmix-m"): nqmix})
     finals.update({("3m", a): [0.5, 0.5, 0.5] for a in ("nqmix", "qmix", "coma")})
     grid(tmp_path, finals)
-    claims = results.claims_table(results.final_win_rates(results.load_runs(tmp_path))).set_index("claim")
+    claims = claims_module.smac_table(results.final_win_rates(results.load_runs(tmp_path))).set_index("claim")
     assert claims.loc["C3", "verdict"] == verdict
     assert "2s3z: NQMIX" in claims.loc["C3", "evidence"]
 
@@ -78,7 +78,7 @@ def test_claim_c5_ablation(tmp_path, ablation, verdict):
         finals.update({(map_name, a): [0.50, 0.51, 0.52] for a in ("nqmix", "qmix", "coma")})
         finals[(map_name, "nqmix-m")] = ablation
     grid(tmp_path, finals)
-    claims = results.claims_table(results.final_win_rates(results.load_runs(tmp_path))).set_index("claim")
+    claims = claims_module.smac_table(results.final_win_rates(results.load_runs(tmp_path))).set_index("claim")
     assert claims.loc["C5", "verdict"] == verdict
 
 
@@ -89,7 +89,7 @@ def test_claim_c4_between_either_way_round(tmp_path, nqmix, verdict):
     for map_name in ("2s3z", "3s5z"):
         finals.update({(map_name, a): [0.5, 0.5, 0.5] for a in ("nqmix", "qmix", "coma", "nqmix-m")})
     grid(tmp_path, finals)
-    claims = results.claims_table(results.final_win_rates(results.load_runs(tmp_path))).set_index("claim")
+    claims = claims_module.smac_table(results.final_win_rates(results.load_runs(tmp_path))).set_index("claim")
     assert claims.loc["C4", "verdict"] == verdict
 
 
@@ -103,12 +103,17 @@ def test_nqmix_plot_writes_figures_and_tables(tmp_path):
     grid(tmp_path / "sweep", finals)
     assert cli.main(["plot", str(tmp_path / "sweep"), "--out", str(tmp_path / "figs")]) == 0
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())
-    assert names == ["claims.csv", "claims.md", "figure2.png", "figure3.png", "final_win_rates.csv"]
+    assert names == ["claims.csv", "claims.md", "cpu_hours.csv", "figure2.png", "figure3.png", "final_win_rates.csv"]
     claims = pd.read_csv(tmp_path / "figs" / "claims.csv").set_index("claim")
-    assert claims["verdict (greedy)"].to_dict() == {"C3": "holds", "C4": "holds", "C5": "holds"}
-    runs = results.load_runs(tmp_path / "sweep")  # the stochastic verdicts are claims_table's on those win rates
-    stochastic = results.claims_table(results.final_win_rates(runs, "test_stochastic_win_rate"))
-    assert claims["verdict (stochastic)"].tolist() == stochastic["verdict"].tolist()
+    assert list(claims.index) == [f"C{k}" for k in range(1, 9)]
+    smac = {c: claims.loc[c, "verdict"] for c in ("C3", "C4", "C5")}
+    assert smac == {"C3": "holds", "C4": "holds", "C5": "holds"}
+    # no matrix or continuous folder given, and the fake runs log no diagnostics nor sizes: not measured
+    assert {c: claims.loc[c, "verdict"] for c in ("C1", "C2", "C6", "C7")} == dict.fromkeys(
+        ("C1", "C2", "C6", "C7"), "not measured")
+    runs = results.load_runs(tmp_path / "sweep")  # the stochastic verdicts are smac_table's on those win rates
+    stochastic = claims_module.smac_table(results.final_win_rates(runs, "test_stochastic_win_rate"))
+    assert claims.loc[["C3", "C4", "C5"], "verdict (stochastic)"].tolist() == stochastic["verdict"].tolist()
     table = pd.read_csv(tmp_path / "figs" / "final_win_rates.csv")
     nqmix_3m = table[(table["map"] == "3m") & (table["method"] == "NQMIX")]
     assert math.isclose(nqmix_3m["mean (greedy)"].item(), 0.42)

@@ -1,0 +1,111 @@
+"""The claims table C1–C8: each rule on data whose verdict is known, and the README it writes."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from nqmix_core import claims, report
+from nqmix_core.errors import UserError
+
+
+def matrix_folder(tmp_path, free_rmse, monotonic_rmse=6.0, found=(1, 0, 0)):
+    rows = []
+    for seed, success in enumerate(found):
+        rows += [{"method": "VDN", "seed": seed, "q_tot_rmse": monotonic_rmse + 1, "success": 0},
+                 {"method": "QMIX", "seed": seed, "q_tot_rmse": monotonic_rmse, "success": 0},
+                 {"method": "NQMIX, uniform data", "seed": seed, "q_tot_rmse": free_rmse[seed], "success": 0},
+                 {"method": "NQMIX", "seed": seed, "q_tot_rmse": 7.0, "success": success}]
+    tmp_path.mkdir(exist_ok=True)
+    pd.DataFrame(rows).to_csv(tmp_path / "matrix_runs.csv", index=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("free, monotonic, verdict", [
+    ([0.1, 0.2, 0.3], 6.0, "holds"),
+    ([0.1, 0.2, 3.0], 6.0, "does not hold"),  # one seed's NQMIX critic misses the payoff
+    ([0.1, 0.2, 0.3], 0.5, "does not hold"),  # a monotonic mixer that fits would refute it
+])
+def test_c1_rule(tmp_path, free, monotonic, verdict):
+    row = claims.matrix_claim(matrix_folder(tmp_path / "m", free, monotonic))
+    assert row["verdict"] == verdict
+    assert "1/3 seeds" in row["evidence"]  # "finds the optimum" is reported beside the verdict
+
+
+def test_c1_without_data_is_not_measured(tmp_path):
+    assert claims.matrix_claim(tmp_path / "nothing")["verdict"] == "not measured"
+
+
+def write_run(root, env, algo, seed, t_max, columns):
+    folder = root / env.replace(":", "-") / algo / f"seed{seed}"
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame(columns)
+    frame.to_csv(folder / "progress.csv", index=False)
+    manifest = {"run_config": {"env": env, "algo": algo, "seed": seed, "t_max": t_max, "test_interval": 100},
+                "status": "finished", "wall_seconds": 1800.0}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.mark.parametrize("nqmix_gap, verdict", [(0.5, "holds"), (3.0, "does not hold"), (None, "inconclusive")])
+def test_c2_rule_reads_the_second_half(tmp_path, nqmix_gap, verdict):
+    from nqmix_core import results
+
+    for seed in range(3):
+        for algo, late in (("nqmix", nqmix_gap), ("qmix", 2.0)):
+            late = late if late is not None else [0.0, 4.0, 2.0][seed]  # too noisy to decide
+            # the first half's gap (100) must not count: only rows with t_env >= t_max / 2 do
+            gaps = [100.0, 100.0, late + 0.01 * seed, late - 0.01 * seed]
+            write_run(tmp_path, "smax:3m", algo, seed, 300,
+                      {"t_env": [0, 100, 200, 300], "test_greedy_win_rate": [0] * 4, "test_stochastic_win_rate": [0] * 4,
+                       "train_diag_q_tot_minus_return": gaps})
+    row = claims.overestimation_claim(results.load_runs(tmp_path), "x", maps=("3m",))
+    assert row["verdict"] == verdict
+    if verdict != "inconclusive":
+        assert f"3m: NQMIX {nqmix_gap:.2f} vs QMIX 2.00" in row["evidence"]
+
+
+def test_c6_counts_are_the_mixers_and_the_rule_reads_the_ratio(tmp_path):
+    for env, (n, state) in {"smax:2s3z": (5, 120), "smax:3s5z": (8, 192)}.items():
+        folder = write_run(tmp_path, env, "qmix", 0, 10, {"t_env": [0]})
+        manifest = json.loads((folder / "manifest.json").read_text())
+        (folder / "manifest.json").write_text(json.dumps({**manifest, "env_info": {"n_agents": n, "state_dim": state}}))
+    row = claims.parameter_claim(tmp_path)
+    # by hand: the NQMIX mixer is Linear(N + S, H) + ReLU + Linear(H, 1), H = 32 (N + 4) − N (App. B.1)
+    hidden = 32 * (5 + 4) - 5
+    assert f"NQMIX {(5 + 120) * hidden + hidden + hidden + 1:,}" in row["evidence"]
+    assert row["verdict"] == "inconclusive"  # 2s3z's ratio is 1.01, 3s5z's 1.36: outside 1.25, inside 2
+
+
+def test_c7_rule(tmp_path):
+    for seed in range(4):
+        for algo, start, end, win in (("nqmix-cont", -1.5, 0.9, 0.9), ("iddpg", -1.5, -0.2, 0.0),
+                                      ("qmix-cont", -1.5, 0.8, 0.8)):
+            win = win + 0.01 * seed
+            write_run(tmp_path, "continuous:two-peak", algo, seed, 200,
+                      {"t_env": [0, 100, 200], "test_greedy_return": [start, end, end + 0.01 * (seed - 1.5)],
+                       "test_greedy_win_rate": [0.0, win, win], "test_stochastic_win_rate": [0.0, win, win]})
+    row = claims.continuous_claim(tmp_path)
+    assert row["verdict"] == "holds"
+    assert "-1.50 before → 0.90 after" in row["evidence"].replace("−", "-")
+
+
+def test_c8_is_exact_on_policy_and_biased_off_policy():
+    bias = claims.off_policy_bias(range(3))
+    assert (bias["on-policy error"] < 1e-12).all() and (bias["off-policy error"] > 0.01).all()
+    same = claims.off_policy_bias(range(3), lam=0.0)  # b = π: "off-policy" is on-policy, no bias left
+    assert (same["off-policy error"] < 1e-12).all()
+    assert claims.off_policy_claim()["verdict"] == "holds"
+
+
+def test_readme_block_is_replaced_between_markers_only(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Kit\n\nbefore\n{report.README_BEGIN}\nold table\n{report.README_END}\nafter\n")
+    report.write_readme(readme, f"{report.README_BEGIN}\nnew table\n{report.README_END}")
+    assert readme.read_text() == f"# Kit\n\nbefore\n{report.README_BEGIN}\nnew table\n{report.README_END}\nafter\n"
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("no markers\n")
+    with pytest.raises(UserError, match="markers"):
+        report.write_readme(plain, "x")
+    assert plain.read_text() == "no markers\n"
