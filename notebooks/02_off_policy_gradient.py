@@ -21,6 +21,7 @@
 # |---|---|---|
 # | Eq. 2 | $\nabla_\theta J = \sum_s d^\pi(s) \sum_u \nabla_\theta \pi(u\mid s)\, Q^\pi(s,u)$ | the policy-gradient theorem |
 # | Eq. 3 | $\nabla_\theta J \approx \sum_s d^b(s) \sum_u \nabla_\theta \pi(u\mid s)\, Q^\pi(s,u)$ | off-policy actor-critic: states come from a behaviour policy $b$ |
+# | Eqs. 5–6 | $g = E_\pi\big[\nabla_\theta \log \pi^a(u^a\mid\tau^a)\, A^a(s,\mathbf u)\big]$, $A^a = Q(s,\mathbf u) - \sum_{u'^a} \pi^a(u'^a\mid\tau^a)\, Q(s,(\mathbf u^{-a},u'^a))$ | COMA, the on-policy multi-agent gradient NQMIX is compared with |
 # | Eq. 7 | $\nabla_\theta J = E_{s,t}\big[\gamma^t \sum_u \nabla_\theta \pi(u\mid s_t)\, Q^\pi(s_t,u)\big]$ | the same sum as an expectation over sampled $(s, t)$ |
 # | Eq. 13 | $\theta_a \leftarrow \theta_a + \alpha\, \mathrm{sgn}(\partial Q_{tot}/\partial Q_a)\, \gamma^t \sum_u \nabla \pi_a(u\mid\tau^a_t)\, Q_a(\tau^a_t,u)$ | the sign trick that lets the mixer be non-monotonic |
 # | Eqs. 9, 10, 14 | $\nabla_\theta \mu_\theta(s)\, \nabla_u Q^\mu(s,u)\rvert_{u=\mu_\theta(s)}$ | the deterministic (continuous-action) versions |
@@ -118,6 +119,124 @@ print(grad_j.numpy().round(3))
 print(f"Eq. 2 equals it to machine precision (relative error < 1e-12): {eq2_error < 1e-12}")
 
 # %% [markdown]
+# ## 2b · COMA: a multi-agent policy gradient that has to stay on-policy (Eqs. 5–6)
+#
+# The paper's experiments pit NQMIX against **COMA** (Foerster et al. 2018), and its case for NQMIX is
+# that COMA must learn on-policy while NQMIX learns off-policy. So before measuring what off-policy
+# learning costs (Sec. 3), here is COMA.
+#
+# *The setting.* $n$ agents each act from their own history with their own policy $\pi^a(u^a\mid\tau^a)$,
+# but there is one **team** reward. Single-agent REINFORCE (Eq. 4) would push agent $a$'s action
+# $u^a$ up or down by the team's return $G_t$ — which mostly reflects what the *other* agents did. That
+# is the credit-assignment problem. COMA answers it with two pieces:
+#
+# * a **centralised critic** $Q(s, \mathbf u)$ of the true state and the *joint* action
+#   $\mathbf u = (u^1, \dots, u^n)$. It is used only in training; acting stays decentralised. The kit's
+#   critic (`networks/coma_critic.py`) outputs, for agent $a$, the whole row $Q(s, (\mathbf u^{-a}, u'))$
+#   over agent $a$'s own actions $u'$, with the other agents' actions $\mathbf u^{-a}$ held at what they did;
+# * a **counterfactual baseline** per agent: what the team would have got *on average* if agent $a$
+#   alone had drawn a fresh action from its own policy,
+#   $$b^a(s, \mathbf u^{-a}) = \sum_{u'^a} \pi^a(u'^a\mid\tau^a)\, Q\big(s, (\mathbf u^{-a}, u'^a)\big),$$
+#   and the **advantage** $A^a(s, \mathbf u) = Q(s, \mathbf u) - b^a(s, \mathbf u^{-a})$ (Eq. 6): was agent
+#   $a$'s action better or worse than its own average, everybody else's actions being what they were?
+#
+# The actor step is the policy gradient with this advantage in place of the return:
+#
+# $$g^a = E_{\mathbf u\sim\pi}\big[\nabla_\theta \log \pi^a(u^a\mid\tau^a)\, A^a(s, \mathbf u)\big] . \tag{5}$$
+#
+# **The baseline adds no bias** because $b^a$ does not depend on $u^a$:
+# $E_{u^a\sim\pi^a}\big[\nabla \log\pi^a(u^a)\big]\, b^a = \sum_{u^a} \nabla\pi^a(u^a)\, b^a = \nabla\big(\sum_{u^a}\pi^a(u^a)\big)\, b^a = \nabla 1 \cdot b^a = 0$.
+# In the same way $E_{u^a\sim\pi^a}[A^a] = 0$: the advantage says only which of agent $a$'s actions were
+# better than its average. Subtracting $b^a$ changes the variance of the sampled gradient, not its mean.
+#
+# **Why on-policy.** Both facts are sums over $u^a$ weighted by $\pi^a$ — the policy that is being
+# improved. In Eq. 5 that weighting comes from *sampling*: the actions in the batch must have been drawn
+# by the current $\pi$. A replay buffer holds actions drawn by older policies $b \neq \pi$; averaged
+# over those, $A^a$ is no longer centred and Eq. 5 is no longer the gradient. (Importance weights
+# $\pi/b$ would repair the average, but they multiply over agents and time steps and their variance
+# explodes.) So COMA throws its episodes away after one update: the kit's `COMALearner`
+# (`learners/coma.py`) trains on the episodes of the rollout it has just collected, and nothing older.
+# NQMIX's Eq. 7 avoids this by *summing* over actions, $\sum_u \nabla\pi(u\mid s)\, Q(s, u)$, with the
+# critic, instead of sampling them; only the states come from $b$ — Sec. 3 measures what that costs.
+#
+# **By hand**, on the one-step game of notebook 01 with the critic equal to its payoff
+# $Q(\mathbf u) = \begin{pmatrix} 8 & -12 & -12\\ -12 & 0 & 0\\ -12 & 0 & 0\end{pmatrix}$
+# (rows: agent 1's action A, B, C; columns: agent 2's), policies $\pi^1 = (\tfrac12, \tfrac14, \tfrac14)$,
+# $\pi^2 = (\tfrac14, \tfrac12, \tfrac14)$, and the joint action $\mathbf u = (A, B)$ with $Q = -12$:
+#
+# * agent 1, agent 2 kept at B: column B is $(-12, 0, 0)$, so $b^1 = \tfrac12(-12) + \tfrac14\cdot 0 + \tfrac14\cdot 0 = -6$
+#   and $A^1 = -12 - (-6) = -6$: against B, agent 1's A was its worst choice;
+# * agent 2, agent 1 kept at A: row A is $(8, -12, -12)$, so $b^2 = \tfrac14\cdot 8 + \tfrac12(-12) + \tfrac14(-12) = -7$
+#   and $A^2 = -12 - (-7) = -5$: with agent 1 on A, agent 2 should have played A too.
+#
+# The cell checks this with the kit's `losses.counterfactual_baseline` and `losses.counterfactual_advantage`,
+# then takes the exact expectation of COMA's actor loss (`losses.coma_actor_loss`) over all 9 joint
+# actions, once under $\pi$ and once under a behaviour policy $b$, and compares it with the exact
+# gradient of $J = E_{\mathbf u\sim\pi}[Q(\mathbf u)]$ with respect to the logits.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from nqmix_core import losses
+from nqmix_core.envs.matrix import QTRAN_PAYOFF
+
+team_q = torch.tensor(QTRAN_PAYOFF, dtype=D)  # the critic Q(s, (u^1, u^2)) of a one-state game: [U, U]
+pi_agents = torch.tensor([[1 / 2, 1 / 4, 1 / 4], [1 / 4, 1 / 2, 1 / 4]], dtype=D)  # π^a(u|τ^a): [N, U]
+joint = th.joint_actions(n_agents=2, n_actions=3)  # every joint action (u^1, u^2): [J, N]
+counterfactual_qs = torch.stack([team_q[:, joint[:, 1]].T,  # agent 1: Q(s, (u', u^2)) for every u'
+                                 team_q[joint[:, 0], :]], dim=1)  # agent 2: Q(s, (u^1, u')): [J, N, U]
+pi_per_joint = pi_agents.expand(len(joint), -1, -1)  # the same π^a at every joint action: [J, N, U]
+baseline = losses.counterfactual_baseline(pi_per_joint, counterfactual_qs)  # [J, N]
+advantage = losses.counterfactual_advantage(pi_per_joint, counterfactual_qs, joint)  # [J, N]
+a_then_b = joint.tolist().index([0, 1])  # u = (A, B)
+assert baseline[a_then_b].tolist() == [-6.0, -7.0] and advantage[a_then_b].tolist() == [-6.0, -5.0]  # as by hand
+
+
+def joint_probs(per_agent: torch.Tensor) -> torch.Tensor:
+    """Pr(u) = Π_a p^a(u^a) of every joint action: per_agent [N, U] -> [J]."""
+    return per_agent[0, joint[:, 0]] * per_agent[1, joint[:, 1]]
+
+
+def coma_gradient(action_probs: torch.Tensor) -> torch.Tensor:
+    """Eq. 5 for both agents, the actions weighted by action_probs [J], w.r.t. the logits of π: [N, U].
+
+    COMA's loss averages −A·log π over the masked steps; a mask of weights Pr(u) summing to 1 turns that
+    average into the exact expectation (divided by N = 2 agents)."""
+    with torch.enable_grad():
+        leaf = pi_agents.log().requires_grad_(True)  # logits: softmax(leaf) = π
+        policy_j = torch.softmax(leaf, -1).expand(len(joint), -1, -1)  # [J, N, U]
+        loss, _ = losses.coma_actor_loss(policy_j[None], counterfactual_qs[None], joint[None],
+                                         action_probs[None])  # B = 1, T = J "steps", mask = Pr(u)
+        (grad,) = torch.autograd.grad(-2 * loss, leaf)  # [N, U]
+    return grad
+
+
+with torch.enable_grad():  # the truth: ∇ of J = E_π[Q(u)] through the softmax, by autograd
+    coma_logits = pi_agents.log().requires_grad_(True)
+    expected_team_q = (joint_probs(torch.softmax(coma_logits, -1)) * team_q[joint[:, 0], joint[:, 1]]).sum()
+    (coma_truth,) = torch.autograd.grad(expected_team_q, coma_logits)  # [N, U]
+b_agents = torch.tensor([[1 / 8, 1 / 8, 3 / 4], [1 / 8, 3 / 4, 1 / 8]], dtype=D)  # an older policy b: [N, U]
+mean_advantage_pi = (joint_probs(pi_agents)[:, None] * advantage).sum(0)  # E_π[A^a]: [N]
+mean_advantage_b = (joint_probs(b_agents)[:, None] * advantage).sum(0)  # E_b[A^a]: [N]
+coma_on, coma_off = coma_gradient(joint_probs(pi_agents)), coma_gradient(joint_probs(b_agents))  # [N, U] each
+coma_on_error = th.relative_error(coma_on, coma_truth).item()
+coma_off_error = th.relative_error(coma_off, coma_truth).item()
+assert (mean_advantage_pi == 0).all()  # exactly: the baseline is the advantage's mean under π
+assert coma_on_error < 1e-12  # on-policy, Eq. 5 with the baseline is the exact gradient
+assert (mean_advantage_b != 0).all() and coma_off_error > 0.5  # actions from b: neither holds
+print("u = (A, B):  baselines b^a =", baseline[a_then_b].tolist(), "  advantages A^a =", advantage[a_then_b].tolist())
+print("actions from π:  E[A^a] =", mean_advantage_pi.tolist(),
+      f"  Eq. 5 = ∇J (relative error below 1e-12): {coma_on_error < 1e-12}")
+print("actions from b:  E[A^a] =", mean_advantage_b.tolist(),
+      f"  Eq. 5 relative error {coma_off_error:.2f}, cosine to ∇J {th.cosine_similarity(coma_off, coma_truth).item():.2f}")
+
+# %% [markdown]
+# Under $\pi$ the mean advantage of each agent is exactly 0, and Eq. 5 is the gradient to machine
+# precision: the counterfactual baseline costs no bias. Feed the same loss with actions that an older
+# policy $b$ chose — what a replay buffer would hold — and the advantages no longer average to 0, and
+# the "gradient" is far from $\nabla J$ (see the printed error and cosine). This is why COMA trains only
+# on fresh episodes, and why the paper's off-policy route goes through Eq. 3.
+
+# %% [markdown]
 # ## 3 · Off-policy actor-critic (Eq. 3): how wrong is it?
 #
 # $$\nabla_\theta J(\theta) \approx g(\theta) = \sum_s d^b(s) \sum_u \nabla_\theta \pi(u\mid s,\theta)\, Q^\pi(s,u) \tag{3}$$
@@ -130,6 +249,12 @@ print(f"Eq. 2 equals it to machine precision (relative error < 1e-12): {eq2_erro
 # $b_\lambda = \mathrm{softmax}\big((1-\lambda)\,\theta + \lambda\, \theta_b\big)$: $\lambda = 0$ is on-policy.
 # The last column is the total-variation distance between the normalised visitations
 # $(1-\gamma)d^b$ and $(1-\gamma)d^\pi$.
+#
+# > **Predict before you run.** Write your guesses down, then run the cell.
+# > 1. At $\lambda = 0$ the behaviour policy *is* $\pi$. How large is Eq. 3's error there?
+# > 2. As $\lambda$ goes from 0 to 1, does the error grow steadily, jump, or stay small? Roughly how
+# >    large is it at $\lambda = 1$: 1%, 10%, 50% of $\|\nabla J\|$?
+# > 3. Can Eq. 3 ever point *downhill* here (cosine to $\nabla J$ below 0)? Why, or why not?
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -149,6 +274,24 @@ assert bias_table["relative error"].is_monotonic_increasing  # the further b is 
 assert (bias_table["cosine to ∇J"] > 0).all()  # ... but it still points uphill
 assert bias_table["relative error"].iloc[-1] > 0.2  # b = b_1: tens of percent off
 print(bias_table.round(3).to_string(index=False))
+
+# %% [markdown]
+# **Move the behaviour policy yourself.** Drag the slider (or type a value into the box at its right
+# end). The line under it gives Eq. 3's error for that $\lambda$; the left chart shows how $b_\lambda$
+# re-weights the states, the right chart every entry of the exact $\nabla J$ next to Eq. 3's.
+# (`BehaviourSlider` in `nqmix_core/widgets/behaviour.py`; the figure needs a running kernel.)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from nqmix_core.widgets import BehaviourSlider
+
+behaviour_slider = BehaviourSlider(mdp, theta, theta_b, lam=0.0)
+behaviour_slider.show()
+for lam in [0.0, 0.5, 1.0]:  # the widget measures what the table above measured
+    table_row = bias_table.set_index("λ").loc[lam]
+    widget_row = behaviour_slider.measure(lam)
+    assert all(abs(widget_row[key] - table_row[key]) < 1e-12 for key in ["relative error", "cosine to ∇J",
+                                                                           "TV(d^b, d^π)"])
 
 # %% [markdown]
 # The bias is substantial — tens of percent of $\|\nabla J\|$ once $b$ differs markedly from $\pi$ —
@@ -369,6 +512,13 @@ print(sign_table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 # Where does the non-monotone MLP go wrong? The vote $E_\pi[\mathrm{sgn}\,\partial f/\partial Q_a]$
 # lies in $[-1, 1]$; when it is close to $\pm 1$ almost every joint action agrees on the sign and
 # the sign trick is usually right, when it is close to 0 the sign is a coin flip.
+#
+# In the right panel two mixers put all their cosines on the ends of the range: the linear mixer's
+# are all 1 and the bilinear mixer's are all $\pm 1$ (to rounding; the table cell checks both). Their
+# ECDFs are vertical steps at $x = \pm 1$ and flat lines at heights 0 and 1, which would lie on the
+# frame of the plot. The axes are therefore padded a little beyond $[-1, 1]$ and $[0, 1]$, and the
+# linear mixer is drawn as a wide pale band underneath, so that the bilinear step at $x = 1$ stays
+# visible on top of it.
 
 # %%
 mlp_cos = cosines["MLP (non-monotone)"]
@@ -388,10 +538,18 @@ axes[0].legend(loc="lower right")
 axes[1].bar(by_margin.index.astype(str), by_margin.values, color="C0")
 axes[1].set(xlabel="|vote| = |E_π[sgn ∂f/∂Q_a]|", ylabel="fraction with cos > 0", ylim=(0, 1),
             title="MLP f: right when the vote is clear")
+ecdf_styles = {"linear 2q1+3q2": {"lw": 7, "alpha": 0.35, "zorder": 1},  # wide band under the others
+               "bilinear q1+q2−2q1q2": {"lw": 2, "ls": "--", "zorder": 3}}
+ecdf_notes = {"linear 2q1+3q2": "  (every cosine = 1)", "bilinear q1+q2−2q1q2": "  (every cosine = ±1)"}
 for name, c in cosines.items():
-    sns.ecdfplot(c, ax=axes[2], label=name)
-axes[2].set(xlabel="cosine(NQMIX step, exact gradient)", title="all mixers")
+    sns.ecdfplot(c, ax=axes[2], label=name + ecdf_notes.get(name, ""),
+                 **ecdf_styles.get(name, {"lw": 1.5, "zorder": 2}))
+axes[2].set(xlabel="cosine(NQMIX step, exact gradient)", title="all mixers",
+            xlim=(-1.1, 1.1), ylim=(-0.04, 1.04))  # padded: the linear and bilinear steps sit at exactly ±1
 axes[2].legend(loc="upper left", fontsize=8)
+x_low, x_high = axes[2].get_xlim()
+y_low, y_high = axes[2].get_ylim()
+assert x_low < -1 and x_high > 1 and y_low < 0 and y_high > 1  # every ECDF lies inside the frame, none on it
 assert by_margin.iloc[0] < 0.7 and by_margin.iloc[-1] > 0.9  # close votes: near chance; clear votes: mostly right
 plt.tight_layout()
 plt.show()

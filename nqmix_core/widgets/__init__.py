@@ -3,7 +3,9 @@
 | widget | module | notebook |
 |---|---|---|
 | ``PayoffEditor`` | ``payoff`` | 01: change a matrix game, retrain, see what each method learned |
+| ``BehaviourSlider`` | ``behaviour`` | 02: move the behaviour policy away from π, see the bias of Eq. 3 |
 """
+from nqmix_core.widgets.behaviour import BehaviourSlider
 from nqmix_core.widgets.payoff import PayoffEditor
 
-__all__ = ["PayoffEditor"]
+__all__ = ["BehaviourSlider", "PayoffEditor"]

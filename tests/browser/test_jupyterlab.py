@@ -4,6 +4,7 @@ For every ``notebooks/0*.ipynb`` this starts JupyterLab on a private copy of the
 notebook in headless chromium (driven by playwright), waits for its one kernel, runs all cells, and checks
 that every code cell ran and none shows an error. Notebook 01's payoff editor is then used like a student
 would: type a payoff into the grid, press Retrain, and read the table it prints.
+Notebook 02's behaviour-policy slider is moved off λ = 0 and back, and the bias it prints is read.
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``, or ``$NQMIX_CHROMIUM``) and the PyPI ``playwright``
 package (its own browser download is not needed). The module is skipped when either is missing.
@@ -417,6 +418,45 @@ def _payoff_editor_round_trip(page, shots: Path, stem: str, record_property):
         f"on the monotonic game QMIX should find (A, A):\n{after}"
 
 
+BEHAVIOUR_LINE = re.compile(r"λ = (\d+\.\d+):.*relative error [^=]*= (\d+\.\d+)")
+
+
+def _behaviour_slider_round_trip(page, shots: Path, stem: str, record_property):
+    """Notebook 02's BehaviourSlider: moving λ off 0 makes Eq. 3's printed relative error grow from 0."""
+    slider_widget = page.locator(".jp-OutputArea-output").filter(
+        has=page.locator(".widget-hslider", has_text="λ"))
+    assert slider_widget.count() == 1, "the BehaviourSlider (a widget with a λ slider) was not rendered"
+    slider_widget.scroll_into_view_if_needed()
+    text_out = slider_widget.locator(
+        ".widget-output .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']")
+
+    def reading(accept) -> tuple[float, float]:
+        """Wait for the printed line to give (λ, relative error) with accept(λ, error) true."""
+        def parsed():
+            for text in text_out.all_inner_texts():
+                match = BEHAVIOUR_LINE.search(text)
+                if match and accept(float(match[1]), float(match[2])):
+                    return float(match[1]), float(match[2])
+            return None
+        return _poll(parsed, 60, "the BehaviourSlider's printed relative error", interval=0.5)
+
+    lam, error = reading(lambda lam, error: True)
+    assert lam == 0.0 and error == 0.0, f"on-policy (λ = 0) Eq. 3 should be exact, the widget says {error}"
+    track = slider_widget.locator(".widget-hslider .noUi-target")
+    box = track.bounding_box()
+    page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + box["height"] / 2)  # a click on the track
+    lam, error = reading(lambda lam, error: lam > 0)
+    print(f"BehaviourSlider after a click on the track: λ = {lam:.2f}, relative error {error:.3f}")
+    assert error > 0.01, f"moving b away from π should make Eq. 3 biased, the widget says {error} at λ = {lam}"
+    _poll(lambda: slider_widget.locator(".widget-output img").count() >= 1, 60, "the BehaviourSlider's bar chart")
+    _shoot(page, shots / f"{stem}_behaviour_slider.png", record_property, "behaviour slider", locator=slider_widget)
+    readout = slider_widget.locator(".widget-readout")  # the box at the slider's right end
+    readout.fill("0")
+    readout.press("Enter")
+    lam, error = reading(lambda lam, error: lam == 0.0)
+    assert error == 0.0, f"back at λ = 0 the widget should print 0.000, it says {error}"
+
+
 @pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks/0*.ipynb")
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_notebook_runs_in_jupyterlab(notebook, lab, browser, screenshot_dir, record_property):
@@ -445,6 +485,8 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser, screenshot_dir, rec
         record_property(f"run all {notebook.stem} (s)", round(state["seconds"], 1))
         if notebook.stem.startswith("01_"):
             _payoff_editor_round_trip(page, screenshot_dir, notebook.stem, record_property)
+        if notebook.stem.startswith("02_"):
+            _behaviour_slider_round_trip(page, screenshot_dir, notebook.stem, record_property)
         assert not console_errors, f"JavaScript errors in the page: {console_errors}"
     except Exception:
         try:
