@@ -5,6 +5,7 @@ notebook in headless chromium (driven by playwright), waits for its one kernel, 
 that every code cell ran and none shows an error. Notebook 01's payoff editor is then used like a student
 would: type a payoff into the grid, press Retrain, and read the table it prints.
 Notebook 02's behaviour-policy slider is moved off λ = 0 and back, and the bias it prints is read.
+Notebook 03's target-lag explorer gets a new τ typed into its slider, and the half-life it prints is checked.
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``, or ``$NQMIX_CHROMIUM``) and the PyPI ``playwright``
 package (its own browser download is not needed). The module is skipped when either is missing.
@@ -16,6 +17,7 @@ the end of the pytest run. ``$NQMIX_BROWSER_TIMEOUT`` (seconds, default 600) bou
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -457,6 +459,37 @@ def _behaviour_slider_round_trip(page, shots: Path, stem: str, record_property):
     assert error == 0.0, f"back at λ = 0 the widget should print 0.000, it says {error}"
 
 
+def _target_lag_round_trip(page, shots: Path, stem: str, record_property):
+    """Notebook 03's TargetLagExplorer: typing a new τ into its slider's readout redraws the plot and prints
+    the half-life ln 2 / −ln(1 − r) of the new per-update rate r = 1 − (1 − τ)^T."""
+    explorer = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-hslider", has_text="T (steps)"))
+    assert explorer.count() == 1, "the TargetLagExplorer (sliders for τ and T) was not rendered"
+    explorer.scroll_into_view_if_needed()
+    summary = explorer.locator(".widget-output .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']")
+
+    def printed(accept) -> str:
+        def ready():
+            texts = summary.all_inner_texts()
+            return texts[-1] if texts and "half-life" in texts[-1] and accept(texts[-1]) else None
+        return _poll(ready, 60, "the TargetLagExplorer's printed half-life", interval=0.5)
+
+    def half_life(text: str) -> float:  # the first line: τ per time step, as Alg. 1 applies it
+        return float(re.search(r"half-life ([\d.]+) updates", text)[1])
+
+    before = printed(lambda text: True)
+    readout = explorer.locator(".widget-hslider", has_text="τ").locator(".widget-readout")
+    readout.fill("0.01")
+    readout.press("Enter")
+    after = printed(lambda text: "τ = 0.0100" in text)
+    print(f"TargetLagExplorer before:\n{before}\nafter typing τ = 0.01:\n{after}")
+    n_steps = int(re.search(r"T = (\d+) time steps", after)[1])
+    rate = 1 - (1 - 0.01) ** n_steps
+    assert half_life(after) == float(f"{math.log(2) / -math.log(1 - rate):.1f}"), after
+    assert half_life(after) < half_life(before), f"a faster τ should shorten the half-life:\n{before}\n{after}"
+    _poll(lambda: explorer.locator(".widget-output img").count() >= 1, 60, "the TargetLagExplorer's plot")
+    _shoot(page, shots / f"{stem}_target_lag.png", record_property, "target lag explorer", locator=explorer)
+
+
 @pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks/0*.ipynb")
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_notebook_runs_in_jupyterlab(notebook, lab, browser, screenshot_dir, record_property):
@@ -487,6 +520,8 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser, screenshot_dir, rec
             _payoff_editor_round_trip(page, screenshot_dir, notebook.stem, record_property)
         if notebook.stem.startswith("02_"):
             _behaviour_slider_round_trip(page, screenshot_dir, notebook.stem, record_property)
+        if notebook.stem.startswith("03_"):
+            _target_lag_round_trip(page, screenshot_dir, notebook.stem, record_property)
         assert not console_errors, f"JavaScript errors in the page: {console_errors}"
     except Exception:
         try:
