@@ -52,6 +52,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import torch
+from scipy.stats import fisher_exact
 
 from nqmix_core import continuous_losses, losses
 from nqmix_core.buffer import EpisodeBuffer
@@ -128,18 +129,64 @@ print(f"NQMIX mixer: sgn(∂Q_tot/∂Q_a)·∂Q_a/∂u has the sign of ∂Q_tot/
 # $f(Q_1(u_1), Q_2(u_2))$ with $\partial f/\partial Q_a \ge 0$ can rank agent 1's actions one way for
 # $u_2 = -0.5$ and the other way for $u_2 = 0.5$. A "win" is a joint action that pays more than the
 # low peak's best, i.e. one on the high peak's hill.
+#
+# An agent that judges its own action by the reward *averaged* over its partner's exploration sees a
+# different landscape: the last line below averages $r(u_1, u_2)$ over a partner who plays
+# $u_2 \sim N(0, 0.5^2)$ (inside the box), as the partner does early in training.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 payoff = TwoPeakPayoff()
 grid = torch.linspace(-1, 1, 201)
-landscape = two_peak_reward(torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1), payoff)  # [u1, u2]
+joint_grid = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1)  # [u1, u2, 2]
+landscape = two_peak_reward(joint_grid, payoff)  # [u1, u2]
 best_u1 = {u2: grid[landscape[:, (grid - u2).abs().argmin()].argmax()].item() for u2 in (-0.5, 0.5)}
 assert best_u1[-0.5] < 0 < best_u1[0.5]  # the best reply flips with the partner's action
+partner = torch.distributions.Normal(0.0, 0.5).log_prob(grid.double()).exp()  # [u2], u2 ~ N(0, 0.5²)
+averaged = landscape.double() @ (partner / partner.sum())  # [u1]: E_{u2}[r(u1, u2)]
+averaged_at = {c: averaged[(grid - c).abs().argmin()].item() for c in (payoff.low_center, payoff.high_center)}
+assert averaged_at[payoff.high_center] > averaged_at[payoff.low_center]  # the high peak's coordinate still wins
 print(f"r(high peak) = {two_peak_reward(torch.tensor([0.5, 0.5]), payoff).item():.2f}, "
       f"r(low peak) = {two_peak_reward(torch.tensor([-0.5, -0.5]), payoff).item():.2f}, "
       f"r(0, 0) = {two_peak_reward(torch.zeros(2), payoff).item():.2f}")
 print(f"agent 1's best reply: {best_u1[-0.5]:+.2f} if u2 = -0.5, {best_u1[0.5]:+.2f} if u2 = +0.5")
+print(f"r averaged over u2 ~ N(0, 0.5²): {averaged_at[payoff.low_center]:+.2f} at u1 = {payoff.low_center:+.1f} "
+      f"(low peak's coordinate), {averaged_at[payoff.high_center]:+.2f} at u1 = {payoff.high_center:+.1f} (high peak's)")
+
+# %% [markdown]
+# **Basins of attraction.** Exact gradient ascent on $r$ from a joint action climbs one of the two
+# hills; the set of starts that end on the high peak is that peak's *basin*. `climbs_to_high_peak`
+# runs that ascent (kept inside the box) from any joint actions; `basin_border` finds where the
+# basins meet on the diagonal $u_1 = u_2$. We use it below to ask whether a run's start decides
+# which peak it ends on.
+
+
+# %%
+def climbs_to_high_peak(u: torch.Tensor, payoff: TwoPeakPayoff = payoff, steps: int = 300) -> torch.Tensor:
+    """True where gradient ascent on r, clipped to the box, ends on the high peak: u [..., 2] -> [...] bool."""
+    u = u.detach().double()
+    for _ in range(steps):
+        u.requires_grad_(True)
+        (slope,) = torch.autograd.grad(two_peak_reward(u, payoff).sum(), u)  # [..., 2]
+        u = (u + 0.01 * slope).clamp(-1.0, 1.0).detach()
+    return (u - payoff.high_center).norm(dim=-1) < (u - payoff.low_center).norm(dim=-1)
+
+
+def basin_border(payoff: TwoPeakPayoff = payoff) -> float:
+    """The point u1 = u2 on the diagonal between the peaks where the high peak's basin begins."""
+    diagonal = torch.linspace(payoff.low_center, payoff.high_center, 1001, dtype=torch.float64)  # [D]
+    high_side = climbs_to_high_peak(torch.stack([diagonal, diagonal], -1), payoff)  # [D]
+    return diagonal[high_side].min().item()
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+high_basin = climbs_to_high_peak(joint_grid)  # [u1, u2] bool, for the figure in section 3
+border = basin_border()
+assert 0 < border < payoff.high_center  # the border lies on the high peak's side of (0, 0)
+print(f"basin border on the diagonal: u1 = u2 = {border:+.2f} (r there = "
+      f"{two_peak_reward(torch.tensor([border, border]), payoff).item():.2f}); "
+      f"the high peak's basin covers {high_basin.double().mean().item():.0%} of the box")
 
 # %% [markdown]
 # ## 3 · Training the three methods
@@ -153,12 +200,51 @@ print(f"agent 1's best reply: {best_u1[-0.5]:+.2f} if u2 = -0.5, {best_u1[0.5]:+
 # half-range, falls from 0.5 to 0.05 over the first two thirds of training (the config's ε). The
 # critic's GRU and the actors are 32 wide here (64 in the paper) to keep the notebook quick; the
 # game is one step long, so the target networks do not enter the TD target at all.
+#
+#
+#
+# Besides where each run ends, `train_two_peak` records what we need to explain it: the basin of the
+# greedy joint action before training, after 5 % and 75 % of it, and at the end; the untrained
+# critic's *tilt* (its slope along the diagonal at the start: positive means "towards the high
+# peak"); and, for the two methods with a mixer, how the final critic's $Q_{tot}(u)$ compares with
+# the true $r(u)$. The critic helpers only evaluate the learner's networks, as Alg. 2 line 9 does.
 
 
 # %%
+@torch.no_grad()
+def critic_values(learner, batch, joint_actions: torch.Tensor) -> torch.Tensor:
+    """The learned critic at joint actions [..., 2] -> [...]: Q_tot for a mixer, Σ_a Q_a for iddpg."""
+    hidden, _ = learner.unroll(batch)  # [E, T+1, N, H]
+    history, state = hidden[0, 0], batch.state[0, 0]  # [N, H], [S]: the one-step game has one history
+    lead = joint_actions.shape[:-1]
+    agent_qs = learner.agent.q(history.expand(*lead, *history.shape), joint_actions.unsqueeze(-1))  # [..., N]
+    q = learner.mixer(agent_qs, state.expand(*lead, -1))  # [...] ([..., N] for iddpg)
+    return q if q.dim() == len(lead) else q.sum(-1)
+
+
+def critic_tilt(learner, batch) -> float:
+    """Q(u + δ) − Q(u − δ) at the greedy joint action u, δ = (0.05, 0.05): > 0 points to the high peak."""
+    u = batch.actions[0, 0, :, 0]  # [2]
+    q = critic_values(learner, batch, torch.stack([u + 0.05, u - 0.05]))  # [2]
+    return (q[0] - q[1]).item()
+
+
+def critic_report(learner, batch, u: torch.Tensor, payoff: TwoPeakPayoff) -> dict:
+    """Final Q_tot against r: RMSE within 0.25 of the final joint action u [2], and the error at both peak tops."""
+    if learner.config.mixer == "none":
+        return {}  # independent DDPG has no Q_tot(u1, u2) to compare with r
+    near = (joint_grid - u).norm(dim=-1) <= 0.25  # [u1, u2] grid points around u
+    error = critic_values(learner, batch, joint_grid) - two_peak_reward(joint_grid, payoff)  # [u1, u2]
+    tops = torch.tensor([[payoff.high_center] * 2, [payoff.low_center] * 2])  # [2, 2]: high, low
+    q_tops = critic_values(learner, batch, tops)  # [2]
+    top_errors = q_tops - two_peak_reward(tops, payoff)  # [2]
+    return {"rmse near end": error[near].pow(2).mean().sqrt().item(), "error high top": top_errors[0].item(),
+            "error low top": top_errors[1].item(), "prefers": "high" if q_tops[0] > q_tops[1] else "low"}
+
+
 def train_two_peak(algo: str, seed: int, n_rollouts: int = N_ROLLOUTS, payoff: TwoPeakPayoff = payoff,
                    **overrides) -> dict:
-    """Train one method on the two-peak game; return its greedy joint action before and after."""
+    """Train one method on the two-peak game; return its greedy joint actions, their basins and its critic's fit."""
     seed_everything(seed)
     env = TwoPeakGame(16, DEVICE, payoff)
     settings = {"rnn_hidden_dim": 32, "actor_hidden_dim": 32, "buffer_size": 2000, "epsilon_start": 0.5,
@@ -166,15 +252,28 @@ def train_two_peak(algo: str, seed: int, n_rollouts: int = N_ROLLOUTS, payoff: T
     learner = make_learner(algo_config(algo, **{**settings, **overrides}), env.info, DEVICE)
     buffer, counters = EpisodeBuffer(2000, env.info, DEVICE), Counters()
     generators = Generators.from_seed(seed, DEVICE)
-    start, _ = rollout(env, learner, "greedy", 0)
-    for _ in range(n_rollouts):
+    greedy = {"start": rollout(env, learner, "greedy", 0)[0]}  # greedy rollouts draw no noise
+    tilt = critic_tilt(learner, greedy["start"])
+    checkpoints = {max(n_rollouts // 20, 1): "early", n_rollouts * 3 // 4: "late"}  # after 5 % and 75 %
+    for i in range(1, n_rollouts + 1):
         collect_and_learn(env, learner, buffer, counters, generators, updates_per_rollout=2)
-    end, _ = rollout(env, learner, "greedy", counters.t_env)
-    u0, u = start.actions[0, 0, :, 0], end.actions[0, 0, :, 0]  # [2] each
-    return {"method": algo, "seed": seed, "u1 start": u0[0].item(), "u2 start": u0[1].item(),
-            "u1": u[0].item(), "u2": u[1].item(), "reward": two_peak_reward(u, payoff).item(),
-            "high peak": bool(on_high_peak(u, payoff))}
+        if i in checkpoints:
+            greedy[checkpoints[i]] = rollout(env, learner, "greedy", counters.t_env)[0]
+    greedy["end"] = rollout(env, learner, "greedy", counters.t_env)[0]
+    u = {name: batch.actions[0, 0, :, 0] for name, batch in greedy.items()}  # [2] each: (u1, u2)
+    basin = {name: "high" if climbs_to_high_peak(v, payoff) else "low" for name, v in u.items()}
+    return {"method": algo, "seed": seed, "u1 start": u["start"][0].item(), "u2 start": u["start"][1].item(),
+            "start basin": basin["start"], "tilt": tilt, "early basin": basin["early"], "u1": u["end"][0].item(),
+            "u2": u["end"][1].item(), "end basin": basin["end"], "late drift": (u["end"] - u["late"]).norm().item(),
+            "reward": two_peak_reward(u["end"], payoff).item(), "high peak": bool(on_high_peak(u["end"], payoff)),
+            **critic_report(learner, greedy["end"], u["end"], payoff)}
 
+
+# %% [markdown]
+# **Predict before you run.** Every run starts near $(0, 0)$, where the border between the two basins
+# also lies (printed in section 2). Before running the next cell, write down: which of the three
+# methods will end on the high peak, on how many of its seeds, and *why*? Does a run's start
+# decide its end? Then compare with the tables below.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -186,46 +285,139 @@ print(f"{len(runs)} runs in {time.perf_counter() - t0:.0f} s")
 # NBVAL_IGNORE_OUTPUT
 # training results: their last digits change with the CPU, so nbval does not compare them; the asserts
 # below check what holds on any machine
-print(runs.round(2).to_string(index=False))
+print("where each run went (basin = the peak that exact gradient ascent on r climbs to from there;"
+      " early = after 5 % of training; late drift = how far the greedy joint action moved in the last 25 %):")
+columns = ["method", "seed", "u1 start", "u2 start", "start basin", "tilt", "early basin", "u1", "u2", "end basin",
+           "late drift", "reward", "high peak"]
+print(runs[columns].round(2).assign(tilt=runs["tilt"].round(4)).to_string(index=False))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 success = runs.groupby("method", sort=False).agg(seeds=("seed", "size"), high_peak=("high peak", "mean"),
                                                  mean_reward=("reward", "mean"))
 assert success.loc["iddpg", "high_peak"] == 0.0  # independent DDPG never ends on the high peak
-for algo in ("nqmix-cont", "qmix-cont"):  # a mixer reaches it from some starts, not from others
+for algo in ("nqmix-cont", "qmix-cont"):  # a mixer reaches it on some seeds, not on others
     assert 0.0 < success.loc[algo, "high_peak"] < 1.0
+on_peak = runs.groupby("method", sort=False)["high peak"].sum()
+table = [[on_peak[algo], len(SEEDS) - on_peak[algo]] for algo in ("nqmix-cont", "qmix-cont")]
+_, p_value = fisher_exact(table)
+assert FULL_RUN or p_value > 0.05  # with 4 seeds a method each, no gap the asserts above allow is significant
 print("fraction of seeds whose greedy joint action ends on the high peak:")
 print(success.round(2).to_string())
-
-# %% [markdown]
-# What the table says, honestly:
-#
-# * **Independent DDPG fails.** Each agent's $Q_a(u_a)$ averages the team reward over its partner's
-#   exploration noise, so it cannot see that the high peak needs both agents at once; the agents
-#   drift away from it (to the low side or to the edge of the box).
-# * **The monotonic mixer did better than NQMIX's here** (in the quick run: 3 of 4 seeds against
-#   1 of 4). The DPG step is *local*: both actors start near $(0, 0)$ and climb whatever slope the
-#   learned critic shows them there. Around the current joint action a monotonic critic fits the
-#   landscape well enough, and QMIX's hypernetwork critic learned that local slope faster than the
-#   unconstrained MLP on $[Q_1, Q_2, s]$: several NQMIX runs even overshoot the low peak towards
-#   the corner, a sign that their critic is still inaccurate after 400 updates. NQMIX's advantage —
-#   it *can* represent the whole non-monotonic landscape — did not turn into more seeds on the high
-#   peak in this game and budget. That is a finding, not a proof that NQMIX never helps.
+print(f"nqmix-cont vs qmix-cont, seeds on the high peak: Fisher exact test p = {p_value:.2f} "
+      f"({'no evidence' if p_value > 0.05 else 'evidence'} of a difference at the 5 % level)")
 
 # %%
-fig, ax = plt.subplots(figsize=(6.2, 5.2))
-contours = ax.contourf(grid.numpy(), grid.numpy(), landscape.clamp(min=-3).T.numpy(), levels=30, cmap="viridis")
-fig.colorbar(contours, ax=ax, label="r(u1, u2)  (clipped at −3)")
-markers = {"nqmix-cont": "o", "qmix-cont": "s", "iddpg": "^"}
+fig, ax = plt.subplots(figsize=(7.2, 6.2))
+contours = ax.contourf(grid.numpy(), grid.numpy(), landscape.clamp(min=-3).T.numpy(), levels=30, cmap="Greys_r")
+fig.colorbar(contours, ax=ax, label="r(u1, u2)  (clipped at −3)", shrink=0.8)
+ax.contour(grid.numpy(), grid.numpy(), high_basin.T.double().numpy(), levels=[0.5], colors="tab:purple",
+           linestyles="--", linewidths=1.5)
+ax.plot([], [], color="tab:purple", linestyle="--", label="basin border")
+style = {"nqmix-cont": ("tab:red", "o"), "qmix-cont": ("tab:blue", "s"), "iddpg": ("tab:orange", "^")}
 for algo, group in runs.groupby("method", sort=False):
-    ax.scatter(group["u1"], group["u2"], marker=markers[algo], s=70, edgecolor="white", label=algo)
-ax.scatter(runs["u1 start"], runs["u2 start"], marker="x", color="k", s=20, label="start (greedy μ)")
-ax.set(xlabel="u1", ylabel="u2", title="learned greedy joint actions", xlim=(-1.05, 1.05), ylim=(-1.05, 1.05))
-ax.legend(loc="lower right", fontsize=8)
+    color, marker = style[algo]
+    for u1_start, u2_start, u1, u2 in group[["u1 start", "u2 start", "u1", "u2"]].itertuples(index=False):
+        ax.annotate("", xy=(u1, u2), xytext=(u1_start, u2_start),
+                    arrowprops={"arrowstyle": "->", "color": color, "lw": 1.6, "shrinkA": 0, "shrinkB": 4})
+    ax.scatter(group["u1"], group["u2"], marker=marker, s=70, color=color, edgecolor="white", label=f"{algo} end",
+               zorder=3)
+ax.scatter(runs["u1 start"], runs["u2 start"], marker=".", color="k", s=30, label="start (greedy μ)", zorder=3)
+for center, name in ((payoff.high_center, "high peak"), (payoff.low_center, "low peak")):
+    ax.scatter([center], [center], marker="+", color="k", s=80, zorder=2)
+    ax.annotate(name, (center, center), xytext=(center - 0.18, center + 0.12), fontsize=9, color="k")
+ax.set(xlabel="u1", ylabel="u2", title="each run: greedy joint action before → after training",
+       xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal")
+ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
 assert ((runs[["u1", "u2"]].abs() <= 1.0).all()).all()  # the tanh actors hold the bounds
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# Does a run's start decide where it ends? The next cell counts, for each method, the runs by the
+# basin they started in and the basin they ended in, and compares three predictors of the end basin:
+# the start's basin, the basin after 5 % of training, and the sign of the untrained critic's tilt.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+mixing = runs[runs["method"] != "iddpg"]
+basins = pd.CategoricalDtype(["low", "high"])
+print("runs by start basin (rows) and end basin (columns):")
+print(pd.crosstab([runs["method"], runs["start basin"].astype(basins)], runs["end basin"].astype(basins),
+                  dropna=False).to_string())
+same_as_start = mixing["end basin"] == mixing["start basin"]
+same_as_early = mixing["end basin"] == mixing["early basin"]
+tilt_side = mixing["tilt"].gt(0).map({True: "high", False: "low"})
+print(f"runs with a mixer ending in the basin they started in:           {same_as_start.sum()} of {len(mixing)}")
+print(f"runs with a mixer ending in the basin they were in after 5 %:    {same_as_early.sum()} of {len(mixing)}")
+for algo, group in mixing.groupby("method", sort=False):
+    agree = (tilt_side[group.index] == group["end basin"]).sum()
+    print(f"{algo}: the untrained critic's tilt points to the end basin in {agree} of {len(group)} runs; "
+          f"median |tilt| = {group['tilt'].abs().median():.3f}")
+slack = max(1, len(SEEDS) // 4)  # runs whose outcome may flip on another CPU
+starts = runs["start basin"].value_counts()
+assert starts.get("low", 0) > starts.get("high", 0)  # untrained actors, so no CPU can change this
+assert ((mixing["start basin"] == "low") & mixing["high peak"]).sum() >= 2  # low-basin starts reach the high peak
+assert same_as_early.sum() >= len(mixing) - 2 * slack and same_as_early.sum() > same_as_start.sum()
+qmix_runs = mixing[mixing["method"] == "qmix-cont"]
+assert (tilt_side[qmix_runs.index] == qmix_runs["end basin"]).sum() >= len(qmix_runs) - slack
+tilts = mixing.groupby("method")["tilt"].apply(lambda t: t.abs().median())
+assert tilts["nqmix-cont"] < tilts["qmix-cont"] / 3  # NQMIX's untrained critic is much flatter
+
+# %% [markdown]
+# Why do the actors stay on the side they first moved to? The critic learns only from the joint
+# actions the behaviour policy plays, and as the noise shrinks those lie ever closer to the actors.
+# The next cell measures each final critic against the true $r$: its RMSE over the grid points within
+# 0.25 of the final joint action, its error $Q_{tot} - r$ at both peak tops, and which top it values
+# more. It also counts the runs that ended beyond the low peak (more than 0.1 past it along the diagonal).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print("final critics against the true reward (methods with a mixer):")
+print(mixing[["method", "seed", "end basin", "reward", "rmse near end", "error high top", "error low top",
+              "prefers"]].round(2).to_string(index=False))
+other_top_error = mixing["error low top"].where(mixing["end basin"] == "high", mixing["error high top"]).abs()
+prefers_own = (mixing["prefers"] == mixing["end basin"]).sum()
+past_low = (runs["end basin"] == "low") & ((runs["u1"] + runs["u2"]) / 2 < payoff.low_center - 0.1)
+print(f"median RMSE within 0.25 of the final joint action: {mixing['rmse near end'].median():.2f}; "
+      f"median |error| at the top of the peak not ended on: {other_top_error.median():.2f}")
+print(f"critics that value the top of their own end basin's peak more: {prefers_own} of {len(mixing)}")
+print("runs that ended beyond the low peak:", past_low.groupby(runs["method"], sort=False).sum().to_dict())
+assert mixing["rmse near end"].median() < 0.5 < 1.0 < other_top_error.median()  # right nearby, wrong far away
+assert prefers_own >= len(mixing) - slack
+
+# %% [markdown]
+# What the numbers say (every count and value named here is printed above):
+#
+# * **The start does not decide.** The basin border on the diagonal lies just on the high peak's side
+#   of $(0, 0)$ (section 2), so most greedy starts lie in the low peak's basin (crosstab). Yet runs
+#   that started there reached the high peak: the start's basin names the end basin in only some
+#   of the runs with a mixer (count above). The DPG step is local, but local on the *learned
+#   critic*, not on $r$, and at the start that critic has learned nothing.
+# * **The first few updates decide.** The basin a run is in after 5 % of training names its end basin
+#   in more runs than its start basin does. For `qmix-cont` the direction of that first move is
+#   the untrained critic's random tilt: its sign points to the end basin in nearly every run. The
+#   actors climb whatever slope the untrained critic has, before any reward has shaped it.
+# * **For NQMIX that part is not settled.** Its untrained critic is much flatter (median |tilt| above,
+#   less than a third of `qmix-cont`'s). Its tilt's sign agrees with the end basin as often as
+#   printed, but a slope that small can be outweighed by the first noisy critic updates (exercise 2
+#   shows a run where that happens); so few seeds cannot tell which of the two sets NQMIX's direction.
+# * **Why nothing pulls the actors back.** At the end every critic fits $r$ near its actors (median
+#   RMSE within 0.25 of the final joint action) and is wrong, by more than one reward unit (median),
+#   at the top of the peak its actors did not reach; almost every critic values its own peak more.
+#   The critic has not learned that the other peak is better, so nothing tells the actors to go there.
+#   Where a run ends off both tops (beyond the low peak, counted above, or elsewhere), the
+#   `late drift` column shows whether it was still moving in the last quarter of training; if so, its
+#   end point is a snapshot, not a resting place. Why such runs drift we have not measured.
+# * **The two mixers.** The gap between their high-peak counts is within seed-to-seed chance (Fisher
+#   test above). NQMIX's advantage — its critic *can* represent the non-monotonic landscape — cannot
+#   show when neither critic ever sees the landscape far from its actors.
+# * **Independent DDPG never ends on the high peak.** Each agent's $Q_a(u_a)$ can only learn $r$
+#   averaged over its partner's actions. The textbook reason for failing, relative
+#   overgeneralisation (the broad low peak looking better on average), does not hold at the start:
+#   averaged over a partner who explores around $(0, 0)$ the high peak's coordinate scores *higher*
+#   (section 2). Where its actors go instead is in the figure and the table; why they go there we
+#   have not measured here.
 
 # %% [markdown]
 # ## 4 · SMAX 3m with continuous actions
@@ -255,8 +447,10 @@ print(smax_rows[["t_env", "test_greedy_return", "test_greedy_win_rate", "test_st
 fig, ax = plt.subplots(figsize=(6.5, 3.5))
 for mode in ("greedy", "stochastic"):
     ax.plot(smax_rows["t_env"], smax_rows[f"test_{mode}_return"], marker="o", label=f"{mode} return")
-ax.set(xlabel="environment steps", ylabel="test return (max 2.0)", title="nqmix-cont on SMAX 3m (continuous)")
-ax.legend()
+ax.axhline(2.0, color="grey", linestyle=":", label="best possible return")
+ax.set(xlabel="environment steps", ylabel="test return", ylim=(0, 2.1),
+       title="nqmix-cont on SMAX 3m (continuous): return on its full 0–2 scale")
+ax.legend(loc="center right", fontsize=9)
 assert len(smax_rows) >= 2 and smax_rows["test_greedy_return"].between(0, 2).all()  # damage share + win bonus
 plt.tight_layout()
 plt.show()
@@ -267,8 +461,9 @@ plt.show()
 # * Eq. 14 is the deterministic policy gradient (Eq. 10) with each agent's step turned round where
 #   the mixer's slope is negative; for one-dimensional actions it always moves uphill on $Q_{tot}$.
 # * On the two-peak game independent DDPG misses the high peak; the monotonic and the NQMIX mixer
-#   reach it from some starts but not others, because the DPG step climbs locally. In our runs
-#   NQMIX's non-monotonic mixer did worse than the monotonic one.
+#   reach it on some seeds but not others. The start's basin does not decide which: the actors follow
+#   the learned critic from the first update, the first few updates fix the side, and the critic then
+#   learns only near its actors. With four seeds per method the two mixers' difference is within chance.
 # * The same `train_run` trains the continuous learner on SMAX 3m (`smax-cont:3m`).
 
 # %%
@@ -285,16 +480,18 @@ print(f"notebook ran in {time.perf_counter() - NOTEBOOK_START:.1f} s")
 # NBVAL_IGNORE_OUTPUT
 no_noise = pd.DataFrame([train_two_peak("nqmix-cont", seed, n_rollouts=N_ROLLOUTS // 2, epsilon_start=0.0,
                                         epsilon_finish=0.0) for seed in SEEDS[:2]])
-print(no_noise[["seed", "u1 start", "u2 start", "u1", "u2", "reward"]].round(2).to_string(index=False))
+print(no_noise[["seed", "u1 start", "u2 start", "tilt", "u1", "u2", "reward"]].round(2)
+      .assign(tilt=no_noise["tilt"].round(4)).to_string(index=False))
 assert (no_noise[["u1", "u2"]] < -0.6).all().all()  # both actors end near the lower-left corner of the box
+assert (no_noise["tilt"] < 0).all()  # where the untrained critic pointed
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
 # Without noise every replayed joint action is (almost) the current $\mu$, so the critic learns the
 # value of one point and the slope there is whatever its initialisation and extrapolation say. The
-# actors follow that slope straight to the edge of the box (here near $(-0.9, -0.9)$, below both
-# peaks), and the critic never sees the high peak. Deterministic policies need behaviour noise
+# actors follow that slope (the `tilt` column: negative, towards the lower left) to the lower-left
+# corner of the box, below both peaks, and the critic never sees the high peak. Deterministic policies need behaviour noise
 # (DDPG adds it too); the paper's Alg. 2 leaves it out.
 #
 # </details>
@@ -307,17 +504,28 @@ assert (no_noise[["u1", "u2"]] < -0.6).all().all()  # both actors end near the l
 narrow = TwoPeakPayoff(high_width=0.3)
 narrow_runs = pd.DataFrame([train_two_peak(algo, seed, n_rollouts=N_ROLLOUTS // 2, payoff=narrow)
                             for algo in ("nqmix-cont", "qmix-cont") for seed in SEEDS[:2]])
-print(narrow_runs[["method", "seed", "u1", "u2", "reward", "high peak"]].round(2).to_string(index=False))
+print(narrow_runs[["method", "seed", "start basin", "tilt", "early basin", "u1", "u2", "end basin", "reward",
+                   "high peak"]].round(2).assign(tilt=narrow_runs["tilt"].round(4)).to_string(index=False))
+start_noise = torch.distributions.Normal(0.0, 0.5).log_prob(joint_grid.double()).exp().prod(-1)  # [u1, u2]
+shares = {}
+for name, game in (("w_high = 0.4", payoff), ("w_high = 0.3", narrow)):
+    shares[name] = ((start_noise * on_high_peak(joint_grid, game)).sum() / start_noise.sum()).item()
+    print(f"{name}: basin border on the diagonal at {basin_border(game):+.2f}; "
+          f"share of joint actions u ~ N(0, 0.5² I) on the high peak's hill: {shares[name]:.1%}")
+assert shares["w_high = 0.3"] < shares["w_high = 0.4"]
 assert not narrow_runs["high peak"].any() and (narrow_runs[["u1", "u2"]] < 0).all().all()  # all head to the low side
+assert ((narrow_runs["tilt"] > 0) & (narrow_runs["end basin"] == "low")).any()  # some end low against their tilt
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# With $w_{high} = 0.3$ the border between the two hills on the diagonal moves from about
-# $(0.05, 0.05)$ to about $(0.13, 0.13)$, so the actors, which start near $(0, 0)$, sit deeper in
-# the low peak's basin, and the high peak's hill is a smaller target for the behaviour noise. The
-# local DPG step of either mixer now heads to the low side from these starts (the monotonic one to
-# the low peak, NQMIX's past it). Finding the narrow peak needs a *global* search — wider, longer exploration, or
-# an actor update that does not only follow the local slope — which neither variant of Alg. 2 has.
+# Neither mixer finds it in these runs: all end on the low side. The basin border moves towards the
+# high peak (printed), but section 3 showed that the start's basin is not what decides. The seeds
+# start from the same untrained networks as in section 3 (same `tilt`), and at least one run whose
+# tilt points to the high side still ends low here: the first critic updates outweighed the tilt.
+# What they learn from is the noisy early joint actions, and fewer of those land on the narrower
+# hill (the printed shares). Finding the narrow peak needs a *global* search — wider, longer
+# exploration, or an actor update that does not only follow the local slope — which neither variant
+# of Alg. 2 has.
 #
 # </details>
