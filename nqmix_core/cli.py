@@ -8,6 +8,8 @@
                     nqmix train --algo nqmix --env smax:3m --seed 0 --t-max 200000 --out results/nqmix-3m
     nqmix sweep     train a grid of algorithm × environment × seed (``nqmix_core.sweep``), locally or on Ray
     nqmix plot      the paper's Figure 2 and 3 equivalents and the claims table from a sweep's folder
+    nqmix student-edition --out DIR
+                    the notebooks for students: no outputs, no solutions (``nqmix_core.student_edition``)
 
 Mistakes in the input print one sentence and exit with status 2; no traceback.
 """
@@ -172,6 +174,14 @@ def plot(args: argparse.Namespace) -> None:
         print(path)
 
 
+def student_edition(args: argparse.Namespace) -> None:
+    from nqmix_core.student_edition import write_student_edition
+
+    written = write_student_edition(args.out)
+    print(f"Student edition: {len(written)} files in {args.out} (no outputs, no solutions); open them with "
+          f"`jupyter lab {args.out}`.")
+
+
 def _format_matrix(table: torch.Tensor) -> str:
     return "\n".join("    " + " ".join(f"{float(x):7.2f}" for x in row) for row in table)
 
@@ -247,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--continuous", default=None, help="sweep folder of continuous:two-peak runs for claim C7")
     p.add_argument("--readme", default=None, help="rewrite the claims table between the markers of this file")
     p.set_defaults(run=plot)
+
+    e = commands.add_parser("student-edition", help="write the notebooks without outputs or solutions, for students",
+                            description=__import__("nqmix_core.student_edition").student_edition.__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("--out", required=True, help="a new or empty folder for the student edition")
+    e.set_defaults(run=student_edition)
     return parser
 
 

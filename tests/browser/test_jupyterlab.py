@@ -13,6 +13,8 @@ package (its own browser download is not needed). The module is skipped when eit
 Screenshots go to ``$NQMIX_SCREENSHOTS`` if set, else to a pytest temporary folder; the paths are listed at
 the end of the pytest run. ``$NQMIX_BROWSER_TIMEOUT`` (seconds, default 600) bounds each notebook's Run All;
 ``$NQMIX_BROWSER_NOTEBOOKS`` points the test at another folder of notebooks (to check that it catches errors).
+``test_student_edition_08_runs_in_jupyterlab`` also writes the student edition (``nqmix student-edition``) next to
+the copies and runs the lab, notebook 08, with its blank solutions: no error, and every check says "not yet".
 """
 from __future__ import annotations
 
@@ -526,6 +528,79 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser, screenshot_dir, rec
     except Exception:
         try:
             _shoot(page, screenshot_dir / f"{notebook.stem}_failure.png", record_property, "failure")
+        except Exception:  # noqa: BLE001
+            pass
+        print(f"--- JupyterLab log (tail) ---\n{lab.log_tail()}")
+        raise
+    finally:
+        context.close()
+        lab.shut_down_all_kernels()
+
+
+# --------------------------------------------------------------------------------------------------
+# the student edition (``nqmix student-edition``)
+# --------------------------------------------------------------------------------------------------
+
+STUDENT_LAB = "08_lab_write_nqmix"
+
+# The printed text of every code cell that calls a lab check (``ex.check(...)``), in notebook order.
+CHECK_OUTPUTS_JS = r"""
+(path) => {
+  const text = out => Array.isArray(out.text) ? out.text.join('') : (out.text || '');
+  const app = window.jupyterapp;
+  const panel = app && app.shell ? Array.from(app.shell.widgets('main'))
+      .find(w => w.context && w.context.path === path) : null;
+  if (panel) {
+    return panel.content.widgets
+      .filter(cell => cell.model.type === 'code' && cell.model.sharedModel.getSource().includes('ex.check('))
+      .map(cell => cell.model.outputs.toJSON().map(text).join(''));
+  }
+  return Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell'))
+    .filter(cell => cell.querySelector('.jp-InputArea').innerText.includes('ex.check('))
+    .map(cell => cell.querySelector('.jp-OutputArea').innerText);
+}
+"""
+
+
+@pytest.mark.skipif(not (ROOT / "notebooks" / f"{STUDENT_LAB}.ipynb").is_file(), reason="no notebook 08")
+def test_student_edition_08_runs_in_jupyterlab(lab, browser, screenshot_dir, record_property):
+    """The lab as a class gets it: every solution blank, yet Run All shows no error and each check says "not yet"."""
+    from nqmix_core.student_edition import write_student_edition
+
+    folder = lab.root / "student_edition"
+    if not folder.exists():
+        write_student_edition(folder)
+    name = f"student_edition/{STUDENT_LAB}.ipynb"
+    lab.shut_down_all_kernels()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    console_errors = []
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    try:
+        _open_notebook(page, lab, name)
+        state = _run_all(page, lab, name)
+        page.locator(".jp-Cell").last.scroll_into_view_if_needed()
+        _shoot(page, screenshot_dir / f"{STUDENT_LAB}_student.png", record_property, f"{STUDENT_LAB} student (end)")
+        if state["errors"]:
+            pytest.fail(f"the student edition of {STUDENT_LAB} raised in JupyterLab:\n"
+                        f"{_format_errors(state['errors'])}", pytrace=False)
+        dom_errors = page.evaluate(DOM_ERRORS_JS)
+        if dom_errors:
+            pytest.fail(f"the student edition of {STUDENT_LAB} shows error output:\n{_format_errors(dom_errors)}",
+                        pytrace=False)
+        counts = state["counts"]
+        assert all(c is not None for c in counts) and counts == sorted(counts) and len(set(counts)) == len(counts), \
+            f"every code cell should have run once, in order: {counts}"
+        checks = [ANSI.sub("", text).strip() for text in page.evaluate(CHECK_OUTPUTS_JS, name)]
+        print(f"{name}: {len(counts)} code cells ran in {state['seconds']:.0f} s; the checks say:\n"
+              + "\n".join(checks))
+        assert len(checks) == 5 and all(text.startswith("not yet") for text in checks), checks
+        record_property(f"run all {STUDENT_LAB} student edition (s)", round(state["seconds"], 1))
+        assert not console_errors, f"JavaScript errors in the page: {console_errors}"
+    except Exception:
+        try:
+            _shoot(page, screenshot_dir / f"{STUDENT_LAB}_student_failure.png", record_property, "failure")
         except Exception:  # noqa: BLE001
             pass
         print(f"--- JupyterLab log (tail) ---\n{lab.log_tail()}")
