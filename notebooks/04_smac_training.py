@@ -16,8 +16,9 @@
 # %% [markdown]
 # # 04 · Training NQMIX on a StarCraft-like battle (SMAX 3m)
 #
-# **Goal.** Train NQMIX on the paper's simple map, read its learning curve the way the paper does,
-# and watch a battle before and after training so that "test win rate" means something concrete.
+# **Goal.** Train NQMIX on the paper's simple map, read its learning curve the way the paper does
+# (and tell evaluation noise from a policy that changes), and look at a battle before and after
+# training so that "test win rate" means something concrete: does the trained team focus its fire?
 # Paper: Sec. 5 (experimental setup). Time: about three minutes in quick mode (20–50 s of it
 # compiling the simulator).
 #
@@ -59,11 +60,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from IPython.display import Image, display
+from IPython.display import Markdown, display
 
 from nqmix_core.cli import resolve_device
 from nqmix_core.config import RunConfig, algo_config
-from nqmix_core.episode_view import animate, record_episode
+from nqmix_core.episode_view import draw_battles, focus_fire, record_episode
+from nqmix_core.evaluation_noise import consecutive_changes, largest_fall
 from nqmix_core.experiment import train_run
 from nqmix_core.experiment_io import load_checkpoint
 from nqmix_core.registry import make_env, make_learner
@@ -95,8 +97,10 @@ print(f"agents {info.n_agents}, actions {info.n_actions} (0-3 move, 4 stop, 5+ a
 # %% [markdown]
 # ## 2. Before training: one battle
 #
-# An untrained NQMIX, playing greedily (each agent takes its actor's most likely action). Blue are
-# our Marines, red the enemy's; a marker shrinks as its unit loses health, a grey cross is a dead unit.
+# An untrained NQMIX, playing greedily (each agent takes its actor's most likely action).
+# `record_episode` plays one episode in all `n_envs` copies at once and keeps, for every copy, the
+# action of each agent at each step, and for the first copy where every unit stood. Section 4 draws
+# this battle next to the same battle played after training.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -121,6 +125,12 @@ print(f"untrained: {'won' if before.won else 'lost'} after {len(before.units) - 
 # `train_run` is exactly what `nqmix train` runs: it writes `progress.csv`, a manifest and a
 # checkpoint to its folder.
 
+# %% [markdown]
+# **Predict before you run.** Sketch the greedy test-win-rate curve you expect over this short run:
+# a steady rise, a jump and then a plateau, or a curve that goes up and down? If it goes down
+# between two evaluations, what could cause that: the policy getting worse, or the luck of which
+# `TEST_EPISODES` battles were played? Write your guess down, then run the next cell.
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 out = Path(tempfile.mkdtemp()) / "nqmix-3m"
@@ -144,8 +154,69 @@ plt.show()
 
 # %% [markdown]
 # At step 0 the untrained team wins nothing (the assertion below checks it); within a few
-# thousand steps it wins some of its test battles. A single point is the mean of `TEST_EPISODES` battles, so its standard error is up to $0.5/\sqrt{16} \approx 0.13$: the
-# curve is noisy, and the paper averages several seeds (notebook 05).
+# thousand steps it wins some of its test battles.
+#
+# ### Evaluation noise or a changing policy?
+#
+# The curve goes up and down. Two things move a point:
+#
+# * **Evaluation noise.** A point is the fraction of `TEST_EPISODES` = $n$ battles won. Even a
+#   policy that did not change at all would not score the same twice: its number of wins is
+#   binomial, so one point has a standard error of up to $0.5/\sqrt{n}$, and the *difference*
+#   between two evaluations of the same policy has a standard error
+#   $\sqrt{2\,\bar p(1-\bar p)/n}$, with $\bar p$ the two evaluations' pooled win rate.
+# * **Policy instability.** Between two evaluations the learner makes hundreds of updates, and they
+#   can change what the greedy policy does, for better or worse.
+#
+# To tell them apart, compare each fall with what noise alone allows. The table tests every pair of
+# consecutive evaluations: the change in win rate, its standard error if the policy had not changed,
+# $z$ = change / SE, and Fisher's exact test on the two win counts (`nqmix_core/evaluation_noise.py`).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# a training result: it changes with the CPU, so nbval does not compare it, and the text below is
+# written from these numbers
+changes = {mode: consecutive_changes(curve[f"test_{mode}_win_rate"], curve["t_env"], TEST_EPISODES)
+           for mode in ("greedy", "stochastic")}
+assert all(table["p_value"].between(0, 1).all() and table["se_change"].le(0.5).all() for table in changes.values())
+pd.concat(changes, names=["policy", "pair"]).round(3)
+
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+def describe_largest_fall(mode: str) -> str:
+    """One paragraph about the fall in ``mode``'s curve that noise explains least (throwaway helper)."""
+    fall, n = largest_fall(changes[mode], TEST_EPISODES), TEST_EPISODES
+    if fall is None:
+        return f"* **{mode}**: the curve never falls from one evaluation to the next."
+    updates = curve.set_index("t_env")["updates"]
+    text = (f"* **{mode}**: the largest fall is {fall['wins_before']}/{n} → {fall['wins_after']}/{n} battles won, "
+            f"between steps {fall['from_step']:,} and {fall['to_step']:,} "
+            f"({updates[fall['to_step']] - updates[fall['from_step']]} updates). Had the policy not changed, "
+            f"the difference of the two win rates would have a standard error of {fall['se_change']:.2f}; "
+            f"this fall is {abs(fall['z']):.1f} of those. Fisher's exact test gives p = {fall['p_value']:.3f}, "
+            f"{fall['p_adjusted']:.2f} once we allow for having looked at {len(changes[mode])} pairs. ")
+    if fall["beyond_noise"]:
+        return text + ("Evaluation noise alone rarely produces a fall this large: **the policy itself got worse "
+                       "between these two evaluations** (policy instability).")
+    start, telling = f"{fall['wins_before']}/{n}", fall["telling_wins"]
+    needed = {-1: f"not even a fall from {start} to 0/{n} would have",
+              0: f"only a fall from {start} to 0/{n} would have"}
+    return text + ("Evaluation noise alone produces falls this large often enough, so **this fall does not show "
+                   "that the policy got worse**; "
+                   + needed.get(telling, f"a fall from {start} to {telling}/{n} or fewer would have") + ".")
+
+
+verdicts = {mode: largest_fall(changes[mode], TEST_EPISODES) for mode in changes}
+unstable = [mode for mode, fall in verdicts.items() if fall is not None and fall["beyond_noise"]]
+summary = (f"So in this run the {' and '.join(unstable)} curve fell by more than evaluation noise explains: "
+           "that is policy instability, and more test battles would not have smoothed it away."
+           if unstable else
+           f"So every fall in this run is within evaluation noise. That does not make the policy stable: with "
+           f"{TEST_EPISODES} battles per point (one point's standard error up to {0.5 / TEST_EPISODES ** 0.5:.3f}) "
+           "only large falls can be told apart from noise. The paper uses more test battles and averages seeds "
+           "(notebook 05).")
+display(Markdown("\n".join(describe_largest_fall(mode) for mode in changes) + "\n\n" + summary))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -170,21 +241,71 @@ after = record_episode(env, trained, "greedy", seed=WATCH_SEED)
 print(f"trained: {'won' if after.won else 'lost'} after {len(after.units) - 1} steps, "
       f"return {after.episode_return:.2f}")
 
+# %% [markdown]
+# Below, the same battle before (top row) and after training (bottom row): one panel per step,
+# chosen among the steps where our agents shoot (all steps if they never do) and the last one.
+# Blue circles are our Marines, red triangles the enemy's (labelled E0, E1, E2), grey crosses
+# dead units; the bar over a unit is its health; an orange arrow joins one of our agents to the
+# enemy it shoots at on that step.
+
 # %%
 # NBVAL_IGNORE_OUTPUT
-gif = animate({"untrained": before, f"after {T_MAX:,} steps": after}, zoom=1.5)
-display(Image(data=gif, format="gif"))
+fig = draw_battles({"untrained": before, f"after {T_MAX:,} steps": after}, n_panels=6)
+titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+assert len(titles) <= 2 * 6 and all(title.startswith("step") for title in titles)
+assert titles[-1].endswith("won" if after.won else "lost")
+plt.show()
 
 # %% [markdown]
-# Compare the two panels: where do the Marines go, and whom do they shoot? A team that shoots the
-# same enemy ("focus fire") kills it sooner, so it stops shooting back; is that what the trained
-# team does here? Whether this particular battle is won depends on the start; the win rate above is
-# what summarises many battles.
+# **Read the pictures.**
+#
+# 1. Top row: does the untrained team shoot at all? Where do its Marines go?
+# 2. Bottom row: in the panels where two or three blue Marines have an arrow, do the arrows end on
+#    the same triangle?
+# 3. Which enemy's health bar empties first? Were most arrows pointing at it in the steps before?
+#
+# A team that shoots one enemy at a time ("focus fire") kills it sooner, so fewer enemies are left
+# to shoot back. The pictures show a few steps of one battle; the count below covers every step of
+# all `n_envs` battles that `record_episode` played from this start seed (the drawn one is the
+# first): on the steps where two or more of our agents shoot, how often do they all shoot the same
+# enemy? *Chance* is how often they would agree if each picked at random among the enemies it
+# could hit on that step.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+teams = {"untrained": before, "trained": after}
+battles = {"the drawn battle": slice(0, 1), "all battles": slice(None)}  # copies: the first, or every one
+fire = pd.DataFrame.from_dict(
+    {(team, label): focus_fire(e.actions[copies], e.avail_actions[copies], e.filled[copies])  # [E, T, N, ...]
+     for team, e in teams.items() for label, copies in battles.items()},
+    orient="index")
+assert (fire["focused"] <= fire["steps"]).all() and fire["chance"].dropna().between(0, 1).all()
+
+
+def describe_focus(team: str) -> str:
+    """One sentence about how often ``team``'s shooters agree, from the count (throwaway helper)."""
+    count = fire.loc[(team, "all battles")]
+    if count["steps"] == 0:
+        return f"* **{team}**: in none of the {config.n_envs} battles did two of its agents shoot on the same step."
+    gap = count["fraction"] - count["chance"]
+    how = "more often than" if gap >= 0.1 else ("less often than" if gap <= -0.1 else "about as often as")
+    return (f"* **{team}**: on {count['focused']:.0f} of the {count['steps']:.0f} steps where two or more of its "
+            f"agents shot, they all shot the same enemy ({count['fraction']:.0%}; random aiming: "
+            f"{count['chance']:.0%}). It focuses its fire **{how} random aiming would**.")
+
+
+display(fire.round(2), Markdown("\n".join(describe_focus(team) for team in teams)))
+
+# %% [markdown]
+# Whether this particular battle is won depends on the start; the win rate above is what
+# summarises many battles.
 #
 # ## 5. What to take away
 #
 # * A win rate is a fraction of test battles won; the paper's curves are its mean (or median) over
 #   seeds at each evaluation point, greedy policy.
+# * A fall in one run's curve is either evaluation noise or the policy changing; compare it with the
+#   standard error of a *difference* of two evaluations before blaming either.
 # * Training here is a scaled-down run on 2 CPU cores; the paper trains for 2M steps. The
 #   reproduction grid in `data/reproduction` (notebook 05) uses budgets that fit this machine.
 # * The same command trains from the terminal:
@@ -209,8 +330,10 @@ print(f"exercise 1 is set up: {exercise_config.algo} for {exercise_config.t_max}
 # QMIX explores with ε-greedy, starting at ε = 1 and annealing over 50,000 steps, so in the first
 # 15,000 steps most of its behaviour actions are random, while NQMIX samples its own policy. Which
 # one is ahead at 15,000 steps differs from seed to seed: in `data/reproduction` (notebook 05) the
-# 3m runs of both methods overlap widely. One seed is not enough: evaluations of 16 battles have standard errors up to 0.13, and seeds
-# differ by more than that. Notebook 05 compares methods over three seeds with 95% intervals.
+# 3m runs of both methods overlap widely. One seed is not enough: an evaluation of 16 battles has a
+# standard error up to $0.5/\sqrt{16} \approx 0.13$, the policy itself can change from one
+# evaluation to the next (section 3), and seeds differ by more than either. Notebook 05 compares
+# methods over three seeds with 95% intervals.
 # </details>
 #
 # **2. A heterogeneous map.** Build `smax:2s3z` (2 Stalkers and 3 Zealots a side) and print its

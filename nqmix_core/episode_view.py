@@ -1,102 +1,220 @@
-"""Watch a SMAX episode: record where the units stand at each step, and draw it as an animated GIF.
+"""Watch SMAX battles: record an episode, decode whom each agent shoots, and draw snapshots of it.
 
-    frames = record_episode(env, learner, "greedy", seed=7)       # one episode of copy 0
-    gif = animate({"before training": frames0, "after": frames1})  # bytes of an animated GIF
+    episode = record_episode(env, learner, "greedy", seed=7)     # every copy plays; copy 0 is drawn
+    fig = draw_battles({"untrained": before, "trained": after})  # rows: battles, columns: key steps
+    focus_fire(episode.actions, episode.avail_actions, episode.filled)  # how often the team focuses
 
-Used by notebook 04 to show what a "win" is. Our own drawing rather than JaxMARL's visualizer:
-the episodes here are played by our torch learners through ``SMAXEnv``, and a GIF of a few hundred
-kB sits well inside a notebook.
+Used by notebook 04 to show what a "win" is and whether a team focuses its fire. Our own matplotlib
+drawing rather than JaxMARL's ``SMAXVisualizer``: that one replays jax states and actions through
+``expand_state_seq`` (our episodes are played by torch learners through ``SMAXEnv``), draws the whole
+32 × 32 map and marks whom a unit shoots only by a lighter colour.
+
+Discrete SMAX actions of one of our agents (jaxmarl ``SMAX._decode_discrete_actions`` and
+``_world_step``; ``num_movement_actions = 5``):
+
+| action a    | meaning                                                          |
+|-------------|------------------------------------------------------------------|
+| 0–3         | move                                                             |
+| 4           | stop                                                             |
+| 5 + j       | shoot enemy j, which is unit ``n_allies + j`` (allies come first) |
+
+A shot lands only if the target is in range and alive and the weapon has cooled down; the lines drawn
+show whom each agent *aims at* on that step.
 """
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.animation import FuncAnimation, PillowWriter
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 from nqmix_core.buffer import no_previous_actions
+
+SMAX_MOVE_ACTIONS = 5
+"""Actions before the first attack action (4 moves and stop): jaxmarl's ``num_movement_actions``."""
+
+ALLY_COLOUR, ENEMY_COLOUR, AIM_COLOUR = "tab:blue", "tab:red", "darkorange"
 
 
 @dataclass
 class EpisodeFrames:
-    """The units of one copy at each step of one episode, and how it ended."""
+    """One episode played in every copy: copy 0's units per step, and every copy's actions.
 
-    units: list[dict]  # SMAXEnv.units() per step, the reset state first
-    won: bool
-    episode_return: float
+    E copies, T steps until the last copy ended, N agents, U actions.
+    """
+
+    units: list[dict]  # copy 0: SMAXEnv.units() per step, the reset state first (its steps + 1 entries)
+    won: bool  # copy 0
+    episode_return: float  # copy 0
+    actions: np.ndarray  # [E, T, N] int, the action each agent took at each step
+    avail_actions: np.ndarray  # [E, T, N, U] bool, what it could take
+    filled: np.ndarray  # [E, T] bool, True while that copy's battle runs
+
+    @property
+    def n_steps(self) -> int:
+        """How many steps copy 0's battle lasted."""
+        return len(self.units) - 1
 
 
 @torch.no_grad()
 def record_episode(env, learner, mode: str = "greedy", seed: int = 0, t_env: int = 0,
                    generator: torch.Generator | None = None) -> EpisodeFrames:
-    """Play one episode in every copy with ``learner.act`` in ``mode``; keep copy 0's units per step."""
+    """Play one episode in every copy with ``learner.act`` in ``mode`` until every copy has ended."""
     obs = env.reset(seed)
     hidden = learner.initial_hidden(env.n_envs)  # [E, N, H]
     last_actions = no_previous_actions(env.info, env.n_envs, env.device)
+    running = torch.ones(env.n_envs, dtype=torch.bool)  # [E]
     units, won, total = [env.units(0)], False, 0.0
+    actions_seen, avail_seen, filled = [], [], []
     for _ in range(env.info.episode_limit):
-        actions, hidden = learner.act(obs, last_actions, hidden, mode, t_env, generator)
+        actions, hidden = learner.act(obs, last_actions, hidden, mode, t_env, generator)  # [E, N]
+        actions_seen.append(actions.cpu())
+        avail_seen.append(obs.avail_actions.cpu())
+        filled.append(running.clone())
         result = env.step(actions)
-        units.append(env.units(0))
-        total += float(result.reward[0])
-        obs, last_actions = result.next, actions
-        if bool(result.terminated[0] | result.timed_out[0]):
+        if running[0]:
+            units.append(env.units(0))
+            total += float(result.reward[0])
             won = bool(result.won[0])
+        running &= ~(result.terminated | result.timed_out).cpu()
+        obs, last_actions = result.next, actions
+        if not running.any():
             break
-    return EpisodeFrames(units=units, won=won, episode_return=total)
+    return EpisodeFrames(units=units, won=won, episode_return=total,
+                         actions=torch.stack(actions_seen, dim=1).numpy(),  # [E, T, N]
+                         avail_actions=torch.stack(avail_seen, dim=1).bool().numpy(),  # [E, T, N, U]
+                         filled=torch.stack(filled, dim=1).numpy())  # [E, T]
 
 
-def _draw(ax, units: dict, title: str) -> None:
-    ax.clear()
-    width, height = units["map_size"]
-    alive = units["alive"]
-    colours = np.where(units["team"] == 0, "tab:blue", "tab:red")
-    sizes = 40 + 160 * np.clip(units["health"], 0, 1)  # marker area shrinks with health
-    ax.scatter(*units["positions"][alive].T, s=sizes[alive], c=colours[alive], edgecolors="black", linewidths=0.5)
-    ax.scatter(*units["positions"][~alive].T, s=30, c="lightgrey", marker="x")
-    ax.set_xlim(0, width)
-    ax.set_ylim(0, height)
+def attack_targets(actions: np.ndarray, n_allies: int) -> np.ndarray:
+    """The unit each of our agents shoots at (enemy j is unit ``n_allies + j``), −1 if it moves or stops.
+
+    actions: any shape of discrete SMAX ally actions, e.g. [E, T, N]; returns the same shape.
+    """
+    actions = np.asarray(actions)
+    return np.where(actions >= SMAX_MOVE_ACTIONS, n_allies + actions - SMAX_MOVE_ACTIONS, -1)
+
+
+def focus_fire(actions: np.ndarray, avail_actions: np.ndarray, filled: np.ndarray) -> dict[str, float]:
+    """How often our agents that shoot on the same step all shoot the same enemy.
+
+    actions [E, T, N], avail_actions [E, T, N, U], filled [E, T]. Only steps where two or more agents
+    shoot count. ``chance`` is what the agents would score if each picked uniformly among the enemies
+    it could shoot on that step (averaged over the same steps): the bar a focusing team should clear.
+
+    | key      | meaning                                                         |
+    |----------|-----------------------------------------------------------------|
+    | steps    | steps with two or more agents shooting                          |
+    | focused  | of those, steps where they all shoot one enemy                  |
+    | fraction | focused / steps (nan when steps is 0)                           |
+    | chance   | the same fraction for uniformly random aiming (nan when 0 steps) |
+    """
+    shooting = (actions >= SMAX_MOVE_ACTIONS) & filled[..., None]  # [E, T, N]
+    counted = shooting.sum(axis=-1) >= 2  # [E, T]
+    enemy = np.where(shooting, actions - SMAX_MOVE_ACTIONS, -1)  # [E, T, N]
+    highest = enemy.max(axis=-1)  # [E, T]
+    lowest = np.where(shooting, enemy, np.iinfo(enemy.dtype).max).min(axis=-1)  # [E, T]
+    focused = counted & (highest == lowest)  # [E, T]
+    targets = avail_actions[..., SMAX_MOVE_ACTIONS:].astype(float)  # [E, T, N, J]
+    pick = targets / np.maximum(targets.sum(axis=-1, keepdims=True), 1)  # [E, T, N, J] uniform over targets
+    pick = np.where(shooting[..., None], pick, 1.0)  # agents that do not shoot do not constrain
+    agree = pick.prod(axis=-2).sum(axis=-1)  # [E, T] P(all shooters pick the same enemy)
+    n_steps = int(counted.sum())
+    if n_steps == 0:
+        return {"steps": 0, "focused": 0, "fraction": float("nan"), "chance": float("nan")}
+    return {"steps": n_steps, "focused": int(focused.sum()), "fraction": float(focused.sum() / n_steps),
+            "chance": float(agree[counted].mean())}
+
+
+def snapshot_steps(episode: EpisodeFrames, n_panels: int) -> list[int]:
+    """Steps of copy 0 worth a picture: ``n_panels − 1`` steps spread over those where our agents shoot
+    (over the whole battle if they never do), and the end."""
+    n_allies = int((episode.units[0]["team"] == 0).sum())
+    shots = attack_targets(episode.actions[0, :episode.n_steps], n_allies) >= 0  # [T0, N]
+    busy = np.flatnonzero(shots.any(axis=-1))
+    candidates = busy if len(busy) else np.arange(episode.n_steps)
+    if len(candidates) == 0:  # the battle ended before its first step
+        return [episode.n_steps]
+    picks = candidates[np.linspace(0, len(candidates) - 1, n_panels - 1).round().astype(int)]
+    return sorted({*map(int, picks), episode.n_steps})
+
+
+def draw_battles(episodes: dict[str, EpisodeFrames], n_panels: int = 6) -> plt.Figure:
+    """One row per episode (copy 0), one panel per snapshot step, zoomed to where the units are.
+
+    Our agents are blue circles, the enemy red triangles, dead units grey crosses; the bar over a unit
+    is its health; an orange arrow joins an agent to the enemy it shoots at on that step. The panels of
+    a row share one scale.
+    """
+    steps = {label: snapshot_steps(e, n_panels) for label, e in episodes.items()}
+    boxes = {label: _bounds([e.units[t] for t in steps[label]]) for label, e in episodes.items()}
+    heights = [1.9 * (high - low)[1] / (high - low)[0] + 0.5 for low, high in boxes.values()]  # inches
+    columns = max(len(s) for s in steps.values())
+    fig, axes = plt.subplots(len(episodes), columns, squeeze=False, gridspec_kw={"height_ratios": heights},
+                             figsize=(2.2 * columns, sum(heights) + 0.5))
+    for row, (label, episode) in zip(axes, episodes.items()):
+        for ax, step in zip(row, steps[label]):
+            _draw_snapshot(ax, episode, step, *boxes[label])
+        for ax in row[len(steps[label]):]:
+            ax.axis("off")
+        row[0].set_ylabel(label, fontsize=9)
+    fig.legend(handles=_legend_handles(), loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
+    return fig
+
+
+def _bounds(frames: list[dict], margin: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """A box [low, high] around every unit of ``frames``, at least half as tall as it is wide."""
+    points = np.concatenate([u["positions"] for u in frames])  # [F·U, 2]
+    centre = (points.min(axis=0) + points.max(axis=0)) / 2
+    half = (points.max(axis=0) - points.min(axis=0)) / 2 + margin  # [2]
+    half = np.maximum(half, half[::-1] / 2)
+    return centre - half, centre + half
+
+
+def _draw_snapshot(ax, episode: EpisodeFrames, step: int, low: np.ndarray, high: np.ndarray) -> None:
+    """Units, health bars and aim arrows of copy 0 at ``step``."""
+    units = episode.units[step]
+    n_allies = int((units["team"] == 0).sum())
+    positions, alive = units["positions"], units["alive"]
+    if step < episode.n_steps:  # the last frame has no action
+        for shooter, target in enumerate(attack_targets(episode.actions[0, step], n_allies)):
+            if target >= 0:
+                ax.annotate("", xy=positions[target], xytext=positions[shooter],
+                            arrowprops=dict(arrowstyle="->", color=AIM_COLOUR, lw=1.5, shrinkA=4, shrinkB=5))
+    for team, colour, marker in ((0, ALLY_COLOUR, "o"), (1, ENEMY_COLOUR, "^")):
+        mine = (units["team"] == team) & alive
+        ax.scatter(*positions[mine].T, s=55, c=colour, marker=marker, edgecolors="black", linewidths=0.5,
+                   zorder=3)
+    ax.scatter(*positions[~alive].T, s=30, c="grey", marker="x", zorder=3)
+    _health_bars(ax, positions[alive], units["health"][alive], span=float((high - low).max()))
+    for enemy, position in enumerate(positions[n_allies:]):
+        ax.annotate(f"E{enemy}", position, xytext=(5, -9), textcoords="offset points", fontsize=6)
+    ending = f" · {'won' if episode.won else 'lost'}" if step == episode.n_steps else ""
+    ax.set_title(f"step {step}{ending}", fontsize=8)
+    ax.set_xlim(low[0], high[0])
+    ax.set_ylim(low[1], high[1])
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title, fontsize=8)
 
 
-def animate(episodes: dict[str, EpisodeFrames], zoom: float = 1.0, fps: int = 6) -> bytes:
-    """Side-by-side animation of the episodes (blue: our agents, red: the enemy; marker size = health).
-
-    Returns the bytes of an animated GIF (show it with ``IPython.display.Image(data=..., format="gif")``).
-    A finished episode holds its last frame while the longer ones go on.
-    """
-    fig, axes = plt.subplots(1, len(episodes), figsize=(2.6 * len(episodes), 2.8), squeeze=False)
-    n_frames = max(len(e.units) for e in episodes.values())
-    # zoom on the part of the map where anything happens
-    points = np.concatenate([u["positions"] for e in episodes.values() for u in e.units])
-    low, high = points.min(axis=0) - 2, points.max(axis=0) + 2
-
-    def frame(t: int):
-        for ax, (label, episode) in zip(axes[0], episodes.items()):
-            units = episode.units[min(t, len(episode.units) - 1)]
-            ending = ("won" if episode.won else "lost") if t >= len(episode.units) - 1 else f"step {t}"
-            _draw(ax, units, f"{label}\n{ending}")
-            ax.set_xlim(low[0], high[0])
-            ax.set_ylim(low[1], high[1])
-        return []
-
-    fig.tight_layout()
-    animation = FuncAnimation(fig, frame, frames=n_frames + 4)  # hold the end for a moment
-    data = _gif_bytes(animation, fps, dpi=int(60 * zoom))
-    plt.close(fig)
-    return data
+def _health_bars(ax, positions: np.ndarray, health: np.ndarray, span: float) -> None:
+    """A bar over each unit: grey is the unit's full health, green what is left."""
+    width, height = 0.09 * span, 0.018 * span
+    for (x, y), fraction in zip(positions, np.clip(health, 0, 1)):
+        corner = (x - width / 2, y + 0.045 * span)
+        ax.add_patch(Rectangle(corner, width, height, facecolor="lightgrey", edgecolor="none", zorder=4))
+        ax.add_patch(Rectangle(corner, width * fraction, height, facecolor="tab:green", edgecolor="none",
+                               zorder=5))
 
 
-def _gif_bytes(animation: FuncAnimation, fps: int, dpi: int) -> bytes:
-    """Pillow writes GIFs to a file name: write a temporary one and return its bytes."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "episode.gif"
-        animation.save(path, writer=PillowWriter(fps=fps), dpi=dpi)
-        return path.read_bytes()
+def _legend_handles() -> list:
+    return [Line2D([], [], marker="o", color=ALLY_COLOUR, linestyle="", label="our agent"),
+            Line2D([], [], marker="^", color=ENEMY_COLOUR, linestyle="", label="enemy (E0, E1, ...)"),
+            Line2D([], [], marker="x", color="grey", linestyle="", label="dead"),
+            Line2D([], [], color=AIM_COLOUR, lw=1.5, label="shoots at (this step)"),
+            Line2D([], [], color="tab:green", lw=4, label="health left")]

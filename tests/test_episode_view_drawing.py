@@ -1,0 +1,84 @@
+"""Drawing SMAX battles: whom an agent shoots (jaxmarl's action layout), the focus-fire count, the figure."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from nqmix_core.episode_view import (SMAX_MOVE_ACTIONS, EpisodeFrames, attack_targets, draw_battles,  # noqa: E402
+                                     focus_fire, snapshot_steps)
+
+N_ALLIES = 3  # 3m: units 0-2 are ours, 3-5 the enemy's
+
+
+def test_attack_targets_decode_moves_stop_and_shots():
+    actions = np.array([[0, 4, 5], [6, 7, 3]])  # [T, N]: move, stop, shoot E0 / shoot E1, shoot E2, move
+    assert attack_targets(actions, N_ALLIES).tolist() == [[-1, -1, 3], [4, 5, -1]]
+
+
+def test_attack_targets_match_which_unit_jaxmarl_damages():
+    jax = pytest.importorskip("jax")
+    smax = pytest.importorskip("jaxmarl.environments.smax")
+    env = smax.SMAX(scenario=smax.map_name_to_scenario("3m"), world_steps_per_env_step=1)
+    assert env.num_movement_actions == SMAX_MOVE_ACTIONS
+    _, state = env.reset(jax.random.PRNGKey(0))
+    close_together = jax.numpy.array([[10.0, 10], [10, 11], [10, 12], [12, 10], [12, 11], [12, 12]])
+    state = state.replace(unit_positions=close_together)  # everyone in range of everyone
+    ally_actions = np.array([SMAX_MOVE_ACTIONS + 2, SMAX_MOVE_ACTIONS + 0, 4])  # shoot E2, shoot E0, stop
+    actions = dict(zip(env.agents, [*ally_actions.tolist(), 4, 4, 4]))  # the enemies stop
+    _, next_state, *_ = env.step_env(jax.random.PRNGKey(1), state, actions)
+    damaged = np.flatnonzero(np.asarray(next_state.unit_health) < np.asarray(state.unit_health))
+    assert sorted(damaged.tolist()) == sorted(t for t in attack_targets(ally_actions, N_ALLIES) if t >= 0)
+
+
+def test_focus_fire_counts_steps_with_two_or_more_shooters():
+    shoot = SMAX_MOVE_ACTIONS
+    actions = np.array([[[shoot, shoot, shoot],  # all on E0: focused
+                         [shoot, shoot + 1, 0],  # E0 and E1: not focused
+                         [shoot, 0, 0],  # one shooter: not counted
+                         [shoot, shoot, 0]]])  # [E=1, T=4, N=3], the copy has ended: not counted
+    avail = np.zeros((1, 4, 3, SMAX_MOVE_ACTIONS + 3), dtype=bool)  # [E, T, N, U]
+    avail[..., :SMAX_MOVE_ACTIONS] = True
+    avail[..., SMAX_MOVE_ACTIONS:SMAX_MOVE_ACTIONS + 2] = True  # E0 and E1 in range of everyone
+    filled = np.array([[True, True, True, False]])  # [E, T]
+    result = focus_fire(actions, avail, filled)
+    assert (result["steps"], result["focused"], result["fraction"]) == (2, 1, 0.5)
+    assert result["chance"] == pytest.approx((1 / 4 + 1 / 2) / 2)  # 3 shooters: 2·(1/2)³; 2 shooters: 1/2
+
+
+def test_focus_fire_without_shooting_is_nan():
+    result = focus_fire(np.zeros((2, 3, 3), int), np.ones((2, 3, 3, 8), bool), np.ones((2, 3), bool))
+    assert result["steps"] == 0 and np.isnan(result["fraction"])
+
+
+def hand_made_episode(actions: list[list[int]], won: bool) -> EpisodeFrames:
+    """Copy 0 of a 3-vs-3 battle whose units stand still; one enemy dies on the last step."""
+    n_steps = len(actions)
+    positions = np.array([[10.0, 10], [10, 11], [10, 12], [13, 10], [13, 11], [13, 12]])  # [U, 2]
+    units = [{"positions": positions, "health": np.ones(6), "alive": np.arange(6) != 3 if t == n_steps else
+              np.ones(6, bool), "team": np.array([0, 0, 0, 1, 1, 1]), "types": np.array(["marine"] * 6),
+              "map_size": (32.0, 32.0)} for t in range(n_steps + 1)]
+    return EpisodeFrames(units=units, won=won, episode_return=0.0, actions=np.array([actions]),  # [1, T, N]
+                         avail_actions=np.ones((1, n_steps, 3, 8), bool), filled=np.ones((1, n_steps), bool))
+
+
+def test_snapshots_pick_shooting_steps_and_the_end():
+    episode = hand_made_episode([[1, 1, 1], [5, 5, 5], [1, 1, 1], [5, 6, 5], [1, 1, 1]], won=True)
+    assert snapshot_steps(episode, n_panels=3) == [1, 3, 5]
+
+
+def test_draw_battles_has_a_panel_per_snapshot_and_an_arrow_per_shot():
+    before = hand_made_episode([[0, 0, 0]] * 8, won=False)
+    after = hand_made_episode([[1, 1, 1], [5, 5, 5], [5, 6, 4]], won=True)
+    fig = draw_battles({"before": before, "after": after}, n_panels=4)
+    panels = np.array(fig.axes).reshape(2, 4)
+    assert [ax.get_title() for ax in panels[1]] == ["step 1", "step 2", "step 3 · won", ""]  # 3 of 4 used
+    arrows = [sum(1 for text in ax.texts if text.arrow_patch is not None) for ax in panels[1, :3]]
+    assert arrows == [3, 2, 0]
+    assert panels[0, -1].get_title() == "step 8 · lost"
+    assert len(fig.legends) == 1
+    plt.close(fig)
