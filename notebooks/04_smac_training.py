@@ -62,7 +62,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from nqmix_core.cli import resolve_device
+from nqmix_core.devices import resolve_device
 from nqmix_core.config import RunConfig, algo_config
 from nqmix_core.episode_view import draw_battles, focus_fire, record_episode
 from nqmix_core.evaluation_noise import consecutive_changes, largest_fall

@@ -20,109 +20,24 @@ never raises: a blank body (returning None), a wrong shape or an exception in th
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import pandas as pd
 import torch
 
 from nqmix_core import losses, results
-from nqmix_core.networks import make_mixer, masked_softmax
-
-GAMMA = 0.9
-BLANK = "your function returns None; write its body where it says # YOUR CODE HERE"
-
-
-@dataclass(frozen=True)
-class LabBatch:
-    """Random episodes in the kit's layout; ``next_*`` fields are the same arrays one step later (t + 1)."""
-
-    policy: torch.Tensor  # [B, T, N, U] π_a(u|τ_t), masked softmax: uniform where nothing is available
-    agent_qs: torch.Tensor  # [B, T, N, U] Q_a(τ_t, u)
-    avail: torch.Tensor  # [B, T, N, U] bool, all False on padded steps
-    next_policy: torch.Tensor  # [B, T, N, U] π'_a(u|τ_{t+1})
-    next_qs: torch.Tensor  # [B, T, N, U] Q'_a(τ_{t+1}, u)
-    next_avail: torch.Tensor  # [B, T, N, U] bool
-    actions: torch.Tensor  # [B, T, N] int64, sampled from the policy
-    reward: torch.Tensor  # [B, T], 0 on padded steps
-    terminated: torch.Tensor  # [B, T] bool: even episodes end in a real termination, odd ones time out
-    filled: torch.Tensor  # [B, T] float, 1 on real steps
-    state: torch.Tensor  # [B, T, S]
-    next_state: torch.Tensor  # [B, T, S]
-
-
-def lab_batch(seed: int = 0, lengths=(5, 3, 2, 1), n_agents: int = 3, n_actions: int = 4,
-              state_dim: int = 6) -> LabBatch:
-    """Episodes of the given lengths padded to T = max(lengths) steps (T + 1 observations each)."""
-    g = torch.Generator().manual_seed(seed)
-    n_episodes, n_steps = len(lengths), max(lengths)
-    length = torch.tensor(lengths)[:, None]  # [B, 1]
-    real_obs = torch.arange(n_steps + 1) <= length  # [B, T+1]: observations 0..length are real
-    avail = torch.rand(n_episodes, n_steps + 1, n_agents, n_actions, generator=g) > 0.4  # [B, T+1, N, U]
-    avail[..., 0] = True  # at least one action, e.g. "stop"
-    avail &= real_obs[..., None, None]  # no action at all on padded steps
-    policy = masked_softmax(torch.randn(avail.shape, generator=g), avail)  # [B, T+1, N, U]
-    agent_qs = 3.0 * torch.randn(avail.shape, generator=g)  # [B, T+1, N, U]
-    state = torch.randn(n_episodes, n_steps + 1, state_dim, generator=g)  # [B, T+1, S]
-    filled = (torch.arange(n_steps) < length).float()  # [B, T]
-    ends = torch.arange(n_steps) == length - 1  # [B, T]: the last real step
-    terminated = ends & (torch.arange(n_episodes) % 2 == 0)[:, None]  # [B, T]
-    reward = torch.randn(n_episodes, n_steps, generator=g) * filled  # [B, T]
-    now = policy[:, :-1].reshape(-1, n_actions)  # [B*T*N, U]
-    actions = torch.multinomial(now, 1, generator=g).view(n_episodes, n_steps, n_agents)  # [B, T, N]
-    return LabBatch(policy[:, :-1], agent_qs[:, :-1], avail[:, :-1], policy[:, 1:], agent_qs[:, 1:], avail[:, 1:],
-                    actions, reward, terminated, filled, state[:, :-1], state[:, 1:])
-
-
-def seeded_mixer(name: str, n_agents: int = 3, state_dim: int = 6, seed: int = 0) -> torch.nn.Module:
-    """A freshly initialised mixer (``make_mixer``) whose weights depend on ``seed`` only."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return make_mixer(name, n_agents, state_dim)
-
-
-# --- the kit's implementations, with the exercises' signatures ------------------------------------
-
-def reference_state_value_target(target_policy, target_qs, avail_next, reward, terminated, next_state,
-                                 target_mixer, gamma):
-    next_v = losses.state_values(target_policy, target_qs, avail_next)  # [B, T, N]
-    return losses.td_targets(reward, terminated, target_mixer(next_v, next_state), gamma)  # [B, T]
-
-
-def reference_actor_objective(policy, agent_qs, sign, mask, gamma):
-    discount = losses.discount_weights(policy.shape[1], gamma, policy.device)  # [T]
-    return losses.actor_loss(policy, agent_qs, sign, discount, mask)[0]
-
-
-def counterfactual_qs(joint_q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """Q(s, (u^{-a}, u')) for every agent a and own action u': joint_q [B, U, ..., U] (N action axes),
-    actions [B, N] -> [B, N, U], the layout of COMA's centralised critic."""
-    n_episodes, n_agents = actions.shape
-    n_actions = joint_q.shape[-1]
-    rows = []
-    for a in range(n_agents):
-        joint = actions[:, None, :].repeat(1, n_actions, 1)  # [B, U, N]: the joint action taken ...
-        joint[:, :, a] = torch.arange(n_actions)  # ... with agent a's own action replaced by u'
-        rows.append(joint_q[(torch.arange(n_episodes)[:, None], *joint.unbind(-1))])  # [B, U]
-    return torch.stack(rows, dim=1)  # [B, N, U]
-
-
-def reference_counterfactual_baseline(policy, joint_q, actions):
-    return losses.counterfactual_baseline(policy, counterfactual_qs(joint_q, actions))  # [B, N]
-
-
-def reference_welch_verdict(x, y):
-    final = pd.DataFrame({"map": "m", "method": ["X"] * len(x) + ["Y"] * len(y), "final": [*x, *y]})
-    comparison = results.compare(final, "m", "X", "Y")
-    return float(comparison.low), float(comparison.high), comparison.outcome
-
-
-REFERENCES = {"state_value_target": reference_state_value_target, "mixer_sign": losses.mixer_gradient_sign,
-              "actor_objective": reference_actor_objective,
-              "counterfactual_baseline": reference_counterfactual_baseline,
-              "welch_verdict": reference_welch_verdict}
-"""Exercise name -> the kit's implementation with the exercise's signature."""
-
+from nqmix_core.exercise_inputs import (  # noqa: F401  (the notebook reaches them through this module)
+    BLANK,
+    GAMMA,
+    REFERENCES,
+    LabBatch,
+    counterfactual_qs,
+    lab_batch,
+    reference_actor_objective,
+    reference_counterfactual_baseline,
+    reference_state_value_target,
+    reference_welch_verdict,
+    seeded_mixer,
+)
+from nqmix_core.networks import masked_softmax
 
 # --- comparing ------------------------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ It holds only tensors and plain Python values, so it loads with ``torch.load(wei
 from __future__ import annotations
 
 import copy
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -38,6 +37,7 @@ from tqdm import tqdm
 from nqmix_core import registry, train
 from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
 from nqmix_core.config import AlgoConfig, RunConfig, algo_config
+from nqmix_core.devices import resolve_device
 from nqmix_core.envs.base import EnvInfo
 from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import (
@@ -52,7 +52,7 @@ from nqmix_core.experiment_io import (
     write_csv,
     write_json,
 )
-from nqmix_core.runner import EpisodeStats, rollout
+from nqmix_core.runner import EpisodeStats, evaluate, rollout  # noqa: F401  (evaluate: part of this API too)
 from nqmix_core.train import Counters, Generators, TrainTracker, seed_everything
 
 CHECKPOINT_FORMAT = 1
@@ -62,18 +62,6 @@ RESUMABLE_CHANGES = ("t_max", "progress", "tensorboard", "checkpoint_interval", 
 
 class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the run stopped before writing another checkpoint."""
-
-
-def evaluate(env, learner, mode: str, n_episodes: int, t_env: int,
-             generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Mean win rate and return over ``n_episodes`` test episodes in ``mode`` (tensors, no sync)."""
-    returns, won = [], []
-    for _ in range(math.ceil(n_episodes / env.n_envs)):
-        _, stats = rollout(env, learner, mode, t_env, generator)
-        returns.append(stats.returns)
-        won.append(stats.won)
-    returns, won = torch.cat(returns)[:n_episodes], torch.cat(won)[:n_episodes]  # [n_episodes]
-    return {"win_rate": won.float().mean(), "return": returns.mean()}
 
 
 @dataclass
@@ -242,8 +230,6 @@ def train_run(config: RunConfig, out: str | Path, resume: bool = False, algo: Al
     already built environment for ``config.env`` with ``config.n_envs`` copies (tests share one to
     avoid compiling SMAX again); ``resume`` continues from ``out/checkpoint.pt``.
     """
-    from nqmix_core.cli import resolve_device
-
     start = time.perf_counter()
     out, algo = Path(out), algo or algo_config(config.algo)
     checkpoint = out / "checkpoint.pt"

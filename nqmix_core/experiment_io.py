@@ -81,21 +81,14 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def capture_env_rng(env) -> list[int] | None:
-    """The environment's JAX PRNG key as plain ints (SMAX keeps it in ``_key``); None for torch-only envs."""
-    key = getattr(env, "_key", None)
-    if key is None:
-        return None
-    import numpy as np
-    return np.asarray(key).astype(np.uint32).tolist()
+    """The environment's own random state (``env.rng_state()``, e.g. SMAX's JAX key); None for envs without one."""
+    return env.rng_state() if hasattr(env, "rng_state") else None
 
 
 def restore_env_rng(env, key: list[int] | None) -> None:
-    """Put back a key saved by ``capture_env_rng``."""
-    if key is None:
-        return
-    import jax.numpy as jnp
-    import numpy as np
-    env._key = jnp.asarray(np.asarray(key, dtype=np.uint32))
+    """Put back a state saved by ``capture_env_rng``."""
+    if key is not None:
+        env.set_rng_state(key)
 
 
 def tensorboard_writer(folder: Path, enabled: bool, purge_step: int | None):

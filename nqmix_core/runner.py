@@ -9,6 +9,7 @@ rollout with a ``UserError`` before that agent is asked to act (one more sync ch
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -92,3 +93,15 @@ def rollout(env: BatchedEnv, learner, mode: str, t_env: int, generator: torch.Ge
         if not running:  # every copy is done
             break
     return batch, stats
+
+
+def evaluate(env, learner, mode: str, n_episodes: int, t_env: int,
+             generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Mean win rate and return over ``n_episodes`` test episodes in ``mode`` (tensors, no sync)."""
+    returns, won = [], []
+    for _ in range(math.ceil(n_episodes / env.n_envs)):
+        _, stats = rollout(env, learner, mode, t_env, generator)
+        returns.append(stats.returns)
+        won.append(stats.won)
+    returns, won = torch.cat(returns)[:n_episodes], torch.cat(won)[:n_episodes]  # [n_episodes]
+    return {"win_rate": won.float().mean(), "return": returns.mean()}

@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from nqmix_core import cli, experiment
+from nqmix_core import cli, experiment, runner
 from nqmix_core.config import RunConfig, algo_config
 from nqmix_core.envs.matrix import MatrixGame
 from nqmix_core.errors import UserError
@@ -95,7 +95,8 @@ def test_evaluation_happens_at_every_boundary_with_both_policies(tmp_path, monke
     def counting_rollout(env, learner, mode, *args, **kwargs):
         calls.append(mode)
         return real_rollout(env, learner, mode, *args, **kwargs)
-    monkeypatch.setattr(experiment, "rollout", counting_rollout)
+    monkeypatch.setattr(experiment, "rollout", counting_rollout)  # training rollouts
+    monkeypatch.setattr(runner, "rollout", counting_rollout)  # test rollouts (runner.evaluate)
     rows = train_run(quick(t_max=1000, test_interval=250, test_episodes=12), tmp_path, algo=tiny("qmix"))
     assert [r["t_env"] for r in rows] == [0, 256, 504, 752, 1000]  # 8 one-step episodes per rollout
     per_evaluation = math.ceil(12 / 8)

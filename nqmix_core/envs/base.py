@@ -91,3 +91,7 @@ class BatchedEnv(Protocol):
     def close(self) -> None:
         """Release what the backend holds (processes, game clients). Safe to call twice."""
         ...
+
+    # A backend with a random stream of its own (SMAX's JAX key) also provides
+    # ``rng_state() -> list[int]`` and ``set_rng_state(state)``, so a checkpoint can resume it exactly;
+    # torch-only backends draw from torch's generator, which the checkpoint saves anyway.
