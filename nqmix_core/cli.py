@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from nqmix_core.catalog import env_names_text
+from nqmix_core.config import PRESETS
 from nqmix_core.devices import resolve_device
 from nqmix_core.errors import UserError
 
@@ -188,11 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=demo)
 
     t = commands.add_parser("train", help="train one algorithm with the paper's evaluation protocol")
-    t.add_argument("--algo", default="nqmix",
-                   help="nqmix, nqmix-m, qmix, vdn or coma; for continuous actions nqmix-cont, qmix-cont or iddpg")
-    t.add_argument("--env", default="smax:3m",
-                   help="smax:<map>, matrix:qtran, matrix:two-step or smac:<map>; "
-                        "for continuous actions continuous:two-peak or smax-cont:<map>")
+    t.add_argument("--algo", default="nqmix", help="one of " + ", ".join(PRESETS) + " (config.PRESETS)")
+    t.add_argument("--env", default="smax:3m", help="one of " + env_names_text() + " (catalog.ENV_BACKENDS)")
     t.add_argument("--seed", type=int, default=0, help="random seed")
     t.add_argument("--t-max", type=int, default=2_000_000, help="environment steps to train for")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from nqmix_core.catalog import LEARNER_KINDS
 from nqmix_core.config_checks import RUN_RULES, algo_problems, field_problems, one_of, raise_if_any
 from nqmix_core.errors import UserError
 
@@ -105,7 +106,7 @@ class AlgoConfig:
     @property
     def on_policy(self) -> bool:
         """True when the learner must train on the episodes just collected (COMA), not on replay."""
-        return self.learner == "coma"
+        return LEARNER_KINDS[self.learner].on_policy
 
     def __post_init__(self) -> None:
         raise_if_any(algo_problems(self), "algorithm", "AlgoConfig")

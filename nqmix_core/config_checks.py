@@ -17,7 +17,9 @@ from dataclasses import fields
 from numbers import Integral, Real
 from typing import Callable
 
+from nqmix_core.catalog import LEARNER_KINDS
 from nqmix_core.errors import UserError
+from nqmix_core.networks.mixers import MIXERS
 
 Rule = tuple[Callable[[object], bool], str]
 
@@ -33,11 +35,8 @@ def one_of(*choices: str) -> Rule:
     return (lambda v: v in choices, "must be one of " + ", ".join(choices))
 
 
-LEARNERS = ("actor-critic", "q-learning", "coma", "continuous-actor-critic")
-MIXERS = ("nqmix", "qmix", "qmix-no-abs", "vdn", "none")
-
 ALGO_RULES: dict[str, Rule] = {
-    "learner": one_of(*LEARNERS),
+    "learner": one_of(*LEARNER_KINDS),
     "mixer": one_of(*MIXERS),
     "gamma": PROBABILITY,
     "critic_lr": POSITIVE,
@@ -115,16 +114,18 @@ def field_problems(config: object, rules: dict[str, Rule]) -> list[str]:
 
 def algo_problems(config) -> list[str]:
     """Every broken rule of an AlgoConfig, including the rules that tie two fields together."""
-    rules = {**ALGO_RULES, **(NOISE_RULES if config.learner == "continuous-actor-critic" else {})}
+    continuous = config.learner in LEARNER_KINDS and LEARNER_KINDS[config.learner].continuous
+    rules = {**ALGO_RULES, **(NOISE_RULES if continuous else {})}
     problems = field_problems(config, rules)
     if problems:
         return problems
     if config.buffer_size < config.batch_size:
         problems.append(f"buffer_size={config.buffer_size} must be at least batch_size ({config.batch_size})")
-    if config.mixer == "none" and config.learner not in ("coma", "continuous-actor-critic"):
-        problems.append(f"mixer='none' needs the coma or continuous-actor-critic learner, not {config.learner!r}")
-    if config.learner == "coma" and config.mixer != "none":
-        problems.append(f"mixer={config.mixer!r} must be 'none' with the coma learner (its critic is not a mixer)")
+    learners = MIXERS[config.mixer].learners  # the mixer table says which learners train with each mixer
+    if config.learner not in learners:
+        plural = "s" if len(learners) > 1 else ""
+        problems.append(f"mixer={config.mixer!r} works only with the learner{plural} {', '.join(learners)}, "
+                        f"not {config.learner!r}")
     return problems
 
 

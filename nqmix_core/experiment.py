@@ -167,9 +167,8 @@ def store(run: Run, batch: EpisodeBatch, stats: EpisodeStats) -> None:
     """Keep the rollout, count it, and log its statistics and the learner's diagnostics on it."""
     lengths = train.store(run.buffer, run.counters, batch, stats)
     run.tracker.add_rollout(stats)
-    diagnose = getattr(run.learner, "rollout_diagnostics", None)  # nqmix_core.diagnostics
-    if diagnose is not None:  # with overlap_collection: the learner after the updates made meanwhile
-        run.tracker.add_diagnostics(diagnose(batch.trim(int(lengths.max()))))
+    # nqmix_core.diagnostics; with overlap_collection: the learner after the updates made meanwhile
+    run.tracker.add_diagnostics(run.learner.rollout_diagnostics(batch.trim(int(lengths.max()))))
 
 
 def learn(run: Run) -> dict[str, torch.Tensor]:

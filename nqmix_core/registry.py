@@ -1,57 +1,81 @@
-"""Names -> constructors for algorithms and environments.
+"""Names -> constructors for algorithms and environments: the tables behind ``make_learner`` and ``make_env``.
 
-Environment names are ``backend:task``: ``matrix:qtran``, ``matrix:two-step``, ``smax:3m``,
-``smac:3m``, and with continuous actions ``continuous:two-peak`` and ``smax-cont:3m``.
-Algorithm names are the keys of ``nqmix_core.config.PRESETS``.
+Environment names are ``backend:task`` (``catalog.ENV_BACKENDS`` lists the backends and their tasks):
+``matrix:qtran``, ``matrix:two-step``, ``smax:3m``, ``smac:3m``, and with continuous actions
+``continuous:two-peak`` and ``smax-cont:3m``. Algorithm names are the keys of ``config.PRESETS``; each
+preset names a learner (a key of ``LEARNER_CLASSES`` and ``catalog.LEARNER_KINDS``) and a mixer (a key of
+``networks.mixers.MIXERS``).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
-from nqmix_core.config import AlgoConfig, algo_config
+from nqmix_core.catalog import ENV_BACKENDS, LEARNER_KINDS, env_names_text
+from nqmix_core.config import PRESETS, AlgoConfig, algo_config
 from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.envs.continuous import TwoPeakGame
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
 from nqmix_core.errors import UserError
-from nqmix_core.learners import CriticLearner, NQMIXLearner, QLearner
+from nqmix_core.learners import NQMIXLearner, QLearner
 from nqmix_core.learners.coma import COMALearner
 from nqmix_core.learners.continuous import ContinuousActorCritic
+from nqmix_core.learners.protocol import Learner
 
-LEARNERS = {"actor-critic": NQMIXLearner, "q-learning": QLearner, "coma": COMALearner,
-            "continuous-actor-critic": ContinuousActorCritic}
-"""``AlgoConfig.learner`` -> learner class."""
+LEARNER_CLASSES: dict[str, type] = {"actor-critic": NQMIXLearner, "q-learning": QLearner, "coma": COMALearner,
+                                    "continuous-actor-critic": ContinuousActorCritic}
+"""``AlgoConfig.learner`` -> learner class (its facts are in ``catalog.LEARNER_KINDS``)."""
 
-MATRIX_TASKS = {"qtran": lambda n_envs, device: MatrixGame(QTRAN_PAYOFF, n_envs, device),
-                "two-step": lambda n_envs, device: TwoStepGame(n_envs, device)}
-CONTINUOUS_TASKS = {"two-peak": lambda n_envs, device: TwoPeakGame(n_envs, device)}
+TASKS: dict[str, dict[str, Callable[[int, torch.device | str], BatchedEnv]]] = {
+    "matrix": {"qtran": lambda n_envs, device: MatrixGame(QTRAN_PAYOFF, n_envs, device),
+               "two-step": lambda n_envs, device: TwoStepGame(n_envs, device)},
+    "continuous": {"two-peak": lambda n_envs, device: TwoPeakGame(n_envs, device)},
+}
+"""Backends with a fixed list of tasks: task name -> constructor (n_envs, device)."""
 
 
-def make_learner(algo: str | AlgoConfig, info: EnvInfo,
-                 device: torch.device | str = "cpu") -> CriticLearner | COMALearner:
+def _smax(task: str, n_envs: int, device, seed: int, continuous: bool = False) -> BatchedEnv:
+    from nqmix_core.envs.smax import SMAXEnv  # imports jax: only when asked for
+    return SMAXEnv(task, n_envs=n_envs, device=device, seed=seed, continuous=continuous)
+
+
+def _smac(task: str, n_envs: int, device, seed: int) -> BatchedEnv:
+    from nqmix_core.envs.smac import SMACEnv  # needs StarCraft II: only when asked for
+    return SMACEnv(task, n_envs=n_envs, device=device, seed=seed)
+
+
+MAP_BACKENDS: dict[str, Callable[[str, int, torch.device | str, int], BatchedEnv]] = {
+    "smax": _smax, "smax-cont": lambda task, n, device, seed: _smax(task, n, device, seed, continuous=True),
+    "smac": _smac,
+}
+"""Backends whose task is a map name: backend -> constructor (map, n_envs, device, seed)."""
+
+
+def algorithm_names(continuous: bool) -> list[str]:
+    """The presets whose learner acts in continuous (or discrete) action spaces."""
+    return [name for name, c in PRESETS.items() if LEARNER_KINDS[c.learner].continuous == continuous]
+
+
+def make_learner(algo: str | AlgoConfig, info: EnvInfo, device: torch.device | str = "cpu") -> Learner:
     """The learner for an algorithm name (or a ready configuration) on an environment."""
     config = algo_config(algo) if isinstance(algo, str) else algo
-    wants_continuous = config.learner == "continuous-actor-critic"
+    wants_continuous = LEARNER_KINDS[config.learner].continuous
     if wants_continuous != info.continuous:
         kinds = ("continuous", "discrete") if wants_continuous else ("discrete", "continuous")
+        envs = {c: ", ".join(f"{n}:{t}" for n, b in ENV_BACKENDS.items() if b.continuous == c for t in b.tasks or ["<map>"])
+                for c in (True, False)}
         raise UserError(f"This algorithm needs {kinds[0]} actions but the environment's are {kinds[1]}; "
-                        f"pair nqmix-cont, qmix-cont or iddpg with continuous:two-peak or smax-cont:<map>, "
+                        f"pair {', '.join(algorithm_names(True))} with {envs[True]}, "
                         f"and the other algorithms with the discrete environments.")
-    return LEARNERS[config.learner](info, config, device)
+    return LEARNER_CLASSES[config.learner](info, config, device)
 
 
 def make_env(name: str, n_envs: int, device: torch.device | str = "cpu", seed: int = 0) -> BatchedEnv:
     """Build ``n_envs`` copies of the environment called ``name`` (e.g. "matrix:qtran", "smax:3m")."""
     backend, _, task = name.partition(":")
-    if backend == "matrix" and task in MATRIX_TASKS:
-        return MATRIX_TASKS[task](n_envs, device)
-    if backend == "continuous" and task in CONTINUOUS_TASKS:
-        return CONTINUOUS_TASKS[task](n_envs, device)
-    if backend in ("smax", "smax-cont") and task:
-        from nqmix_core.envs.smax import SMAXEnv
-        return SMAXEnv(task, n_envs=n_envs, device=device, seed=seed, continuous=backend == "smax-cont")
-    if backend == "smac" and task:
-        from nqmix_core.envs.smac import SMACEnv
-        return SMACEnv(task, n_envs=n_envs, device=device, seed=seed)
-    known = ", ".join([*(f"matrix:{t}" for t in MATRIX_TASKS), *(f"continuous:{t}" for t in CONTINUOUS_TASKS)])
-    raise UserError(f"Unknown environment {name!r}; use one of {known}, smax:<map> (e.g. smax:3m), "
-                    f"smax-cont:<map> (continuous actions) or smac:<map> (needs StarCraft II).")
+    if task in TASKS.get(backend, {}):
+        return TASKS[backend][task](n_envs, device)
+    if backend in MAP_BACKENDS and task:
+        return MAP_BACKENDS[backend](task, n_envs, device, seed)
+    raise UserError(f"Unknown environment {name!r}; use one of {env_names_text()} (smac needs StarCraft II).")

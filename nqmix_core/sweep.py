@@ -38,11 +38,13 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
+from nqmix_core.catalog import ENV_BACKENDS as ENV_BACKEND_FACTS
 from nqmix_core.config import algo_config
 from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import make_folder, provenance, write_json
 
-ENV_BACKENDS = ("smax", "smac", "matrix", "continuous", "smax-cont")
+ENV_BACKENDS = tuple(ENV_BACKEND_FACTS)
+"""The environment backends a grid may name (``catalog.ENV_BACKENDS``)."""
 
 
 @dataclass(frozen=True)

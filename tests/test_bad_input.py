@@ -110,7 +110,7 @@ CLI_CASES = [
     (train("--set", "critic_lr=nan"), "critic_lr=nan must be a finite number"),
     (train("--set", "batch_size=64", "--set", "buffer_size=32"), "buffer_size=32 must be at least batch_size (64)"),
     (train("--set", "gamma=2", "--set", "tau=-1"), "gamma=2.0 must be in [0, 1], tau=-1.0 must be in (0, 1]"),
-    (train("--algo", "nqmix", "--set", "mixer=none"), "mixer='none' needs the coma or continuous-actor-critic"),
+    (train("--algo", "nqmix", "--set", "mixer=none"), "mixer='none' works only with the learners coma, continuous-actor-critic"),
     (train("--set", "learning_rate=1e-3"), "Cannot read --set 'learning_rate=1e-3'"),
     (train("--set", "batch_size=2.5"), "batch_size takes a whole number"),
     # run settings
@@ -234,7 +234,7 @@ def user_error(call) -> str:
     (lambda: AlgoConfig(learner="sarsa"), "learner='sarsa' must be one of actor-critic"),
     (lambda: AlgoConfig(double_q=1), "double_q=1 must be true or false"),
     (lambda: AlgoConfig(batch_size="32"), "batch_size='32' must be a whole number"),
-    (lambda: algo_config("coma", mixer="qmix"), "mixer='qmix' must be 'none' with the coma learner"),
+    (lambda: algo_config("coma", mixer="qmix"), "mixer='qmix' works only with the learners actor-critic, q-learning"),
     (lambda: algo_config("nqmix-cont", epsilon_start=-0.1), "epsilon_start=-0.1 must be >= 0"),
     (lambda: algo_config("nqmix", epsilon_finish=1.5), "epsilon_finish=1.5 must be in [0, 1]"),
     (lambda: algo_config("qmix", lr=1e-3), "Unknown setting(s) lr"),

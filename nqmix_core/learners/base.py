@@ -14,16 +14,16 @@ import torch
 from torch import nn
 
 from nqmix_core import diagnostics, losses
-from nqmix_core.buffer import EpisodeBatch
+from nqmix_core.episode_batch import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo, Observation
-from nqmix_core.learners.common import LearnerState, frozen_copy, rmsprop
+from nqmix_core.learners.common import LearnerBase, frozen_copy, optimiser_step, rmsprop
 from nqmix_core.networks import AgentNetwork, agent_inputs, make_mixer, sequence_inputs
 
 ACT_MODES = ("explore", "stochastic", "greedy")
 
 
-class CriticLearner(LearnerState):
+class CriticLearner(LearnerBase):
     """Shared agent network + mixer, their targets, and the critic's optimiser."""
 
     def __init__(self, info: EnvInfo, config: AlgoConfig, device: torch.device | str) -> None:
@@ -63,11 +63,7 @@ class CriticLearner(LearnerState):
 
     def critic_step(self, loss: torch.Tensor) -> torch.Tensor:
         """One RMSprop step on the critic with gradient-norm clipping; returns the norm (a tensor)."""
-        self.critic_optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.critic_params, self.config.grad_norm_clip)
-        self.critic_optimiser.step()
-        return grad_norm
+        return optimiser_step(self.critic_optimiser, loss, self.critic_params, self.config.grad_norm_clip)
 
     def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         """(target, online) network pairs kept in step by ``update_targets``."""

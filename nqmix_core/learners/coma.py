@@ -33,10 +33,10 @@ from __future__ import annotations
 import torch
 
 from nqmix_core import action_selection, diagnostics, losses
-from nqmix_core.buffer import EpisodeBatch
+from nqmix_core.episode_batch import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo, Observation
-from nqmix_core.learners.common import LearnerState, frozen_copy, hard_update, rmsprop
+from nqmix_core.learners.common import LearnerBase, frozen_copy, hard_update, optimiser_step, rmsprop
 from nqmix_core.networks import (
     AgentNetwork,
     agent_inputs,
@@ -50,7 +50,7 @@ from nqmix_core.networks.coma_critic import (
 )
 
 
-class COMALearner(LearnerState):
+class COMALearner(LearnerBase):
     """Shared GRU actor + centralised counterfactual critic and its target; two RMSprop optimisers."""
 
     COUNTERS = ("critic_steps", "last_target_update_step")
@@ -126,11 +126,7 @@ class COMALearner(LearnerState):
 
     def optimiser_step(self, optimiser: torch.optim.Optimizer, params, loss: torch.Tensor) -> torch.Tensor:
         """Backward, clip the gradient norm at ``grad_norm_clip``, step; returns the norm (a tensor)."""
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(list(params), self.config.grad_norm_clip)
-        optimiser.step()
-        return grad_norm.detach()
+        return optimiser_step(optimiser, loss, params, self.config.grad_norm_clip).detach()
 
     def update_target(self) -> None:
         """Copy the critic into the target critic every ``critic_target_update_interval`` critic steps."""

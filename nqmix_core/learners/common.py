@@ -48,7 +48,20 @@ def rmsprop(params, lr: float, config: AlgoConfig) -> torch.optim.RMSprop:
     return torch.optim.RMSprop(params, lr=lr, alpha=config.rms_alpha, eps=config.rms_eps, foreach=True)
 
 
-class LearnerState(nn.Module):
+def optimiser_step(optimiser: torch.optim.Optimizer, loss: torch.Tensor, clip_params=None,
+                   clip: float | None = None) -> torch.Tensor | None:
+    """zero_grad, backward, clip the gradient norm of ``clip_params`` at ``clip`` (if given), step.
+
+    Returns the gradient norm before clipping (a tensor), or None when nothing is clipped.
+    """
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(list(clip_params), clip) if clip_params is not None else None
+    optimiser.step()
+    return grad_norm
+
+
+class LearnerBase(nn.Module):
     """What every learner shares: its ε schedule, and saving/restoring itself for resumable runs.
 
     A subclass sets ``self.config`` (an ``AlgoConfig``), ``self.agent``, ``self.info`` and
@@ -91,6 +104,11 @@ class LearnerState(nn.Module):
     def optimisers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
+    def rollout_diagnostics(self, batch) -> dict:
+        """What the learner's networks say about episodes just collected (``nqmix_core.diagnostics``);
+        a learner without diagnostics of its own (the continuous one) reports none."""
+        return {}
+
     def checkpoint_state(self) -> dict:
         """Networks, targets, optimisers and counters: everything a resumed run needs."""
         return {"networks": self.state_dict(),
@@ -98,8 +116,13 @@ class LearnerState(nn.Module):
                 **{name: getattr(self, name) for name in self.COUNTERS}}
 
     def load_checkpoint_state(self, state: dict) -> None:
+        """Put back what ``checkpoint_state`` saved."""
         self.load_state_dict(state["networks"])
         for name, opt in self.optimisers().items():
             opt.load_state_dict(state["optimisers"][name])
         for name in self.COUNTERS:
             setattr(self, name, int(state[name]))
+
+
+LearnerState = LearnerBase
+"""The base class's former name, kept so older notebooks and scripts still import."""

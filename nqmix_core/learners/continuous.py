@@ -32,22 +32,21 @@ import torch
 from torch import nn
 
 from nqmix_core import action_selection, continuous_losses, losses
-from nqmix_core.buffer import EpisodeBatch
+from nqmix_core.episode_batch import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo, Observation
 from nqmix_core.errors import UserError
-from nqmix_core.learners.common import LearnerState, frozen_copy, rmsprop
+from nqmix_core.learners.common import LearnerBase, frozen_copy, optimiser_step, rmsprop
 from nqmix_core.networks.continuous import (
     ContinuousAgentNetwork,
     DeterministicActors,
-    IndependentCritics,
     continuous_agent_inputs,
     continuous_sequence_inputs,
 )
 from nqmix_core.networks.mixers import make_mixer
 
 
-class ContinuousActorCritic(LearnerState):
+class ContinuousActorCritic(LearnerBase):
     """Shared critic agent network Q_a(τ, u) + mixer, per-agent deterministic actors μ_a(τ), their targets."""
 
     def __init__(self, info: EnvInfo, config: AlgoConfig, device: torch.device | str) -> None:
@@ -59,8 +58,8 @@ class ContinuousActorCritic(LearnerState):
         self.bounds = info.action_bounds
         input_dim = info.obs_dim + info.n_actions + info.n_agents
         self.agent = ContinuousAgentNetwork(input_dim, info.n_actions, config.rnn_hidden_dim)
-        self.mixer = IndependentCritics() if config.mixer == "none" else make_mixer(
-            config.mixer, info.n_agents, info.state_dim, config.mixer_embed_dim, config.hypernet_hidden_dim)
+        self.mixer = make_mixer(config.mixer, info.n_agents, info.state_dim, config.mixer_embed_dim,
+                                config.hypernet_hidden_dim)
         self.actors = DeterministicActors(info.n_agents, config.rnn_hidden_dim, info.n_actions,
                                           config.actor_hidden_dim, self.bounds)
         self.target_agent, self.target_mixer = frozen_copy(self.agent), frozen_copy(self.mixer)
@@ -128,13 +127,9 @@ class ContinuousActorCritic(LearnerState):
     def train_step(self, batch: EpisodeBatch, t_env: int, episodes_seen: int) -> dict[str, torch.Tensor]:
         """One update of Alg. 2 lines 7–15 on a mini-batch of episodes."""
         critic_loss, actor_loss, info = self.compute_losses(batch)
-        self.critic_optimiser.zero_grad(set_to_none=True)
-        critic_loss.backward()  # line 12
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.critic_params, self.config.grad_norm_clip)
-        self.critic_optimiser.step()
-        self.actor_optimiser.zero_grad(set_to_none=True)
-        actor_loss.backward()  # line 13
-        self.actor_optimiser.step()
+        grad_norm = optimiser_step(self.critic_optimiser, critic_loss, self.critic_params,
+                                   self.config.grad_norm_clip)  # line 12
+        optimiser_step(self.actor_optimiser, actor_loss)  # line 13
         self.update_targets(episodes_seen, batch.max_steps)  # line 15, once per time step
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
                 "grad_norm": grad_norm.detach(), **info}

@@ -16,11 +16,11 @@ from __future__ import annotations
 import torch
 
 from nqmix_core import action_selection, diagnostics, losses
-from nqmix_core.buffer import EpisodeBatch
+from nqmix_core.episode_batch import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import EnvInfo
 from nqmix_core.learners.base import CriticLearner
-from nqmix_core.learners.common import frozen_copy, rmsprop
+from nqmix_core.learners.common import frozen_copy, optimiser_step, rmsprop
 from nqmix_core.networks import Actors
 
 
@@ -93,9 +93,7 @@ class NQMIXLearner(CriticLearner):
         """
         critic_loss, actor_loss, info = self.compute_losses(batch)
         grad_norm = self.critic_step(critic_loss)  # line 13
-        self.actor_optimiser.zero_grad(set_to_none=True)
-        actor_loss.backward()  # line 14
-        self.actor_optimiser.step()
+        optimiser_step(self.actor_optimiser, actor_loss)  # line 14
         self.update_targets(episodes_seen, batch.max_steps)  # line 16, once per time step
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
                 "grad_norm": grad_norm.detach(), **info}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from nqmix_core import action_selection, losses
-from nqmix_core.buffer import EpisodeBatch
+from nqmix_core.episode_batch import EpisodeBatch
 from nqmix_core.learners.base import CriticLearner
 
 

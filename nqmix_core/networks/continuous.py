@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nqmix_core.networks.actors import BatchedLinear
+from nqmix_core.networks.mixers import IndependentCritics  # noqa: F401  (the "mixer" of mixer="none")
 
 
 def continuous_agent_inputs(obs: torch.Tensor, last_actions: torch.Tensor) -> torch.Tensor:
@@ -101,12 +102,3 @@ class DeterministicActors(nn.Module):
         return self.low + (self.high - self.low) * (squashed + 1.0) / 2.0
 
 
-class IndependentCritics(nn.Module):
-    """The "mixer" of mixer="none" (independent DDPG): no Q_tot is formed.
-
-    agent_qs [..., N] come back unchanged, so every agent's Q_a is regressed on the shared team
-    reward by itself, and ∂"Q_tot"/∂Q_a = 1 (each actor ascends its own Q_a).
-    """
-
-    def forward(self, agent_qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        return agent_qs  # [..., N]

@@ -9,8 +9,14 @@ code mixes chosen Q-values (Q_tot), state values (V_tot) and whole tables of joi
 | "qmix"        | hypernetwork weights passed through abs() (QMIX, Eq. 1)         | ≥ 0         |
 | "qmix-no-abs" | the same without abs() (NQMIX-M, Sec. 5.2)                      | any sign    |
 | "nqmix"       | MLP on [Q_1..Q_n, s], 32·(A+4)−A hidden units (Sec. 4.2, App. B) | any sign    |
+| "none"        | no Q_tot: each Q_a comes back unchanged [..., N] (IDDPG, IQL)  | = 1 (own)   |
+
+``MIXERS`` is the table: each name with its constructor and the learners it trains with.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -80,16 +86,43 @@ class QMIXMixer(nn.Module):
         return (hidden * w_final).sum(-1) + self.hyper_v(state).squeeze(-1)  # [...]
 
 
+class IndependentCritics(nn.Module):
+    """The "mixer" of mixer="none": no Q_tot is formed.
+
+    agent_qs [..., N] come back unchanged, so every agent's Q_a is regressed on the shared team
+    reward by itself, and ∂"Q_tot"/∂Q_a = 1 (each actor ascends its own Q_a).
+    """
+
+    def forward(self, agent_qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return agent_qs  # [..., N]
+
+
+@dataclass(frozen=True)
+class MixerEntry:
+    """One mixer: how to build it from (n_agents, state_dim, embed_dim, hypernet_hidden_dim), and with which learners."""
+
+    build: Callable[[int, int, int, int], nn.Module]
+    learners: tuple[str, ...]
+
+
+MIXERS: dict[str, MixerEntry] = {
+    "vdn": MixerEntry(lambda n, s, e, h: VDNMixer(), ("actor-critic", "q-learning", "continuous-actor-critic")),
+    "qmix": MixerEntry(lambda n, s, e, h: QMIXMixer(n, s, e, h, absolute=True),
+                       ("actor-critic", "q-learning", "continuous-actor-critic")),
+    "qmix-no-abs": MixerEntry(lambda n, s, e, h: QMIXMixer(n, s, e, h, absolute=False),
+                              ("actor-critic", "q-learning", "continuous-actor-critic")),
+    "nqmix": MixerEntry(lambda n, s, e, h: NQMIXMixer(n, s), ("actor-critic", "q-learning", "continuous-actor-critic")),
+    "none": MixerEntry(lambda n, s, e, h: IndependentCritics(), ("coma", "continuous-actor-critic")),
+}
+"""Mixer name -> entry. COMA's critic is not a mixer, so it takes "none" and builds no mixer at all."""
+
+
 def make_mixer(name: str, n_agents: int, state_dim: int, embed_dim: int = 32,
                hypernet_hidden_dim: int = 64) -> nn.Module:
-    """Build the mixer called ``name`` (see the table at the top of this module)."""
-    if name == "vdn":
-        return VDNMixer()
-    if name == "nqmix":
-        return NQMIXMixer(n_agents, state_dim)
-    if name in ("qmix", "qmix-no-abs"):
-        return QMIXMixer(n_agents, state_dim, embed_dim, hypernet_hidden_dim, absolute=(name == "qmix"))
-    raise UserError(f"Unknown mixer {name!r}; choose one of vdn, qmix, qmix-no-abs, nqmix.")
+    """Build the mixer called ``name`` (a key of ``MIXERS``)."""
+    if name not in MIXERS:
+        raise UserError(f"Unknown mixer {name!r}; choose one of {', '.join(MIXERS)}.")
+    return MIXERS[name].build(n_agents, state_dim, embed_dim, hypernet_hidden_dim)
 
 
 def count_parameters(module: nn.Module) -> int:

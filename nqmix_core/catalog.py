@@ -1,0 +1,60 @@
+"""What the kit knows about its learners and environment backends, as tables (facts, not defaults).
+
+Configuration checks, the CLI's help, the sweep and the error messages read these facts here;
+``registry.py`` maps the same names to classes and constructors, and ``networks/mixers.py`` holds the
+mixer table (which learners each mixer trains with). A test checks that the tables agree.
+
+Adding an algorithm that reuses a learner and a mixer is one row of ``config.PRESETS``; a new learner
+is one row here, one in ``registry.LEARNER_CLASSES`` and its module.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LearnerKind:
+    """Facts about one learner (``AlgoConfig.learner``)."""
+
+    summary: str
+    on_policy: bool
+    """Trains on the episodes just collected (its replay holds exactly one rollout), not on replay."""
+    continuous: bool
+    """Acts in continuous action spaces (``EnvInfo.continuous``) rather than discrete ones."""
+
+
+LEARNER_KINDS: dict[str, LearnerKind] = {
+    "actor-critic": LearnerKind("NQMIX (Alg. 1): mixed critic, per-agent actors, sign trick (Eq. 13)", False, False),
+    "q-learning": LearnerKind("Q-learning through a mixer (QMIX, VDN) or per agent (IQL), ε-greedy", False, False),
+    "coma": LearnerKind("COMA: centralised critic, counterfactual baseline (Eqs. 5-6)", True, False),
+    "continuous-actor-critic": LearnerKind("NQMIX for continuous actions (Alg. 2, Eq. 14), deterministic actors",
+                                           False, True),
+}
+
+
+@dataclass(frozen=True)
+class EnvBackend:
+    """Facts about one environment backend (the part of an env name before ':')."""
+
+    summary: str
+    continuous: bool
+    tasks: tuple[str, ...]
+    """The task names it knows, or () when the task is a map name (``smax:<map>``)."""
+    example: str
+
+
+ENV_BACKENDS: dict[str, EnvBackend] = {
+    "matrix": EnvBackend("one- and two-step matrix games", False, ("qtran", "two-step"), "matrix:qtran"),
+    "continuous": EnvBackend("the two-peak game with continuous actions", True, ("two-peak",), "continuous:two-peak"),
+    "smax": EnvBackend("JaxMARL's SMAX, the embedded default", False, (), "smax:3m"),
+    "smax-cont": EnvBackend("SMAX with continuous actions", True, (), "smax-cont:3m"),
+    "smac": EnvBackend("StarCraft II through oxwhirl's SMAC (optional)", False, (), "smac:3m"),
+}
+
+
+def env_names_text() -> str:
+    """"matrix:qtran, matrix:two-step, continuous:two-peak, smax:<map> (e.g. smax:3m), ..." for messages."""
+    parts = []
+    for name, backend in ENV_BACKENDS.items():
+        parts += [f"{name}:{t}" for t in backend.tasks] or [f"{name}:<map> (e.g. {backend.example})"]
+    return ", ".join(parts)
