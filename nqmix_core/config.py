@@ -124,6 +124,7 @@ PRESETS: dict[str, AlgoConfig] = {
     "nqmix-tau-batch": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, tau_per_time_step=False),
     "qmix": AlgoConfig(learner="q-learning", mixer="qmix", target_update="hard"),
     "vdn": AlgoConfig(learner="q-learning", mixer="vdn", target_update="hard"),
+    "iql": AlgoConfig(learner="q-learning", mixer="none", target_update="hard"),  # independent Q-learning
     "coma": AlgoConfig(learner="coma", mixer="none", target_update="hard", batch_size=8, buffer_size=8,
                        epsilon_start=0.5, epsilon_finish=0.01, epsilon_anneal_steps=100_000),
     # Continuous actions (Alg. 2). ε = behaviour-noise std in half action ranges, 0.5 -> 0.1 over 50k steps.

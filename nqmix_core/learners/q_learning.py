@@ -1,6 +1,8 @@
-"""QMIX and VDN: Q-learning through a mixer, as pymarl's ``QLearner`` trains them.
+"""QMIX, VDN and IQL: Q-learning through a mixer, as pymarl's ``QLearner`` trains them.
 
-The mixer ("qmix" or "vdn") is chosen by configuration. Behaviour is ε-greedy on the agents'
+The mixer ("qmix", "vdn", or "none" for independent Q-learning) is chosen by configuration. With
+mixer="none" there is no Q_tot: every agent's Q_a regresses on r + γ·max_u Q'_a(τ_{t+1}, u) by itself
+(pymarl's IQL), so targets, TD errors and the mask carry an agent axis [B, T, N]. Behaviour is ε-greedy on the agents'
 Q-values; the target is r + γ·Mixer'(max_u Q'_a(τ_{t+1}, u), s_{t+1}) with double Q-learning;
 targets are copied every 200 episodes; the gradient norm is clipped at 10.
 """
@@ -8,9 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from nqmix_core import action_selection, losses
+from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.episode_batch import EpisodeBatch
 from nqmix_core.learners.base import CriticLearner
+from nqmix_core.networks import sequence_inputs
 
 
 class QLearner(CriticLearner):
@@ -26,16 +29,29 @@ class QLearner(CriticLearner):
         with torch.no_grad():
             online_next = agent_qs[:, 1:].detach() if self.config.double_q else None
             next_qs = losses.greedy_next_values(target_qs[:, 1:], online_next, batch.avail_actions[:, 1:])  # [B, T, N]
-            next_q_tot = self.target_mixer(next_qs, batch.state[:, 1:])  # [B, T]
-            return losses.td_targets(batch.reward, batch.terminated, next_q_tot, self.config.gamma)
+            next_q_tot = self.target_mixer(next_qs, batch.state[:, 1:])  # [B, T] (IQL: [B, T, N])
+            reward, terminated = batch.reward, batch.terminated
+            if next_q_tot.dim() == 3:  # independent learners: every agent gets the team reward
+                reward, terminated = reward.unsqueeze(-1), terminated.unsqueeze(-1)  # [B, T, 1]
+            return losses.td_targets(reward, terminated, next_q_tot, self.config.gamma)
 
     def compute_losses(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """TD loss of Q_tot against ``max_targets``, without stepping."""
         agent_qs, _, target_qs, _ = self.unroll(batch)  # [B, T+1, N, U]
         targets = self.max_targets(batch, agent_qs, target_qs)  # [B, T]
         chosen_qs = losses.chosen_action_values(agent_qs[:, :-1], batch.actions)  # [B, T, N]
-        q_tot = self.mixer(chosen_qs, batch.state[:, :-1])  # [B, T]
-        return losses.masked_td_loss(q_tot, targets, batch.filled)
+        q_tot = self.mixer(chosen_qs, batch.state[:, :-1])  # [B, T] (IQL: [B, T, N])
+        mask = batch.filled if q_tot.dim() == 2 else batch.filled.unsqueeze(-1).expand_as(q_tot)
+        return losses.masked_td_loss(q_tot, targets, mask)
+
+    @torch.no_grad()
+    def rollout_diagnostics(self, batch: EpisodeBatch) -> diagnostics.Sums:
+        """As ``CriticLearner``'s; IQL has no Q_tot, so its agents' mean Q_a stands against the return."""
+        if self.config.mixer != "none":
+            return super().rollout_diagnostics(batch)
+        agent_qs, _ = self.agent(sequence_inputs(batch.obs, batch.actions, self.info.n_actions))  # [B, T+1, N, U]
+        mean_q = losses.chosen_action_values(agent_qs[:, :-1], batch.actions).mean(-1)  # [B, T]
+        return diagnostics.value_diagnostics(mean_q, batch.reward, batch.terminated, batch.filled, self.config.gamma)
 
     def train_step(self, batch: EpisodeBatch, t_env: int, episodes_seen: int) -> dict[str, torch.Tensor]:
         loss, info = self.compute_losses(batch)

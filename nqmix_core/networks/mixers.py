@@ -112,7 +112,7 @@ MIXERS: dict[str, MixerEntry] = {
     "qmix-no-abs": MixerEntry(lambda n, s, e, h: QMIXMixer(n, s, e, h, absolute=False),
                               ("actor-critic", "q-learning", "continuous-actor-critic")),
     "nqmix": MixerEntry(lambda n, s, e, h: NQMIXMixer(n, s), ("actor-critic", "q-learning", "continuous-actor-critic")),
-    "none": MixerEntry(lambda n, s, e, h: IndependentCritics(), ("coma", "continuous-actor-critic")),
+    "none": MixerEntry(lambda n, s, e, h: IndependentCritics(), ("coma", "continuous-actor-critic", "q-learning")),
 }
 """Mixer name -> entry. COMA's critic is not a mixer, so it takes "none" and builds no mixer at all."""
 
