@@ -4,6 +4,9 @@ The lesson of these games is representational: can the method's Q_tot express th
 does the joint action it picks reach the optimum? Q-learners (QMIX, VDN) are trained on uniformly
 random joint actions (ε fixed at 1, as QPLEX does for this game), so every payoff entry is seen
 equally often. NQMIX and NQMIX-M follow their own stochastic policies (Alg. 1 line 2).
+
+``train_matrix_game`` trains for a fixed number of updates; ``MatrixTrainer`` trains in chunks, and
+``train_until_fitted`` (the payoff editor's) trains until the Q_tot fit stops improving and says so.
 """
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ class MatrixRun:
     joint_action: tuple[int, ...]  # the greedy joint action
     seconds: float
     learner: CriticLearner | None = field(default=None, repr=False, compare=False)  # the trained networks
+    reward_scale: float = 1.0  # the networks learned payoff × reward_scale; q_tot, agent_qs are divided back
 
     @property
     def success(self) -> bool:
@@ -91,25 +95,56 @@ def read_out(learner: CriticLearner, env: MatrixGame) -> tuple[torch.Tensor, tor
     return q_tot.view([info.n_actions] * info.n_agents), agent_qs[0], policy
 
 
+class MatrixTrainer:
+    """One method on one payoff, trained in chunks: each ``train(n)`` continues where the last stopped.
+
+    ``reward_scale`` multiplies the payoff the learner sees; every value read out is divided by it
+    again, so results are in the payoff's own units. Training ``n`` updates in one call or in several
+    gives the same networks.
+    """
+
+    def __init__(self, algo: str, payoff=QTRAN_PAYOFF, seed: int = 0, n_envs: int = 32,
+                 device: torch.device | str = "cpu", uniform_data: bool | None = None, reward_scale: float = 1.0,
+                 **overrides) -> None:
+        self.start = time.perf_counter()
+        self.algo, self.seed, self.reward_scale = algo, seed, reward_scale
+        self.payoff = torch.as_tensor(payoff, dtype=torch.float32)  # [U] * N, the payoff's own units
+        seed_everything(seed)
+        self.env = MatrixGame(self.payoff * reward_scale, n_envs=n_envs, device=device)
+        self.learner = make_learner(matrix_config(algo, uniform_data, **overrides), self.env.info, device)
+        self.buffer = EpisodeBuffer(self.learner.config.buffer_size, self.env.info, device)
+        self.counters, self.generators = Counters(), Generators.from_seed(seed, device)
+
+    def train(self, n_updates: int) -> None:
+        """``n_updates`` more updates, each after one rollout of ``n_envs`` episodes."""
+        for _ in range(n_updates):
+            collect_and_learn(self.env, self.learner, self.buffer, self.counters, self.generators)
+
+    def values(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Q_tot [U]*N and Q_a [N, U] in payoff units, and π_a [N, U] (or None), all on the CPU."""
+        q_tot, agent_qs, policy = read_out(self.learner, self.env)
+        return (q_tot.cpu() / self.reward_scale, agent_qs.cpu() / self.reward_scale,
+                None if policy is None else policy.cpu())
+
+    def run(self) -> MatrixRun:
+        """What has been learned so far. The greedy rollout's random stream is restored afterwards."""
+        q_tot, agent_qs, policy = self.values()
+        act_state = self.generators.act.get_state()
+        greedy_batch, _ = rollout(self.env, self.learner, "greedy", self.counters.t_env, self.generators.act)
+        self.generators.act.set_state(act_state)
+        return MatrixRun(algo=self.algo, seed=self.seed, payoff=self.payoff, q_tot=q_tot, agent_qs=agent_qs,
+                         policy=policy, joint_action=tuple(int(u) for u in greedy_batch.actions[0, 0].cpu()),
+                         seconds=time.perf_counter() - self.start, learner=self.learner,
+                         reward_scale=self.reward_scale)
+
+
 def train_matrix_game(algo: str, payoff=QTRAN_PAYOFF, seed: int = 0, n_updates: int = 1500,
                       n_envs: int = 32, device: torch.device | str = "cpu", uniform_data: bool | None = None,
                       **overrides) -> MatrixRun:
     """Train ``algo`` on a one-step game: each update follows one rollout of ``n_envs`` episodes."""
-    start = time.perf_counter()
-    seed_everything(seed)
-    env = MatrixGame(payoff, n_envs=n_envs, device=device)
-    learner = make_learner(matrix_config(algo, uniform_data, **overrides), env.info, device)
-    buffer = EpisodeBuffer(learner.config.buffer_size, env.info, device)
-    counters, generators = Counters(), Generators.from_seed(seed, device)
-    for _ in range(n_updates):
-        collect_and_learn(env, learner, buffer, counters, generators)
-    q_tot, agent_qs, policy = read_out(learner, env)
-    greedy_batch, _ = rollout(env, learner, "greedy", counters.t_env, generators.act)
-    return MatrixRun(algo=algo, seed=seed, payoff=env.payoff.cpu(), q_tot=q_tot.cpu(), agent_qs=agent_qs.cpu(),
-                     policy=None if policy is None else policy.cpu(),
-                     joint_action=tuple(int(u) for u in greedy_batch.actions[0, 0].cpu()),
-                     seconds=time.perf_counter() - start, learner=learner)
-
+    trainer = MatrixTrainer(algo, payoff, seed, n_envs, device, uniform_data, **overrides)
+    trainer.train(n_updates)
+    return trainer.run()
 
 
 def run_methods(methods: dict[str, tuple[str, bool]], payoff=QTRAN_PAYOFF, seeds=range(3), n_updates: int = 400,
@@ -124,6 +159,102 @@ def run_methods(methods: dict[str, tuple[str, bool]], payoff=QTRAN_PAYOFF, seeds
             runs[label].append(train_matrix_game(algo, payoff, seed, n_updates, device=device,
                                                  uniform_data=uniform_data))
     return runs
+
+
+FIT_SCALE = 10.0
+"""``train_until_fitted`` trains on the payoff scaled so that its largest |entry| is this, and reads the
+values back in the payoff's units. RMSprop moves each weight by about its learning rate per step, so
+the time to fit depends on the payoff's size. Measured (uniform data, 3 seeds, QTRAN-like payoffs): at
+±100 NQMIX's critic sat at the payoff's mean for 600 updates and fitted after 1,300; at ±10 it fitted
+within 300-600, faster than at ±1, ±20 or ±50. QMIX reached its best monotonic fit fastest at ±50 and
+sometimes settled in a worse one at ±10: its Q_tot RMSE can then read a little high, never low."""
+
+FIT_PLATEAU = 0.95
+"""A fit whose RMSE is at least this fraction of the payoff's standard deviation has learned no more
+than the payoff's mean: the plateau every fit starts on. ``train_until_fitted`` waits longer there."""
+
+
+@dataclass(frozen=True)
+class MatrixFit:
+    """A run trained until its Q_tot fit stopped improving, or until the cap on updates."""
+
+    run: MatrixRun
+    n_updates: int
+    converged: bool
+    rmse_history: tuple[float, ...]  # Q_tot RMSE against the payoff after each chunk, payoff units
+
+    def status(self) -> str:
+        """One line: whether the fit converged, after how many updates, and how to read its RMSE."""
+        rmse = self.rmse_history[-1]
+        if not self.converged:
+            return (f"NOT converged after {self.n_updates} updates (the cap): Q_tot RMSE {rmse:.2f} may still "
+                    f"improve; train longer before reading it as what the method can represent")
+        if rmse <= 0.05 * float(self.run.payoff.abs().max()):
+            return f"fits the payoff: converged after {self.n_updates} updates, Q_tot RMSE {rmse:.2f}"
+        return (f"converged after {self.n_updates} updates at Q_tot RMSE {rmse:.2f}: the mixer cannot "
+                f"represent this payoff, or training is stuck (that depends on the seed: try another)")
+
+
+def fit_has_converged(rmse_history, patience: int = 3, rel_tol: float = 0.05, abs_tol: float = 0.0) -> bool:
+    """Has the fit stopped improving? True when the best RMSE of the last ``patience`` chunks beats
+    the best before them by no more than max(rel_tol · that best, abs_tol)."""
+    if len(rmse_history) <= patience:
+        return False
+    before, recent = min(rmse_history[:-patience]), min(rmse_history[-patience:])
+    return before - recent <= max(rel_tol * before, abs_tol)
+
+
+def train_until_fitted(algo: str, payoff=QTRAN_PAYOFF, seed: int = 0, uniform_data: bool | None = None,
+                       device: torch.device | str = "cpu", chunk_updates: int = 100, min_updates: int = 500,
+                       max_updates: int = 3000, patience: int = 3, rel_tol: float = 0.05,
+                       scale_to: float | None = FIT_SCALE) -> MatrixFit:
+    """Train in chunks of ``chunk_updates`` until the Q_tot fit has converged, or ``max_updates``.
+
+    Converged: ``fit_has_converged`` after at least ``min_updates``, with improvements below 1% of the
+    largest |payoff| not counted; on the mean plateau (``FIT_PLATEAU``) after at least 3·``min_updates``.
+    The payoff is scaled to ±``scale_to`` for training (None: as given). Only Q_tot is watched: an
+    actor's policy may still move, and with on-policy data the entries it stopped visiting stay unfitted.
+    """
+    payoff = torch.as_tensor(payoff, dtype=torch.float32)
+    largest, mean_only = float(payoff.abs().max()), float(payoff.std(unbiased=False))
+    trainer = MatrixTrainer(algo, payoff, seed, device=device, uniform_data=uniform_data,
+                            reward_scale=scale_to / largest if scale_to and largest > 0 else 1.0)
+    history, n_updates, converged = [], 0, False
+    while n_updates < max_updates and not converged:
+        chunk = min(chunk_updates, max_updates - n_updates)
+        trainer.train(chunk)
+        n_updates += chunk
+        history.append(float((trainer.values()[0] - payoff).pow(2).mean().sqrt()))
+        enough = 3 * min_updates if min(history) >= FIT_PLATEAU * mean_only else min_updates
+        converged = n_updates >= enough and fit_has_converged(history, patience, rel_tol, 0.01 * largest)
+    return MatrixFit(trainer.run(), n_updates, converged, tuple(history))
+
+
+def marginal_payoffs(payoff: torch.Tensor) -> torch.Tensor:
+    """Each agent's expected payoff of each action when every other agent plays uniformly: [U]*N -> [N, U]."""
+    n_agents = payoff.dim()
+    return torch.stack([payoff.mean(dim=[d for d in range(n_agents) if d != a]) for a in range(n_agents)])
+
+
+def format_agent_values(runs: dict[str, MatrixRun], action_names: str = "ABCDEFGH") -> str:
+    """Q_a and (for actor-critics) π_a of every agent of one run per label, then each agent's payoff
+    against a uniform partner (``marginal_payoffs`` of the first run's payoff): a table, 2 decimals."""
+    first = next(iter(runs.values()))
+    n_agents, n_actions = first.agent_qs.shape
+    marginal_label = "payoff, partner uniform"
+    width = max(len(marginal_label), *(len(label) for label in runs)) + 2
+    header = f"{'':<{width}}{'':<9}" + "".join(f"{name:>8}" for name in action_names[:n_actions])
+    lines = [header, "-" * len(header)]
+
+    def row(label: str, name: str, values: torch.Tensor) -> str:
+        return f"{label:<{width}}{name:<9}" + "".join(f"{v:>8.2f}" for v in values.tolist())
+    for label, run in runs.items():
+        lines += [row(label if a == 0 else "", f"Q_{a + 1}", run.agent_qs[a]) for a in range(n_agents)]
+        if run.policy is not None:
+            lines += [row("", f"π_{a + 1}", run.policy[a]) for a in range(n_agents)]
+    lines += [row(marginal_label if a == 0 else "", f"agent {a + 1}", values)
+              for a, values in enumerate(marginal_payoffs(first.payoff))]
+    return "\n".join(lines)
 
 
 def summarise(runs: dict[str, list[MatrixRun]], action_names: str = "ABCDEFGH") -> list[dict]:
@@ -159,7 +290,7 @@ def mixer_signs(run: MatrixRun) -> torch.Tensor:
     n_agents, n_actions = run.agent_qs.shape
     joint = torch.tensor(list(itertools.product(range(n_actions), repeat=n_agents)))  # [U^N, N]
     device = next(run.learner.parameters()).device
-    chosen = run.agent_qs.gather(-1, joint.T).T.to(device)  # [U^N, N]
+    chosen = run.agent_qs.gather(-1, joint.T).T.to(device) * run.reward_scale  # [U^N, N], in training units
     state = torch.ones(len(joint), run.learner.info.state_dim, device=device)  # matrix games: s = 1
     sign = mixer_gradient_sign(run.learner.mixer, chosen, state)  # [U^N, N]
     return sign.cpu().view(*[n_actions] * n_agents, n_agents)

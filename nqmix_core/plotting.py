@@ -9,18 +9,24 @@ import torch
 
 
 def q_tot_heatmaps(payoff: torch.Tensor, tables: dict[str, torch.Tensor],
-                   picks: dict[str, tuple[int, ...]] | None = None, action_names: str = "ABCDEFGH"):
+                   picks: dict[str, tuple[int, ...]] | None = None, action_names: str = "ABCDEFGH",
+                   ncols: int | None = None):
     """The true payoff beside each method's learned Q_tot, for two-agent games.
 
     ``tables`` maps a method label to its [U, U] Q_tot; ``picks`` to the joint action it chose,
-    which is outlined in its panel. Returns the matplotlib figure.
+    which is outlined in its panel. Panels fill rows of ``ncols`` (default: one row). Returns the
+    matplotlib figure.
     """
     panels = {"true payoff": payoff, **tables}
     n_actions = payoff.shape[0]
     names = list(action_names[:n_actions])
     limit = float(max(t.abs().max() for t in panels.values()))
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 3.0), squeeze=False)
-    for ax, (label, table) in zip(axes[0], panels.items()):
+    ncols = min(ncols or len(panels), len(panels))
+    nrows = -(-len(panels) // ncols)  # ceil
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.9 * ncols, 3.0 + 3.3 * (nrows - 1)), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (label, table) in zip(axes.flat, panels.items()):
         sns.heatmap(table.numpy(), ax=ax, annot=True, fmt=".1f", cmap="vlag", vmin=-limit, vmax=limit,
                     cbar=False, square=True, xticklabels=names, yticklabels=names)
         ax.set_title(label, fontsize=10)

@@ -383,7 +383,8 @@ def _payoff_editor_round_trip(page, shots: Path, stem: str, record_property):
     assert cells.count() == 9, f"expected a 3×3 grid of number boxes, found {cells.count()}"
     for i in range(9):
         assert cells.nth(i).is_visible()
-    assert button.is_visible() and methods.is_visible()
+    seed = editor.locator(".widget-dropdown select")
+    assert button.is_visible() and methods.is_visible() and seed.is_visible()
     table = editor.locator(".widget-output .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']")
 
     def retrain(previous: str | None) -> str:
@@ -415,11 +416,17 @@ def _payoff_editor_round_trip(page, shots: Path, stem: str, record_property):
     _shoot(page, shots / f"{stem}_payoff_editor.png", record_property, "payoff editor", locator=editor)
     assert [v for v in cells.evaluate_all("els => els.map(e => parseFloat(e.value))")] == \
         [float(v) for row in monotonic for v in row]
-    rows = {line.split()[0]: line.split() for line in after.splitlines() if line.startswith("QMIX")}
+    # the printout: summary table, then one training status per method, then the agents' values
+    summary_table, status, agent_values = after.split("\n\n")[:3]
+    rows = {line.split()[0]: line.split() for line in summary_table.splitlines() if line.startswith("QMIX")}
     assert set(rows) == {"QMIX"}, after
     assert after != before
     assert rows["QMIX"][2] == "1.00" and "AA" in rows["QMIX"][4], \
         f"on the monotonic game QMIX should find (A, A):\n{after}"
+    assert "converged after" in before.split("\n\n")[1], f"no training status for QTRAN's payoff:\n{before}"
+    assert "QMIX" in status and "fits the payoff: converged after" in status, \
+        f"on the monotonic game QMIX's fit should converge:\n{after}"
+    assert "Q_1" in agent_values and "payoff, partner uniform" in agent_values, after
 
 
 BEHAVIOUR_LINE = re.compile(r"λ = (\d+\.\d+):.*relative error [^=]*= (\d+\.\d+)")
