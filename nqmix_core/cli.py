@@ -108,15 +108,12 @@ def smax_demo(args: argparse.Namespace, device: torch.device, out: Path) -> None
 
 
 def train(args: argparse.Namespace) -> None:
+    from dataclasses import fields
+
     from nqmix_core.config import RunConfig, algo_config, parse_settings
     from nqmix_core.experiment import train_run
 
-    config = RunConfig(algo=args.algo, env=args.env, seed=args.seed, t_max=args.t_max, device=args.device,
-                       n_envs=args.n_envs, updates_per_episode=args.updates_per_episode,
-                       overlap_collection=args.overlap_collection,
-                       test_interval=args.test_interval, test_episodes=args.test_episodes,
-                       checkpoint_interval=args.checkpoint_interval, tensorboard=not args.no_tensorboard,
-                       progress=not args.no_progress)
+    config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
     algo = algo_config(config.algo, **parse_settings(args.set))  # one-sentence errors, before any work
     if args.threads < 1:
         raise UserError("--threads must be at least 1.")
@@ -176,6 +173,29 @@ def _format_matrix(table: torch.Tensor) -> str:
     return "\n".join("    " + " ".join(f"{float(x):7.2f}" for x in row) for row in table)
 
 
+def add_run_options(parser: argparse.ArgumentParser, helps: dict[str, str]) -> None:
+    """One option per RunConfig field, its default and help taken from config.py (the one place they live).
+
+    A field ``n_envs`` becomes ``--n-envs``; a bool field that defaults to True (``tensorboard``) becomes
+    ``--no-tensorboard``, one that defaults to False (``overlap_collection``) ``--overlap-collection``.
+    """
+    from dataclasses import fields
+
+    from nqmix_core.config import RunConfig, field_docs
+
+    docs, defaults = field_docs(RunConfig), RunConfig()
+    for field in fields(RunConfig):
+        default, name = getattr(defaults, field.name), field.name.replace("_", "-")
+        text = helps.get(field.name, docs.get(field.name, "")).replace("%", "%%")
+        if isinstance(default, bool):
+            flag = f"--no-{name}" if default else f"--{name}"
+            parser.add_argument(flag, dest=field.name, action="store_false" if default else "store_true",
+                                help=f"turn off: {text}" if default else text)
+        else:
+            parser.add_argument(f"--{name}", dest=field.name, type=type(default), default=default,
+                                help=f"{text} (default {default})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nqmix", description="NQMIX teaching and reproduction kit.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -190,30 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=demo)
 
     t = commands.add_parser("train", help="train one algorithm with the paper's evaluation protocol")
-    t.add_argument("--algo", default="nqmix", help="one of " + ", ".join(PRESETS) + " (config.PRESETS)")
-    t.add_argument("--env", default="smax:3m", help="one of " + env_names_text() + " (catalog.ENV_BACKENDS)")
-    t.add_argument("--seed", type=int, default=0, help="random seed")
-    t.add_argument("--t-max", type=int, default=2_000_000, help="environment steps to train for")
-    t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_run_options(t, {"algo": "one of " + ", ".join(PRESETS) + " (config.PRESETS)",
+                        "env": "one of " + env_names_text() + " (catalog.ENV_BACKENDS)"})
     t.add_argument("--out", default=None, help="output folder (default results/<algo>_<env>_seed<seed>)")
     t.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
-    t.add_argument("--n-envs", type=int, default=8, help="environment copies per rollout")
-    t.add_argument("--updates-per-episode", type=float, default=1.0,
-                   help="off-policy learner updates per collected episode (pymarl: 1)")
-    t.add_argument("--overlap-collection", action="store_true",
-                   help="collect the next rollout in a second thread during the updates (uses a second core; "
-                        "the behaviour policy is one rollout older than pymarl's)")
-    t.add_argument("--test-interval", type=int, default=5_000, help="environment steps between evaluations")
-    t.add_argument("--test-episodes", type=int, default=32, help="test episodes per mode (greedy, stochastic)")
-    t.add_argument("--checkpoint-interval", type=int, default=50_000, help="environment steps between checkpoints")
     t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="replace one algorithm setting of the preset (a field of AlgoConfig in "
                         "nqmix_core/config.py), e.g. --set critic_lr=1e-3 --set tau=0.005; repeatable")
     t.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: the networks are small, and extra threads slow down "
                         "badly when the cores are shared)")
-    t.add_argument("--no-tensorboard", action="store_true", help="log to CSV only")
-    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     t.set_defaults(run=train)
 
     s = commands.add_parser("sweep", help="train a grid of algorithm × environment × seed, resumably",

@@ -235,3 +235,17 @@ class RunConfig:
     def __post_init__(self) -> None:
         rules = {**RUN_RULES, "algo": one_of(*PRESETS)}
         raise_if_any(field_problems(self, rules), "run", "RunConfig")
+
+
+def field_docs(cls) -> dict[str, str]:
+    """The documentation string under each field of a config dataclass (read from this module's source)."""
+    import ast
+    import inspect
+
+    body = ast.parse(inspect.getsource(cls)).body[0].body
+    docs = {}
+    for field, doc in zip(body, body[1:]):
+        if (isinstance(field, ast.AnnAssign) and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+                and isinstance(doc.value.value, str)):
+            docs[field.target.id] = " ".join(doc.value.value.split())
+    return docs
