@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from nqmix_core.matrix_games import MatrixTrainer, fit_has_converged, marginal_payoffs, train_matrix_game
+from nqmix_core.matrix_fit import fit_has_converged
+from nqmix_core.matrix_games import MatrixTrainer, marginal_payoffs, train_matrix_game
 from nqmix_core.widgets import PayoffEditor
 
 QTRAN = [[8, -12, -12], [-12, 0, 0], [-12, 0, 0]]
