@@ -100,7 +100,7 @@ print(known_table.to_string(index=False))
 
 # %%
 nqmix_3m = known[known["method"] == "NQMIX"]
-assert len(nqmix_3m) == 3 and (nqmix_3m["best_greedy"] >= 0.5).all(), "NQMIX learns 3m on every seed"
+assert len(nqmix_3m) >= 3 and (nqmix_3m["best_greedy"] >= 0.5).all(), "NQMIX learns 3m on every seed"
 
 # %% [markdown]
 # ## 3. The policy's entropy over training

@@ -56,7 +56,7 @@ speed = results.time_to_win_rate(speed_folders)
 speed.round({"first_seconds": 0, "best": 2, "final": 2, "wall_seconds": 0})
 
 # %%
-fig, ax = plt.subplots(figsize=(9, 3.8))
+fig, ax = plt.subplots(figsize=(10, 4.6))
 settings = list(dict.fromkeys(speed["method"] + ": " + speed["changed"]))  # one colour per (method, settings)
 colours = dict(zip(settings, plt.cm.tab10.colors))
 for folder, row in zip(speed_folders, speed.itertuples()):
@@ -70,7 +70,8 @@ ax.axvline(5, color="grey", ls=":")
 ax.axhline(0.8, color="grey", ls=":")
 ax.set_xlabel("wall-clock minutes since the command started (log scale; 2-core CPU)")
 ax.set_ylabel(METRIC.removeprefix("test_").replace("_", " "))
-ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="method: settings (one line per seed)",
+          title_fontsize=9)
 fig.tight_layout()
 plt.show()
 

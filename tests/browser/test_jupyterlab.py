@@ -615,3 +615,36 @@ def test_student_edition_08_runs_in_jupyterlab(lab, browser, screenshot_dir, rec
     finally:
         context.close()
         lab.shut_down_all_kernels()
+
+
+WIDGET_ROUND_TRIPS = {"01_": "_payoff_editor_round_trip", "02_": "_behaviour_slider_round_trip",
+                      "03_": "_target_lag_round_trip"}
+"""Notebook prefix -> the function that drives its widget like a student would."""
+
+
+@pytest.mark.parametrize("prefix", sorted(WIDGET_ROUND_TRIPS))
+def test_student_edition_widgets_work_in_jupyterlab(prefix, lab, browser, screenshot_dir, record_property):
+    """The student edition of notebooks 01–03 (outputs and solutions removed) runs, and its widget responds."""
+    from nqmix_core.student_edition import write_student_edition
+
+    folder = lab.root / "student_edition"
+    if not folder.exists():
+        write_student_edition(folder)
+    stem = next(p.stem for p in sorted(folder.glob(f"{prefix}*.ipynb")))
+    name = f"student_edition/{stem}.ipynb"
+    lab.shut_down_all_kernels()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        _open_notebook(page, lab, name)
+        state = _run_all(page, lab, name)
+        assert not state["errors"], f"the student edition of {stem} raised:\n{_format_errors(state['errors'])}"
+        assert not page.evaluate(DOM_ERRORS_JS), f"the student edition of {stem} shows error output"
+        globals()[WIDGET_ROUND_TRIPS[prefix]](page, screenshot_dir, f"{stem}_student", record_property)
+    except Exception:
+        print(f"--- JupyterLab log (tail) ---\n{lab.log_tail()}")
+        raise
+    finally:
+        context.close()
+        lab.shut_down_all_kernels()
