@@ -172,6 +172,34 @@ display(Markdown(
     + ". A verdict is only as wide as its data: SMAX, not StarCraft II; 150–300k steps, not 2M; batch 8."))
 
 # %% [markdown]
+# ### Before calling C1 a contradiction: a case whose answer is known
+#
+# C1's rule asks NQMIX's critic, trained on uniformly random joint actions, to fit the payoff on *every*
+# seed of `data/matrix_qtran` (made by `nqmix demo` with its default 400 updates). If one seed misses,
+# either the architecture cannot represent the payoff or that run was not trained long enough. The
+# MLP mixer can represent any such table (the other seeds fit it), so we retrain the worst seed with
+# the same settings and more updates. The verdict above stays what the rule says of that folder; this
+# cell says how to read it.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# training: its digits depend on the CPU, so nbval does not compare them; the assert holds with a margin
+from nqmix_core.matrix_games import train_matrix_game
+
+matrix_runs = pd.read_csv(repo / MATRIX / "matrix_runs.csv")
+uniform = matrix_runs[matrix_runs["method"] == "NQMIX, uniform data"]
+worst = int(uniform.loc[uniform["q_tot_rmse"].idxmax(), "seed"])
+longer = {n: train_matrix_game("nqmix", seed=worst, n_updates=n, uniform_data=True).table_error for n in (400, 1500)}
+print(f"NQMIX critic on uniform data, seed {worst}: Q_tot RMSE {longer[400]:.2f} after 400 updates "
+      f"(the folder's budget), {longer[1500]:.2f} after 1,500")
+assert longer[1500] < claims.FITS <= longer[400]  # the miss is the budget, not the architecture
+
+# %% [markdown]
+# So C1's "does not hold" comes from one under-trained seed at the demo's budget, not from a mixer that
+# cannot represent the payoff: read C1 as holding for representation. Whether NQMIX *finds* the optimum
+# on its own policy is another matter, and there the data say no on most seeds (notebook 01).
+
+# %% [markdown]
 # ## 7. Overestimation over training (C2)
 #
 # C2's numbers are the mean of Q_tot(s_t, u_t) − G_t over the second half of each run, where G_t is the

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import matplotlib.patches
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 import pandas as pd
 import seaborn as sns
 import torch
@@ -81,6 +82,8 @@ def learning_curves(runs, maps: list[str], methods: list[str],
             seeds = data.groupby("method")["seed"].nunique().to_dict()
             ax.set_title(f"{map_name} ({', '.join(f'{m} {seeds.get(m, 0)}' for m in methods)} seeds)", fontsize=9)
             ax.set_xlabel("environment steps")
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))  # 150000 -> 150k
             ax.set_ylabel(metric.removeprefix("test_").replace("_", " "))
             ax.set_ylim(-0.02, 1.02)
     labelled = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
