@@ -53,7 +53,7 @@ from nqmix_core.experiment_io import (
     write_json,
 )
 from nqmix_core.runner import EpisodeStats, evaluate, rollout  # noqa: F401  (evaluate: part of this API too)
-from nqmix_core.train import Counters, Generators, TrainTracker, seed_everything
+from nqmix_core.train import Counters, Generators, TrainTracker
 
 CHECKPOINT_FORMAT = 1
 RESUMABLE_CHANGES = ("t_max", "progress", "tensorboard", "checkpoint_interval", "device")
@@ -115,15 +115,13 @@ def build_run(config: RunConfig, algo: AlgoConfig, device: torch.device, env=Non
     if algo.on_policy and config.overlap_collection:
         raise UserError(f"{config.algo} trains on-policy, on the episodes of the rollout just collected, so it "
                         f"cannot collect during its updates; drop --overlap-collection.")
-    seed_everything(config.seed)
-    learner = registry.make_learner(algo, env.info, device)
+    parts = train.start_run(algo, env.info, config.seed, device)
     env.reset(config.seed)  # puts an injected (shared) environment's random stream at the run's seed
     test_generator = torch.Generator(device=device).manual_seed(config.seed + 2)
-    return Run(config=config, algo=algo, device=device, env=env, learner=learner,
-               buffer=EpisodeBuffer(algo.buffer_size, env.info, device), counters=Counters(),
-               generators=Generators.from_seed(config.seed, device), test_generator=test_generator,
+    return Run(config=config, algo=algo, device=device, env=env, learner=parts.learner, buffer=parts.buffer,
+               counters=parts.counters, generators=parts.generators, test_generator=test_generator,
                tracker=TrainTracker(), next_checkpoint=config.checkpoint_interval,
-               behaviour=copy.deepcopy(learner) if config.overlap_collection else None)
+               behaviour=copy.deepcopy(parts.learner) if config.overlap_collection else None)
 
 
 def restore_run(run: Run, state: dict, path: Path) -> None:

@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.config import AlgoConfig, algo_config
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame
 from nqmix_core.learners import CriticLearner, NQMIXLearner
 from nqmix_core.networks import agent_inputs
-from nqmix_core.registry import make_learner
 from nqmix_core.runner import rollout
-from nqmix_core.train import Counters, Generators, collect_and_learn, seed_everything
+from nqmix_core.train import collect_and_learn, start_run
 
 MATRIX_METHODS: dict[str, tuple[str, bool]] = {
     "VDN": ("vdn", True),
@@ -109,11 +107,10 @@ class MatrixTrainer:
         self.start = time.perf_counter()
         self.algo, self.seed, self.reward_scale = algo, seed, reward_scale
         self.payoff = torch.as_tensor(payoff, dtype=torch.float32)  # [U] * N, the payoff's own units
-        seed_everything(seed)
         self.env = MatrixGame(self.payoff * reward_scale, n_envs=n_envs, device=device)
-        self.learner = make_learner(matrix_config(algo, uniform_data, **overrides), self.env.info, device)
-        self.buffer = EpisodeBuffer(self.learner.config.buffer_size, self.env.info, device)
-        self.counters, self.generators = Counters(), Generators.from_seed(seed, device)
+        parts = start_run(matrix_config(algo, uniform_data, **overrides), self.env.info, seed, device)
+        self.learner, self.buffer, self.counters, self.generators = (parts.learner, parts.buffer, parts.counters,
+                                                                     parts.generators)
 
     def train(self, n_updates: int) -> None:
         """``n_updates`` more updates, each after one rollout of ``n_envs`` episodes."""

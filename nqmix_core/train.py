@@ -12,8 +12,10 @@ from typing import Callable
 import torch
 
 from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
-from nqmix_core.envs.base import BatchedEnv
+from nqmix_core.config import AlgoConfig
+from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.learners import CriticLearner
+from nqmix_core.registry import make_learner
 from nqmix_core.runner import EpisodeStats, rollout
 
 
@@ -105,6 +107,26 @@ class TrainTracker:
     def load_state_dict(self, state: dict) -> None:
         self.sums, self.weights = dict(state["sums"]), dict(state["weights"])
         self.episodes, self.updates = int(state["episodes"]), int(state["updates"])
+
+
+@dataclass
+class RunParts:
+    """What every training loop starts from: the learner, its replay, its counters and random streams."""
+
+    learner: CriticLearner
+    buffer: EpisodeBuffer
+    counters: Counters
+    generators: Generators
+
+
+def start_run(algo: AlgoConfig, info: EnvInfo, seed: int, device: torch.device | str) -> RunParts:
+    """The setup shared by ``nqmix train``, the matrix games and the notebooks: seed the global stream,
+    build the learner (its initial weights come from that stream), an empty replay, zero counters and
+    the run's own action and replay streams."""
+    seed_everything(seed)
+    learner = make_learner(algo, info, device)
+    return RunParts(learner=learner, buffer=EpisodeBuffer(algo.buffer_size, info, device), counters=Counters(),
+                    generators=Generators.from_seed(seed, device))
 
 
 def seed_everything(seed: int) -> None:
