@@ -9,9 +9,10 @@ overgeneralisation literature):
 
 A broad, low peak at (c_low, c_low) and a narrow, high one at (c_high, c_high). Which peak is better
 for agent 1 depends on what agent 2 plays, so the landscape cannot be written as a monotonic mix of
-per-agent values (the best u_1 is c_low when u_2 = c_low and c_high when u_2 = c_high). If an
-agent judges its action by the reward *averaged* over its partner's exploration, the broad peak
-looks better than the narrow one: relative overgeneralisation.
+per-agent values (the best u_1 is c_low when u_2 = c_low and c_high when u_2 = c_high). Whether an
+agent that judges its action by the reward *averaged* over its partner's exploration prefers the broad
+peak (relative overgeneralisation) depends on how widely the partner explores: with a partner playing
+N(0, 0.5²) the high peak's coordinate still scores better (notebook 06 prints it).
 
 Observations and state are a constant 1; ``won`` is "the joint action beat the low peak's best
 reward", i.e. it landed on the high peak's hill above h_low.
