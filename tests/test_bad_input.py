@@ -34,12 +34,7 @@ QUICK = ["--algo", "qmix", "--env", "matrix:qtran", "--t-max", "16", "--test-int
 """The tiny run's settings; the train cases start from them, so only the bad part differs."""
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

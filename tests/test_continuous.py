@@ -20,12 +20,7 @@ CONTINUOUS = ["nqmix-cont", "qmix-cont", "iddpg"]
 INFO = EnvInfo(n_agents=3, obs_dim=5, state_dim=7, n_actions=2, episode_limit=6, action_bounds=(0.0, 1.0))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def random_batch(lengths=(6, 4, 2), seed=0):

@@ -21,12 +21,7 @@ from nqmix_core.learners.q_learning import QLearner
 ALGOS = ["nqmix", "nqmix-m", "qmix", "vdn", "coma"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: a second thread only adds overhead on 2 cores
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

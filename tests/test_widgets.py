@@ -9,13 +9,7 @@ from nqmix_core.widgets import PayoffEditor
 QTRAN = [[8, -12, -12], [-12, 0, 0], [-12, 0, 0]]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: a second thread only adds overhead (as in notebook 01)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_editing_the_payoff_and_retraining_changes_the_result():

@@ -499,10 +499,14 @@ def _target_lag_round_trip(page, shots: Path, stem: str, record_property):
     _shoot(page, shots / f"{stem}_target_lag.png", record_property, "target lag explorer", locator=explorer)
 
 
-@pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks/0*.ipynb")
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
-def test_notebook_runs_in_jupyterlab(notebook, lab, browser, screenshot_dir, record_property):
-    name = notebook.name
+WIDGET_ROUND_TRIPS = {"01_": _payoff_editor_round_trip, "02_": _behaviour_slider_round_trip,
+                      "03_": _target_lag_round_trip}
+"""Notebook prefix -> the function that drives its widget like a student would."""
+
+
+def _run_in_lab(lab, browser, name: str, label: str, screenshot_dir, record_property, then=None) -> None:
+    """Open ``name`` in JupyterLab on a fresh kernel, Run All, and fail on any error, error output, cell
+    run out of order or JavaScript error; then ``then(page)`` drives what the notebook shows."""
     lab.shut_down_all_kernels()  # each notebook starts from a server with no kernel
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -512,9 +516,8 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser, screenshot_dir, rec
     try:
         _open_notebook(page, lab, name)
         state = _run_all(page, lab, name)
-        shot = screenshot_dir / f"{notebook.stem}.png"
         page.locator(".jp-Cell").last.scroll_into_view_if_needed()
-        _shoot(page, shot, record_property, f"{notebook.stem} (end)")
+        _shoot(page, screenshot_dir / f"{label}.png", record_property, f"{label} (end)")
         if state["errors"]:
             pytest.fail(f"{name} raised in JupyterLab:\n{_format_errors(state['errors'])}", pytrace=False)
         dom_errors = page.evaluate(DOM_ERRORS_JS)
@@ -524,17 +527,13 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser, screenshot_dir, rec
         assert all(c is not None for c in counts) and counts == sorted(counts) and len(set(counts)) == len(counts), \
             f"every code cell should have run once, in order: {counts}"
         print(f"{name}: {len(counts)} code cells ran in {state['seconds']:.0f} s")
-        record_property(f"run all {notebook.stem} (s)", round(state["seconds"], 1))
-        if notebook.stem.startswith("01_"):
-            _payoff_editor_round_trip(page, screenshot_dir, notebook.stem, record_property)
-        if notebook.stem.startswith("02_"):
-            _behaviour_slider_round_trip(page, screenshot_dir, notebook.stem, record_property)
-        if notebook.stem.startswith("03_"):
-            _target_lag_round_trip(page, screenshot_dir, notebook.stem, record_property)
+        record_property(f"run all {label} (s)", round(state["seconds"], 1))
+        if then is not None:
+            then(page)
         assert not console_errors, f"JavaScript errors in the page: {console_errors}"
     except Exception:
         try:
-            _shoot(page, screenshot_dir / f"{notebook.stem}_failure.png", record_property, "failure")
+            _shoot(page, screenshot_dir / f"{label}_failure.png", record_property, "failure")
         except Exception:  # noqa: BLE001
             pass
         print(f"--- JupyterLab log (tail) ---\n{lab.log_tail()}")
@@ -542,6 +541,19 @@ def test_notebook_runs_in_jupyterlab(notebook, lab, browser, screenshot_dir, rec
     finally:
         context.close()
         lab.shut_down_all_kernels()
+
+
+def _widget_driver(stem: str, label: str, screenshot_dir, record_property):
+    """The round trip of ``stem``'s widget as a ``then`` for ``_run_in_lab`` (None for notebooks without one)."""
+    drive = next((f for prefix, f in WIDGET_ROUND_TRIPS.items() if stem.startswith(prefix)), None)
+    return None if drive is None else (lambda page: drive(page, screenshot_dir, label, record_property))
+
+
+@pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks/0*.ipynb")
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
+def test_notebook_runs_in_jupyterlab(notebook, lab, browser, screenshot_dir, record_property):
+    _run_in_lab(lab, browser, notebook.name, notebook.stem, screenshot_dir, record_property,
+                _widget_driver(notebook.stem, notebook.stem, screenshot_dir, record_property))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -569,82 +581,34 @@ CHECK_OUTPUTS_JS = r"""
 """
 
 
-@pytest.mark.skipif(not (ROOT / "notebooks" / f"{STUDENT_LAB}.ipynb").is_file(), reason="no notebook 08")
-def test_student_edition_08_runs_in_jupyterlab(lab, browser, screenshot_dir, record_property):
-    """The lab as a class gets it: every solution blank, yet Run All shows no error and each check says "not yet"."""
+def _student_edition(lab) -> Path:
+    """The student edition, written once into the lab's folder (``nqmix student-edition``)."""
     from nqmix_core.student_edition import write_student_edition
 
     folder = lab.root / "student_edition"
     if not folder.exists():
         write_student_edition(folder)
+    return folder
+
+
+@pytest.mark.skipif(not (ROOT / "notebooks" / f"{STUDENT_LAB}.ipynb").is_file(), reason="no notebook 08")
+def test_student_edition_08_runs_in_jupyterlab(lab, browser, screenshot_dir, record_property):
+    """The lab as a class gets it: every solution blank, yet Run All shows no error and each check says "not yet"."""
+    _student_edition(lab)
     name = f"student_edition/{STUDENT_LAB}.ipynb"
-    lab.shut_down_all_kernels()
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    console_errors = []
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    try:
-        _open_notebook(page, lab, name)
-        state = _run_all(page, lab, name)
-        page.locator(".jp-Cell").last.scroll_into_view_if_needed()
-        _shoot(page, screenshot_dir / f"{STUDENT_LAB}_student.png", record_property, f"{STUDENT_LAB} student (end)")
-        if state["errors"]:
-            pytest.fail(f"the student edition of {STUDENT_LAB} raised in JupyterLab:\n"
-                        f"{_format_errors(state['errors'])}", pytrace=False)
-        dom_errors = page.evaluate(DOM_ERRORS_JS)
-        if dom_errors:
-            pytest.fail(f"the student edition of {STUDENT_LAB} shows error output:\n{_format_errors(dom_errors)}",
-                        pytrace=False)
-        counts = state["counts"]
-        assert all(c is not None for c in counts) and counts == sorted(counts) and len(set(counts)) == len(counts), \
-            f"every code cell should have run once, in order: {counts}"
+
+    def checks_say_not_yet(page) -> None:
         checks = [ANSI.sub("", text).strip() for text in page.evaluate(CHECK_OUTPUTS_JS, name)]
-        print(f"{name}: {len(counts)} code cells ran in {state['seconds']:.0f} s; the checks say:\n"
-              + "\n".join(checks))
+        print(f"{name}: the checks say:\n" + "\n".join(checks))
         assert len(checks) == 5 and all(text.startswith("not yet") for text in checks), checks
-        record_property(f"run all {STUDENT_LAB} student edition (s)", round(state["seconds"], 1))
-        assert not console_errors, f"JavaScript errors in the page: {console_errors}"
-    except Exception:
-        try:
-            _shoot(page, screenshot_dir / f"{STUDENT_LAB}_student_failure.png", record_property, "failure")
-        except Exception:  # noqa: BLE001
-            pass
-        print(f"--- JupyterLab log (tail) ---\n{lab.log_tail()}")
-        raise
-    finally:
-        context.close()
-        lab.shut_down_all_kernels()
 
-
-WIDGET_ROUND_TRIPS = {"01_": "_payoff_editor_round_trip", "02_": "_behaviour_slider_round_trip",
-                      "03_": "_target_lag_round_trip"}
-"""Notebook prefix -> the function that drives its widget like a student would."""
+    _run_in_lab(lab, browser, name, f"{STUDENT_LAB}_student", screenshot_dir, record_property, checks_say_not_yet)
 
 
 @pytest.mark.parametrize("prefix", sorted(WIDGET_ROUND_TRIPS))
 def test_student_edition_widgets_work_in_jupyterlab(prefix, lab, browser, screenshot_dir, record_property):
     """The student edition of notebooks 01–03 (outputs and solutions removed) runs, and its widget responds."""
-    from nqmix_core.student_edition import write_student_edition
-
-    folder = lab.root / "student_edition"
-    if not folder.exists():
-        write_student_edition(folder)
-    stem = next(p.stem for p in sorted(folder.glob(f"{prefix}*.ipynb")))
-    name = f"student_edition/{stem}.ipynb"
-    lab.shut_down_all_kernels()
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    try:
-        _open_notebook(page, lab, name)
-        state = _run_all(page, lab, name)
-        assert not state["errors"], f"the student edition of {stem} raised:\n{_format_errors(state['errors'])}"
-        assert not page.evaluate(DOM_ERRORS_JS), f"the student edition of {stem} shows error output"
-        globals()[WIDGET_ROUND_TRIPS[prefix]](page, screenshot_dir, f"{stem}_student", record_property)
-    except Exception:
-        print(f"--- JupyterLab log (tail) ---\n{lab.log_tail()}")
-        raise
-    finally:
-        context.close()
-        lab.shut_down_all_kernels()
+    stem = next(p.stem for p in sorted(_student_edition(lab).glob(f"{prefix}*.ipynb")))
+    label = f"{stem}_student"
+    _run_in_lab(lab, browser, f"student_edition/{stem}.ipynb", label, screenshot_dir, record_property,
+                _widget_driver(stem, label, screenshot_dir, record_property))

@@ -1,0 +1,15 @@
+"""Fixtures shared by the test modules."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test with one torch thread (tiny networks: a second thread only adds overhead, and on 2 shared
+    cores a lot of it), then restore the caller's setting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
