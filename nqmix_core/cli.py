@@ -173,6 +173,27 @@ def _format_matrix(table: torch.Tensor) -> str:
     return "\n".join("    " + " ".join(f"{float(x):7.2f}" for x in row) for row in table)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose mistakes are a ``UserError`` (one sentence, exit 2), not a usage block."""
+
+    def error(self, message: str):
+        raise UserError(f"{self.prog}: {message}; see `{self.prog} --help`.")
+
+
+def value_reader(kind: type):
+    """The argparse ``type`` for a config field of ``kind``: ``config.read_value``, so that the command
+    line and ``--set`` read numbers alike (``--t-max 1e5`` is 100000)."""
+    from nqmix_core.config import KIND_WORDS, read_value
+
+    def read(text: str):
+        try:
+            return read_value(text, kind)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {KIND_WORDS[kind]}") from None
+    read.__name__ = kind.__name__
+    return read
+
+
 def add_run_options(parser: argparse.ArgumentParser, helps: dict[str, str]) -> None:
     """One option per RunConfig field, its default and help taken from config.py (the one place they live).
 
@@ -192,12 +213,12 @@ def add_run_options(parser: argparse.ArgumentParser, helps: dict[str, str]) -> N
             parser.add_argument(flag, dest=field.name, action="store_false" if default else "store_true",
                                 help=f"turn off: {text}" if default else text)
         else:
-            parser.add_argument(f"--{name}", dest=field.name, type=type(default), default=default,
+            parser.add_argument(f"--{name}", dest=field.name, type=value_reader(type(default)), default=default,
                                 help=f"{text} (default {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nqmix", description="NQMIX teaching and reproduction kit.")
+    parser = OneLineParser(prog="nqmix", description="NQMIX teaching and reproduction kit.")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("demo", help="matrix-game demo: where monotonic mixing fails")
     p.add_argument("--payoff", default="8,-12,-12;-12,0,0;-12,0,0", help="two-agent payoff, rows split by ';'")
@@ -261,9 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    args.argv = argv
     try:
+        args = build_parser().parse_args(argv)
+        args.argv = argv
         args.run(args)
     except UserError as error:
         print(f"nqmix: {error}", file=sys.stderr)

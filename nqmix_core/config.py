@@ -149,12 +149,16 @@ def algo_config(name: str, **overrides) -> AlgoConfig:
     return replace(PRESETS[name], **overrides)
 
 
-_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}
+KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}
 
 
-def _convert(text: str, kind: type) -> object:
-    """Read ``text`` as a value of ``kind`` (bool, int, float or str); ValueError if it is not one."""
-    text = text.strip()
+def read_value(text: str, kind: type) -> object:
+    """Read ``text`` as a value of ``kind`` (bool, int, float or str); ValueError if it is not one.
+
+    The one reader of typed text: ``--set`` values, ``nqmix train``'s options and sweep files' ``train:``
+    options. A whole number may be written 5e3 (it stays an int); the field's rule checks the value.
+    """
+    text = str(text).strip()
     if kind is bool:
         if text.lower() not in ("true", "false", "1", "0"):
             raise ValueError(text)
@@ -182,9 +186,9 @@ def parse_settings(items: list[str]) -> dict[str, object]:
                             f"({', '.join(defaults)}).")
         kind = type(defaults[name])
         try:
-            settings[name] = _convert(text, kind)
-        except ValueError:
-            raise UserError(f"--set {item!r}: {name} takes {_KIND_WORDS[kind]}, not {text!r}.") from None
+            settings[name] = read_value(text, kind)
+        except (ValueError, OverflowError):
+            raise UserError(f"--set {item!r}: {name} takes {KIND_WORDS[kind]}, not {text!r}.") from None
     return settings
 
 
@@ -204,6 +208,13 @@ class RunConfig:
     continuous actions continuous:two-peak or smax-cont:3m."""
     seed: int = 0
     """Seeds the network initialisation, the action and replay random streams and the environment."""
+    reward_scale: float = 1.0
+    """The learner trains on the environment's reward × this, every method alike (the replay and the
+    on-policy batch hold the scaled reward, so TD errors, targets and Q values are on that scale).
+    Win flags, episode ends, the test and training returns in ``progress.csv`` and the value
+    diagnostics (``train_diag_q_tot``, ``train_diag_return``) stay in the environment's own units.
+    SMAX pays at most 2 per episode, SMAC 20, and pymarl's learning rate and gradient clip were tuned
+    at SMAC's scale; JaxMARL's Q-learning configs for SMAX use 10. Manifests without it read as 1."""
     t_max: int = 2_000_000
     """Stop once this many environment steps have been collected (pymarl's SMAC budget ≈ 2M)."""
     device: str = "auto"

@@ -72,6 +72,7 @@ RUN_RULES: dict[str, Rule] = {
     "env": (lambda v: v.partition(":")[0] != "" and v.partition(":")[2] != "",
             "must be backend:task, e.g. smax:3m or matrix:qtran"),
     "seed": NON_NEGATIVE,
+    "reward_scale": POSITIVE,
     "t_max": AT_LEAST_ONE,
     "device": (lambda v: v.strip() != "", "must be auto, cpu, cuda or cuda:N"),
     "n_envs": AT_LEAST_ONE,

@@ -18,6 +18,9 @@ rollouts of one log row with a single host-device sync. Each value is a pair ``(
 |                           | by the time limit, whose G_t would miss the rewards after the cut)        |
 | ``q_tot_minus_return``    | their difference: > 0 means the critic expects more than the team got     |
 
+The value columns are logged in the environment's own reward units: a run trained on reward ×
+``RunConfig.reward_scale`` has its Q_tot and returns divided by that scale (``in_env_units``).
+
 "Real decisions" are ``losses.decision_mask``: a real step where the agent has more than one
 available action (a dead SMAX unit can only "stop" and has nothing to decide).
 """
@@ -68,3 +71,14 @@ def value_diagnostics(q_tot: torch.Tensor, reward: torch.Tensor, terminated: tor
     weight = mask.sum()
     return {"q_tot": ((q_tot * mask).sum(), weight), "return": ((returns * mask).sum(), weight),
             "q_tot_minus_return": (((q_tot - returns) * mask).sum(), weight)}
+
+
+VALUE_COLUMNS = ("q_tot", "return", "q_tot_minus_return")
+
+
+def in_env_units(sums: Sums, reward_scale: float) -> Sums:
+    """The value diagnostics of a learner trained on reward × ``reward_scale``, back in the env's units."""
+    if reward_scale == 1:
+        return sums
+    return {name: (total / reward_scale, weight) if name in VALUE_COLUMNS else (total, weight)
+            for name, (total, weight) in sums.items()}

@@ -50,6 +50,12 @@ class EpisodeBatch:
         """A new batch with ``fn`` applied to every tensor."""
         return EpisodeBatch(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
 
+    def with_reward_scale(self, scale: float) -> "EpisodeBatch":
+        """The same episodes with every reward multiplied by ``scale`` (``RunConfig.reward_scale``)."""
+        if scale == 1:
+            return self
+        return EpisodeBatch(**{f.name: getattr(self, f.name) for f in fields(self)} | {"reward": self.reward * scale})
+
     def trim(self, n_steps: int) -> "EpisodeBatch":
         """Keep the first ``n_steps`` steps (and n_steps+1 observations)."""
         def cut(x: torch.Tensor) -> torch.Tensor:

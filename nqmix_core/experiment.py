@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from nqmix_core import registry, train
+from nqmix_core import diagnostics, registry, train
 from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
 from nqmix_core.config import AlgoConfig, RunConfig, algo_config
 from nqmix_core.devices import resolve_device
@@ -58,6 +58,8 @@ from nqmix_core.train import Counters, Generators, TrainTracker
 CHECKPOINT_FORMAT = 1
 RESUMABLE_CHANGES = ("t_max", "progress", "tensorboard", "checkpoint_interval", "device")
 """RunConfig fields a resumed run may change (the device is compared after resolving "auto")."""
+LEGACY_DEFAULTS = {"reward_scale": 1.0}
+"""What a checkpoint or manifest written before a RunConfig field existed meant by it."""
 
 
 class TrainingDiverged(UserError):
@@ -128,7 +130,8 @@ def restore_run(run: Run, state: dict, path: Path) -> None:
     """Load a checkpoint into a freshly built run, after checking it was written by the same setup."""
     mine = {k: v for k, v in asdict(run.config).items() if k not in RESUMABLE_CHANGES}
     theirs = {k: v for k, v in state["run_config"].items() if k not in RESUMABLE_CHANGES}
-    different = [k for k in mine if mine[k] != theirs.get(k)]
+    defaults = asdict(RunConfig())  # a field added since the checkpoint was written had its default then
+    different = [k for k in mine if mine[k] != theirs.get(k, LEGACY_DEFAULTS.get(k, defaults[k]))]
     different += [k for k, v in asdict(run.algo).items() if state["algo_config"].get(k) != v]
     if EnvInfo(**state["env_info"]) != run.env.info:
         different.append("environment sizes")
@@ -163,10 +166,13 @@ def collect(run: Run, learner) -> tuple[EpisodeBatch, EpisodeStats]:
 
 def store(run: Run, batch: EpisodeBatch, stats: EpisodeStats) -> None:
     """Keep the rollout, count it, and log its statistics and the learner's diagnostics on it."""
+    scale = run.config.reward_scale
+    batch = batch.with_reward_scale(scale)  # the learner sees reward × scale; stats stay in env units
     lengths = train.store(run.buffer, run.counters, batch, stats)
     run.tracker.add_rollout(stats)
     # nqmix_core.diagnostics; with overlap_collection: the learner after the updates made meanwhile
-    run.tracker.add_diagnostics(run.learner.rollout_diagnostics(batch.trim(int(lengths.max()))))
+    sums = run.learner.rollout_diagnostics(batch.trim(int(lengths.max())))
+    run.tracker.add_diagnostics(diagnostics.in_env_units(sums, scale))
 
 
 def learn(run: Run) -> dict[str, torch.Tensor]:

@@ -113,7 +113,8 @@ def load_runs(root: str | Path) -> pd.DataFrame:
         frame["t_eval"] = (frame["t_env"] // interval) * interval
         frame = frame.assign(env=config["env"], map=config["env"].partition(":")[2], algo=config["algo"],
                              method=LABELS.get(config["algo"], config["algo"]), seed=config["seed"],
-                             t_max=config["t_max"], status=manifest.get("status"))
+                             t_max=config["t_max"], status=manifest.get("status"),
+                             reward_scale=float(config.get("reward_scale", 1.0)))  # older manifests: 1
         frame["partial"] = manifest.get("status") != "finished" or int(frame["t_env"].max()) < config["t_max"]
         frames.append(frame)
     if not frames:
@@ -199,7 +200,7 @@ def compare(final: pd.DataFrame, map_name: str, x: str, y: str) -> Comparison:
     return Comparison(map_name, x, y, float(a.mean()), float(b.mean()), diff - half, diff + half)
 
 
-LOOP_SETTINGS = ("n_envs", "updates_per_episode", "overlap_collection")
+LOOP_SETTINGS = ("n_envs", "updates_per_episode", "overlap_collection", "reward_scale")
 """RunConfig fields that change how a run learns (the others change logging, length or device)."""
 
 

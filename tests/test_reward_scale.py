@@ -1,0 +1,78 @@
+"""``RunConfig.reward_scale``: the learner sees reward × scale; wins, episode ends and logged returns do not change."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from nqmix_core import cli, diagnostics
+from nqmix_core.config import RunConfig, algo_config
+from nqmix_core.errors import UserError
+from nqmix_core.experiment import train_run
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+@pytest.fixture(scope="module")
+def smax_env():
+    pytest.importorskip("jaxmarl")
+    from nqmix_core.envs.smax import SMAXEnv
+    env = SMAXEnv("3m", n_envs=8, seed=0)
+    yield env
+    env.close()
+
+
+def one_rollout(out, scale: float, env, algo: str = "qmix") -> dict:
+    """Train for one rollout of 8 episodes at ``scale``; the checkpoint (replay, training sums)."""
+    config = RunConfig(algo=algo, env="smax:3m", seed=5, t_max=1, test_interval=10**6, test_episodes=8,
+                       checkpoint_interval=10**6, device="cpu", tensorboard=False, progress=False,
+                       reward_scale=scale)
+    algo_settings = algo_config(algo) if algo == "coma" else algo_config(algo, batch_size=8, buffer_size=64)
+    train_run(config, out, algo=algo_settings, env=env)
+    return torch.load(out / "checkpoint.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("algo", ["qmix", "nqmix", "coma"])
+def test_scale_ten_stores_exactly_ten_times_the_reward_and_the_same_wins(algo, smax_env, tmp_path):
+    plain, scaled = one_rollout(tmp_path / "one", 1.0, smax_env, algo), one_rollout(tmp_path / "ten", 10.0, smax_env, algo)
+    a, b = plain["buffer"], scaled["buffer"]
+    assert a["reward"].abs().sum() > 0  # damage was dealt, so the check compares something
+    assert torch.equal(b["reward"], a["reward"] * 10)  # every step of every episode
+    for name in ("terminated", "filled", "actions", "lengths"):
+        assert torch.equal(a[name], b[name])
+    # logged statistics stay in SMAX's units: the same returns and win flags at either scale
+    for name in ("return", "win_rate", "episode_length"):
+        assert torch.equal(plain["tracker"]["sums"][name], scaled["tracker"]["sums"][name])
+    manifest = json.loads((tmp_path / "ten" / "manifest.json").read_text())
+    assert manifest["run_config"]["reward_scale"] == 10.0
+
+
+def test_value_diagnostics_are_logged_in_the_environments_units():
+    sums = {"q_tot": (torch.tensor(30.0), torch.tensor(3.0)), "return": (torch.tensor(20.0), torch.tensor(3.0)),
+            "q_tot_minus_return": (torch.tensor(10.0), torch.tensor(3.0)),
+            "policy_entropy": (torch.tensor(1.5), torch.tensor(3.0))}
+    back = diagnostics.in_env_units(sums, 10.0)
+    assert [float(back[k][0]) for k in sums] == [3.0, 2.0, 1.0, 1.5]
+    assert all(float(back[k][1]) == 3.0 for k in sums)
+
+
+@pytest.mark.parametrize("value", [0.0, -10.0, float("nan"), float("inf")])
+def test_a_scale_that_is_not_a_positive_number_is_refused_in_one_sentence(value):
+    with pytest.raises(UserError, match=r"reward_scale=.* must be"):
+        RunConfig(reward_scale=value)
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "ten", "nan"])
+def test_the_cli_refuses_a_bad_scale_before_any_work(text, tmp_path, capsys):
+    code = cli.main(["train", "--env", "matrix:qtran", "--t-max", "10", "--reward-scale", text,
+                     "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_old_manifests_and_checkpoints_read_as_scale_one(tmp_path):
+    from nqmix_core import results
+    runs = results.load_runs("data/reproduction_cpu")
+    assert set(runs["reward_scale"]) == {1.0}
