@@ -4,16 +4,46 @@
 """
 from __future__ import annotations
 
+import os
 from dataclasses import fields
 
 import torch
 
 from nqmix_core.envs.base import EnvInfo
+from nqmix_core.errors import UserError
 from nqmix_core.episode_batch import EpisodeBatch, empty_batch, no_previous_actions  # noqa: F401  (re-exported)
 
 
 INITIAL_SLOTS = 256
 """Episodes the replay storage holds before it first grows."""
+
+
+def episode_bytes(info: EnvInfo) -> int:
+    """Bytes one stored episode takes: one slot of an [1, T, ...] ``empty_batch``, plus its length."""
+    one = empty_batch(1, info, "meta")  # shapes and dtypes only, no memory
+    return sum(getattr(one, f.name).nelement() * getattr(one, f.name).element_size() for f in fields(EpisodeBatch)) + 8
+
+
+def memory_bytes(device: torch.device | str) -> int | None:
+    """The memory of ``device`` (the machine's RAM for the CPU), or None when it cannot be read."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    if device.type == "cpu" and hasattr(os, "sysconf"):
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            return None
+    return None
+
+
+def check_fits(capacity: int, info: EnvInfo, device: torch.device | str) -> None:
+    """A one-sentence UserError when a full replay of ``capacity`` episodes would exceed the device's memory."""
+    need, have = capacity * episode_bytes(info), memory_bytes(device)
+    if have is not None and need > have:
+        fits = max(1, have // episode_bytes(info) // 2)
+        raise UserError(f"A replay of {capacity} episodes needs about {need / 2**30:,.0f} GiB when full, more than the "
+                        f"{have / 2**30:,.0f} GiB of {device}; lower buffer_size (e.g. --set buffer_size={fits}).")
 
 
 class EpisodeBuffer:
@@ -24,6 +54,7 @@ class EpisodeBuffer:
     """
 
     def __init__(self, capacity: int, info: EnvInfo, device: torch.device | str) -> None:
+        check_fits(capacity, info, device)
         self.capacity, self.info, self.device = capacity, info, device
         self.storage = empty_batch(min(capacity, INITIAL_SLOTS), info, device)  # grows as episodes arrive
         self.lengths = torch.zeros(capacity, dtype=torch.long)  # CPU

@@ -20,14 +20,14 @@ import json
 import shlex
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
-from nqmix_core.catalog import env_names_text
-from nqmix_core.config import PRESETS
 from nqmix_core.devices import resolve_device
 from nqmix_core.errors import UserError
+from nqmix_core.run_options import OneLineParser, add_train_options, settings
 
 
 def parse_payoff(text: str) -> list[list[float]]:
@@ -108,16 +108,13 @@ def smax_demo(args: argparse.Namespace, device: torch.device, out: Path) -> None
 
 
 def train(args: argparse.Namespace) -> None:
-    from dataclasses import fields
+    import signal
 
-    from nqmix_core.config import RunConfig, algo_config, parse_settings
     from nqmix_core.experiment import train_run
 
-    config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
-    algo = algo_config(config.algo, **parse_settings(args.set))  # one-sentence errors, before any work
-    if args.threads < 1:
-        raise UserError("--threads must be at least 1.")
+    config, algo = settings(args)  # one-sentence errors, before any work
     torch.set_num_threads(args.threads)
+    signal.signal(signal.SIGTERM, _interrupt)  # a sweep that ends, or `kill`: stop like Ctrl-C, status "interrupted"
     out = Path(args.out or f"results/{config.algo}_{config.env.replace(':', '-')}_seed{config.seed}")
     command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
     rows = train_run(config, out, resume=args.resume, algo=algo, command=command)
@@ -128,13 +125,14 @@ def train(args: argparse.Namespace) -> None:
 
 
 def sweep(args: argparse.Namespace) -> None:
+    from nqmix_core import grid
     from nqmix_core import sweep as sweeps
 
     if args.grid:
-        cells, options = sweeps.load_grid(args.grid)
+        cells, options = grid.load_grid(args.grid)
     elif args.algos and args.envs:
-        cells, options = sweeps.expand([{"algos": args.algos, "envs": sweeps.parse_envs(args.envs),
-                                         "seeds": args.seeds}]), {}
+        cells, options = grid.expand([{"algos": args.algos, "envs": grid.parse_envs(args.envs),
+                                         "seeds": args.seeds}], "the command line"), {}
     else:
         raise UserError("Give a grid file, or --algos and --envs (NAME=STEPS), e.g. "
                         "`nqmix sweep --algos nqmix qmix --envs smax:3m=20000 --seeds 0 1`.")
@@ -144,7 +142,12 @@ def sweep(args: argparse.Namespace) -> None:
     results = sweeps.sweep(cells, out, options, backend=args.backend, n_jobs=args.jobs,
                            ray_address=args.ray_address, gpus_per_run=args.gpus_per_run,
                            progress=not args.no_progress, pin=args.pin,
-                           command=" ".join(["nqmix", *map(shlex.quote, args.argv)]))
+                           command=" ".join(["nqmix", *map(shlex.quote, args.argv)]), check_only=args.check)
+    if args.check:
+        waiting = sum(status == -1 for status in results.values())
+        print(f"The grid checks out: {waiting} runs would start and {len(cells) - waiting} are finished; "
+              f"nothing was started.")
+        return
     failed = [c for c, status in results.items() if status not in (None, 0)]
     if failed:
         logs = ", ".join(str(c.folder(out) / "train.log") for c in failed)
@@ -169,52 +172,16 @@ def student_edition(args: argparse.Namespace) -> None:
           f"`jupyter lab {args.out}`.")
 
 
+def _warn_in_one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"nqmix: warning: {message}", file=sys.stderr)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def _format_matrix(table: torch.Tensor) -> str:
     return "\n".join("    " + " ".join(f"{float(x):7.2f}" for x in row) for row in table)
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse whose mistakes are a ``UserError`` (one sentence, exit 2), not a usage block."""
-
-    def error(self, message: str):
-        raise UserError(f"{self.prog}: {message}; see `{self.prog} --help`.")
-
-
-def value_reader(kind: type):
-    """The argparse ``type`` for a config field of ``kind``: ``config.read_value``, so that the command
-    line and ``--set`` read numbers alike (``--t-max 1e5`` is 100000)."""
-    from nqmix_core.config import KIND_WORDS, read_value
-
-    def read(text: str):
-        try:
-            return read_value(text, kind)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {KIND_WORDS[kind]}") from None
-    read.__name__ = kind.__name__
-    return read
-
-
-def add_run_options(parser: argparse.ArgumentParser, helps: dict[str, str]) -> None:
-    """One option per RunConfig field, its default and help taken from config.py (the one place they live).
-
-    A field ``n_envs`` becomes ``--n-envs``; a bool field that defaults to True (``tensorboard``) becomes
-    ``--no-tensorboard``, one that defaults to False (``overlap_collection``) ``--overlap-collection``.
-    """
-    from dataclasses import fields
-
-    from nqmix_core.config import RunConfig, field_docs
-
-    docs, defaults = field_docs(RunConfig), RunConfig()
-    for field in fields(RunConfig):
-        default, name = getattr(defaults, field.name), field.name.replace("_", "-")
-        text = helps.get(field.name, docs.get(field.name, "")).replace("%", "%%")
-        if isinstance(default, bool):
-            flag = f"--no-{name}" if default else f"--{name}"
-            parser.add_argument(flag, dest=field.name, action="store_false" if default else "store_true",
-                                help=f"turn off: {text}" if default else text)
-        else:
-            parser.add_argument(f"--{name}", dest=field.name, type=value_reader(type(default)), default=default,
-                                help=f"{text} (default {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,16 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=demo)
 
     t = commands.add_parser("train", help="train one algorithm with the paper's evaluation protocol")
-    add_run_options(t, {"algo": "one of " + ", ".join(PRESETS) + " (config.PRESETS)",
-                        "env": "one of " + env_names_text() + " (catalog.ENV_BACKENDS)"})
-    t.add_argument("--out", default=None, help="output folder (default results/<algo>_<env>_seed<seed>)")
-    t.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
-    t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="replace one algorithm setting of the preset (a field of AlgoConfig in "
-                        "nqmix_core/config.py), e.g. --set critic_lr=1e-3 --set tau=0.005; repeatable")
-    t.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1: the networks are small, and extra threads slow down "
-                        "badly when the cores are shared)")
+    add_train_options(t)
     t.set_defaults(run=train)
 
     s = commands.add_parser("sweep", help="train a grid of algorithm × environment × seed, resumably",
@@ -259,9 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "pools do not oversubscribe the cores; it helps only when nothing else runs (a pinned job "
                         "cannot move to a free core), so it is off by default")
     s.add_argument("--ray-address", default="auto",
-                   help="ray backend: cluster address (default auto = the running cluster; local = start one here)")
+                   help="ray backend: cluster address (default auto = the running cluster; local = start a "
+                        "private one on this machine, the way to try Ray without a cluster)")
     s.add_argument("--gpus-per-run", type=float, default=0.0, help="ray backend: GPU fraction each run asks for")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    s.add_argument("--check", action="store_true",
+                   help="check the grid, its train options and its run folders as the sweep would, start nothing")
     s.set_defaults(run=sweep)
 
     p = commands.add_parser("plot", help="Figure 2 and 3 equivalents and the claims table from a sweep folder")
@@ -282,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    warnings.showwarning = _warn_in_one_line
     try:
         args = build_parser().parse_args(argv)
         args.argv = argv

@@ -16,4 +16,8 @@ def resolve_device(name: str) -> torch.device:
         raise UserError(f"Unknown device {name!r}; use auto, cpu, cuda or cuda:N.") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"Device {name!r} was requested but PyTorch sees no CUDA GPU; use --device cpu.")
+    try:  # e.g. "mps" on a build without Metal, or "cuda:7" on a machine with one GPU
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError, ValueError):
+        raise UserError(f"This PyTorch build cannot use device {name!r} on this machine; use --device cpu or auto.") from None
     return device

@@ -38,7 +38,6 @@ from nqmix_core import diagnostics, registry, train
 from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
 from nqmix_core.config import AlgoConfig, RunConfig, algo_config
 from nqmix_core.devices import resolve_device
-from nqmix_core.envs.base import EnvInfo
 from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import (
     capture_env_rng,
@@ -46,7 +45,9 @@ from nqmix_core.experiment_io import (
     load_checkpoint,
     make_folder,
     manifest_base,
-    restore_env_rng,
+    RunLock,
+    check_run_folder,
+    restore_run,
     save_checkpoint,
     tensorboard_writer,
     write_csv,
@@ -56,12 +57,6 @@ from nqmix_core.runner import EpisodeStats, evaluate, rollout  # noqa: F401  (ev
 from nqmix_core.train import Counters, Generators, TrainTracker
 
 CHECKPOINT_FORMAT = 1
-RESUMABLE_CHANGES = ("t_max", "progress", "tensorboard", "checkpoint_interval", "device")
-"""RunConfig fields a resumed run may change (the device is compared after resolving "auto")."""
-LEGACY_DEFAULTS = {"reward_scale": 1.0}
-"""What a checkpoint or manifest written before a RunConfig field existed meant by it."""
-
-
 class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the run stopped before writing another checkpoint."""
 
@@ -124,39 +119,6 @@ def build_run(config: RunConfig, algo: AlgoConfig, device: torch.device, env=Non
                counters=parts.counters, generators=parts.generators, test_generator=test_generator,
                tracker=TrainTracker(), next_checkpoint=config.checkpoint_interval,
                behaviour=copy.deepcopy(parts.learner) if config.overlap_collection else None)
-
-
-def restore_run(run: Run, state: dict, path: Path) -> None:
-    """Load a checkpoint into a freshly built run, after checking it was written by the same setup."""
-    mine = {k: v for k, v in asdict(run.config).items() if k not in RESUMABLE_CHANGES}
-    theirs = {k: v for k, v in state["run_config"].items() if k not in RESUMABLE_CHANGES}
-    defaults = asdict(RunConfig())  # a field added since the checkpoint was written had its default then
-    different = [k for k in mine if mine[k] != theirs.get(k, LEGACY_DEFAULTS.get(k, defaults[k]))]
-    different += [k for k, v in asdict(run.algo).items() if state["algo_config"].get(k) != v]
-    if EnvInfo(**state["env_info"]) != run.env.info:
-        different.append("environment sizes")
-    if state["device"] != str(run.device):
-        different.append(f"device ({state['device']})")
-    if different:
-        raise UserError(f"The checkpoint {path} was written by a run with other settings "
-                        f"({', '.join(different)}); resume with the same settings or choose another --out.")
-    try:
-        run.learner.load_checkpoint_state(state["learner"])
-        run.buffer.load_state_dict(state["buffer"])
-    except (RuntimeError, KeyError, ValueError) as error:
-        raise UserError(f"The checkpoint {path} does not fit this algorithm and environment "
-                        f"({str(error).splitlines()[0]}); choose another --out.") from None
-    run.counters = Counters(**state["counters"])
-    run.tracker.load_state_dict(state["tracker"])
-    rng = state["rng"]
-    run.generators.act.set_state(rng["act"])
-    run.generators.sample.set_state(rng["sample"])
-    run.test_generator.set_state(rng["test"])
-    torch.set_rng_state(rng["torch"])
-    restore_env_rng(run.env, rng["env"])
-    run.rows, run.timing = list(state["rows"]), list(state["timing"])
-    run.next_test, run.next_checkpoint = int(state["next_test"]), int(state["next_checkpoint"])
-    run.wall_offset = float(state["wall_seconds"])
 
 
 def collect(run: Run, learner) -> tuple[EpisodeBatch, EpisodeStats]:
@@ -236,10 +198,7 @@ def train_run(config: RunConfig, out: str | Path, resume: bool = False, algo: Al
     start = time.perf_counter()
     out, algo = Path(out), algo or algo_config(config.algo)
     checkpoint = out / "checkpoint.pt"
-    if resume and not checkpoint.exists():
-        raise UserError(f"There is no checkpoint to resume in {out}; start without --resume.")
-    if not resume and checkpoint.exists():
-        raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out.")
+    check_run_folder(out, resume)
     check_folder(out)  # before the environment is built (SMAX compiles for ~20 s)
     state = load_checkpoint(checkpoint) if resume else None
     device = resolve_device(config.device)
@@ -247,6 +206,22 @@ def train_run(config: RunConfig, out: str | Path, resume: bool = False, algo: Al
     if state is not None:
         restore_run(run, state, checkpoint)
     make_folder(out)
+    try:
+        lock = RunLock(out).__enter__()
+    except UserError:
+        if env is None:
+            run.env.close()
+        raise
+    try:
+        return _train(run, out, config, resume, command, start, env is None)
+    finally:
+        lock.__exit__()
+
+
+def _train(run: Run, out: Path, config: RunConfig, resume: bool, command: str | None, start: float,
+           own_env: bool) -> list[dict]:
+    """The loop of ``train_run`` once its folder is checked and locked: evaluate, train, checkpoint, log."""
+    checkpoint = out / "checkpoint.pt"
     manifest = manifest_base(run, command)
     write_json(out / "manifest.json", {**manifest, "status": "running"})
     writer = tensorboard_writer(out / "tb", config.tensorboard, purge_step=run.counters.t_env + 1 if resume else None)
@@ -259,6 +234,7 @@ def train_run(config: RunConfig, out: str | Path, resume: bool = False, algo: Al
     try:
         if not run.rows:
             _record(run, wall(), out, writer, bar)
+            save_checkpoint(checkpoint, run.state(wall()))  # from now on the folder can always be resumed
         while run.counters.t_env < config.t_max:
             before = run.counters.t_env
             iterate(run)
@@ -273,6 +249,9 @@ def train_run(config: RunConfig, out: str | Path, resume: bool = False, algo: Al
     except TrainingDiverged:
         status = "diverged"
         raise
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (``nqmix train`` turns it into this)
+        status = "interrupted"
+        raise
     finally:
         bar.close()
         if writer is not None:
@@ -280,7 +259,7 @@ def train_run(config: RunConfig, out: str | Path, resume: bool = False, algo: Al
         write_json(out / "manifest.json", {**manifest, "status": status, "t_env": run.counters.t_env,
                                            "wall_seconds": round(time.perf_counter() - start, 3),
                                            "wall_seconds_all_segments": round(wall(), 3)})
-        if env is None:
+        if own_env:
             run.env.close()
     return run.rows
 

@@ -19,7 +19,14 @@ from pathlib import Path
 
 import torch
 
+from nqmix_core.config import RunConfig
+from nqmix_core.envs.base import EnvInfo
 from nqmix_core.errors import UserError
+from nqmix_core.train import Counters
+
+
+RUN_FILES = ("checkpoint.pt", "manifest.json", "progress.csv")
+"""Files that make a folder a run's: ``nqmix train`` writes into such a folder only with ``--resume``."""
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -160,3 +167,88 @@ def manifest_base(run, command: str | None) -> dict:
 
 def write_json(path: Path, data: dict) -> None:
     _atomic_write(path, lambda temp: temp.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def check_run_folder(out: Path, resume: bool) -> None:
+    """A one-sentence UserError unless ``out`` may be written: a fresh folder, or a checkpoint to resume."""
+    if resume and not (out / "checkpoint.pt").exists():
+        held = [name for name in RUN_FILES if (out / name).exists()]
+        if held:
+            raise UserError(f"{out} holds {', '.join(held)} but no checkpoint.pt, so its run cannot be continued "
+                            f"(committed results keep no checkpoints); choose another --out to train anew.")
+        raise UserError(f"There is no checkpoint to resume in {out}; start without --resume.")
+    if not resume:
+        held = [name for name in RUN_FILES if (out / name).exists()]
+        if held:
+            raise UserError(f"{out} already holds a run ({', '.join(held)}); pass --resume to continue it "
+                            f"(it needs its checkpoint.pt) or choose another --out.")
+
+
+class RunLock:
+    """``out/run.lock``, held (``flock``) while a run trains there, so a second process cannot train into it.
+
+    The operating system releases the lock when the process ends, however it ends; the file is removed
+    when the run ends normally.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.path, self.file = out / "run.lock", None
+
+    def __enter__(self) -> "RunLock":
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock
+            return self
+        self.file = open(self.path, "a")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.file.close()
+            self.file = None
+            raise UserError(f"Another process is training in {self.path.parent} right now; wait for it to end "
+                            f"or choose another --out.") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.file is not None:
+            self.path.unlink(missing_ok=True)
+            self.file.close()
+
+
+RESUMABLE_CHANGES = ("t_max", "progress", "tensorboard", "checkpoint_interval", "device")
+"""RunConfig fields a resumed run may change (the device is compared after resolving "auto")."""
+LEGACY_DEFAULTS = {"reward_scale": 1.0}
+"""What a checkpoint or manifest written before a RunConfig field existed meant by it."""
+
+
+def restore_run(run, state: dict, path: Path) -> None:
+    """Load a checkpoint into a freshly built run, after checking it was written by the same setup."""
+    mine = {k: v for k, v in asdict(run.config).items() if k not in RESUMABLE_CHANGES}
+    theirs = {k: v for k, v in state["run_config"].items() if k not in RESUMABLE_CHANGES}
+    defaults = asdict(RunConfig())  # a field added since the checkpoint was written had its default then
+    different = [k for k in mine if mine[k] != theirs.get(k, LEGACY_DEFAULTS.get(k, defaults[k]))]
+    different += [k for k, v in asdict(run.algo).items() if state["algo_config"].get(k) != v]
+    if EnvInfo(**state["env_info"]) != run.env.info:
+        different.append("environment sizes")
+    if state["device"] != str(run.device):
+        different.append(f"device ({state['device']})")
+    if different:
+        raise UserError(f"The checkpoint {path} was written by a run with other settings "
+                        f"({', '.join(different)}); resume with the same settings or choose another --out.")
+    try:
+        run.learner.load_checkpoint_state(state["learner"])
+        run.buffer.load_state_dict(state["buffer"])
+    except (RuntimeError, KeyError, ValueError) as error:
+        raise UserError(f"The checkpoint {path} does not fit this algorithm and environment "
+                        f"({str(error).splitlines()[0]}); choose another --out.") from None
+    run.counters = Counters(**state["counters"])
+    run.tracker.load_state_dict(state["tracker"])
+    rng = state["rng"]
+    run.generators.act.set_state(rng["act"])
+    run.generators.sample.set_state(rng["sample"])
+    run.test_generator.set_state(rng["test"])
+    torch.set_rng_state(rng["torch"])
+    restore_env_rng(run.env, rng["env"])
+    run.rows, run.timing = list(state["rows"]), list(state["timing"])
+    run.next_test, run.next_checkpoint = int(state["next_test"]), int(state["next_checkpoint"])
+    run.wall_offset = float(state["wall_seconds"])

@@ -71,6 +71,24 @@ def make_learner(algo: str | AlgoConfig, info: EnvInfo, device: torch.device | s
     return LEARNER_CLASSES[config.learner](info, config, device)
 
 
+def check_env_name(name: str) -> None:
+    """A one-sentence UserError unless ``name`` names an environment ``make_env`` can build: a known task,
+    or a map SMAX knows (read from jaxmarl's map table; nothing is compiled). SMAC maps are checked
+    when StarCraft II starts."""
+    backend, _, task = str(name).partition(":")
+    if backend in TASKS and task in TASKS[backend]:
+        return
+    if backend in ("smax", "smax-cont") and task:
+        from nqmix_core.envs.smax_loader import smax_map_names
+        if task not in smax_map_names():
+            raise UserError(f"Unknown SMAX map {task!r} in {name!r}; the maps that exist are: "
+                            f"{', '.join(smax_map_names())}.")
+        return
+    if backend in MAP_BACKENDS and task:
+        return
+    raise UserError(f"Unknown environment {name!r}; use one of {env_names_text()} (smac needs StarCraft II).")
+
+
 def make_env(name: str, n_envs: int, device: torch.device | str = "cpu", seed: int = 0) -> BatchedEnv:
     """Build ``n_envs`` copies of the environment called ``name`` (e.g. "matrix:qtran", "smax:3m")."""
     backend, _, task = name.partition(":")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -79,6 +80,31 @@ def _read_progress(path: Path) -> pd.DataFrame:
     if missing:
         raise UserError(f"The log {path} lacks the column(s) {', '.join(missing)}; rerun that run with "
                         f"`nqmix train` or move {path.parent} out of the sweep's folder.")
+    return _readable_rows(frame, path)
+
+
+class DataWarning(UserWarning):
+    """Rows of a run's log that could not be used as they are; ``nqmix`` prints it as one line."""
+
+
+def _readable_rows(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The rows of a progress.csv whose step is a whole number ≥ 0 and whose win rates are numbers or
+    empty (NaN); the others are skipped with one warning naming the file. NaN win rates are kept, and
+    counted in a second warning, so that no mean leaves them out unseen."""
+    numbers = frame[list(PROGRESS_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+    raw_missing = frame[list(PROGRESS_COLUMNS[1:])].isna()
+    step = numbers["t_env"]
+    good = step.notna() & (step >= 0) & (step == step.round()) & ~(numbers[list(PROGRESS_COLUMNS[1:])].isna() & ~raw_missing).any(axis=1)
+    if not good.all():
+        warnings.warn(f"{path}: {int((~good).sum())} of {len(frame)} rows are malformed (a step that is not a whole "
+                      f"number, or text where a win rate belongs) and were skipped.", DataWarning, stacklevel=2)
+    frame = frame[good].copy()
+    frame[list(PROGRESS_COLUMNS)] = numbers[good]
+    frame["t_env"] = frame["t_env"].astype("int64")
+    nan_rows = int(frame[list(PROGRESS_COLUMNS[1:])].isna().any(axis=1).sum())
+    if nan_rows:
+        warnings.warn(f"{path}: {nan_rows} evaluations have no win rate (NaN); a run whose final evaluations "
+                      f"include one has no final win rate, and is counted apart.", DataWarning, stacklevel=2)
     return frame
 
 
@@ -115,7 +141,11 @@ def load_runs(root: str | Path) -> pd.DataFrame:
                              method=LABELS.get(config["algo"], config["algo"]), seed=config["seed"],
                              t_max=config["t_max"], status=manifest.get("status"),
                              reward_scale=float(config.get("reward_scale", 1.0)))  # older manifests: 1
-        frame["partial"] = manifest.get("status") != "finished" or int(frame["t_env"].max()) < config["t_max"]
+        # a finished run is complete even when its budget ended between two evaluations
+        reached = manifest.get("t_env")
+        if not isinstance(reached, int) or isinstance(reached, bool):  # a hand-made manifest: its last evaluation
+            reached = int(frame["t_env"].max()) if len(frame) else 0
+        frame["partial"] = manifest.get("status") != "finished" or reached < config["t_max"]
         frames.append(frame)
     if not frames:
         raise UserError(f"No runs under {root} (none of its <env>/<algo>/seed<k>/ folders holds manifest.json "
@@ -142,16 +172,20 @@ def final_win_rates(runs: pd.DataFrame, metric: str = "test_greedy_win_rate") ->
     rows = []
     for (map_name, method, seed), run in complete(runs).groupby(["map", "method", "seed"]):
         run = run.sort_values("t_env")
+        last = run[metric].tail(LAST_EVALUATIONS)  # a NaN among them makes the final NaN: reported, not skipped
         rows.append({"map": map_name, "method": method, "seed": seed, "t_env": int(run["t_env"].iloc[-1]),
-                     "final": float(run[metric].tail(LAST_EVALUATIONS).mean()), "status": run["status"].iloc[-1]})
-    return pd.DataFrame(rows)
+                     "final": float(last.mean(skipna=False)), "status": run["status"].iloc[-1]})
+    return pd.DataFrame(rows, columns=["map", "method", "seed", "t_env", "final", "status"])
 
 
 def summary_table(final: pd.DataFrame) -> pd.DataFrame:
     """Mean and spread of the final win rates over seeds, one row per (map, method)."""
     grouped = final.groupby(["map", "method"])["final"]
-    return pd.DataFrame({"seeds": grouped.size(), "mean": grouped.mean(), "min": grouped.min(),
-                         "max": grouped.max(), "steps": final.groupby(["map", "method"])["t_env"].min()})
+    table = pd.DataFrame({"seeds": grouped.count(), "mean": grouped.mean(), "min": grouped.min(),
+                          "max": grouped.max(), "steps": final.groupby(["map", "method"])["t_env"].min()})
+    if final["final"].isna().any():  # runs whose last evaluations hold a NaN win rate: counted, not hidden
+        table.insert(1, "no final (NaN)", grouped.size() - grouped.count())
+    return table
 
 
 @dataclass(frozen=True)
@@ -187,8 +221,8 @@ class Comparison:
 
 def compare(final: pd.DataFrame, map_name: str, x: str, y: str) -> Comparison:
     """Welch 95% interval of mean(X) − mean(Y) over seeds (a zero-width one if neither varies)."""
-    a = final[(final["map"] == map_name) & (final["method"] == x)]["final"].to_numpy()
-    b = final[(final["map"] == map_name) & (final["method"] == y)]["final"].to_numpy()
+    a = final[(final["map"] == map_name) & (final["method"] == x)]["final"].dropna().to_numpy()  # NaN: counted in
+    b = final[(final["map"] == map_name) & (final["method"] == y)]["final"].dropna().to_numpy()  # summary_table
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"{map_name}: {x} has {len(a)} and {y} has {len(b)} runs; comparing needs 2 seeds each.")
     var_a, var_b = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)

@@ -13,7 +13,7 @@ A grid comes from a small YAML file or from the command line::
     nqmix sweep my_grid.yaml --out results/my-sweep --jobs 2
     nqmix sweep --algos nqmix qmix --envs smax:3m=20000 --seeds 0 1 --out results/sweep
 
-Each cell is one ``nqmix train`` process writing to ``OUT/<env>/<algo>/seed<k>/`` (its own
+``nqmix_core.grid`` reads and checks grids; this module runs them. Each cell is one ``nqmix train`` process writing to ``OUT/<env>/<algo>/seed<k>/`` (its own
 progress.csv, manifest.json and checkpoint, plus ``train.log`` with everything it printed). A cell
 whose manifest says ``finished`` at or past its ``t_max`` is skipped; a cell with a checkpoint is
 resumed. Cells are ordered seed by seed, so a sweep cut short holds whole seeds. ``OUT/sweep.json``
@@ -26,113 +26,20 @@ can write (a shared file system). No scheduling of our own beyond that.
 """
 from __future__ import annotations
 
-import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-import yaml
 from tqdm import tqdm
 
-from nqmix_core.catalog import ENV_BACKENDS as ENV_BACKEND_FACTS
-from nqmix_core.config import algo_config
 from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import make_folder, provenance, write_json
-
-ENV_BACKENDS = tuple(ENV_BACKEND_FACTS)
-"""The environment backends a grid may name (``catalog.ENV_BACKENDS``)."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One training run of the grid."""
-
-    algo: str
-    env: str
-    seed: int
-    t_max: int
-
-    def folder(self, root: Path) -> Path:
-        return root / self.env.replace(":", "-") / self.algo / f"seed{self.seed}"
-
-
-def _check_env(name: str) -> None:
-    backend, _, task = str(name).partition(":")
-    if backend not in ENV_BACKENDS or not task:
-        raise UserError(f"Unknown environment {name!r} in the grid; write backend:task, e.g. smax:3m.")
-
-
-def expand(grids: list[dict]) -> list[Cell]:
-    """Cells of one or more grids ({algos, envs: {env: t_max}, seeds}), without repeats, seed by seed."""
-    cells: dict[tuple, Cell] = {}
-    for grid in grids:
-        missing = {"algos", "envs", "seeds"} - set(grid)
-        if missing:
-            raise UserError(f"A grid lacks {', '.join(sorted(missing))}; give algos, envs (env: t_max) and seeds.")
-        for algo in grid["algos"]:
-            algo_config(algo)  # one sentence for an unknown algorithm
-        for env, t_max in grid["envs"].items():
-            _check_env(env)
-            if not isinstance(t_max, int) or t_max < 1:
-                raise UserError(f"The step budget of {env} is {t_max!r}; give a positive whole number of steps.")
-        for seed in grid["seeds"]:
-            for env, t_max in grid["envs"].items():
-                for algo in grid["algos"]:
-                    cells.setdefault((algo, env, int(seed)), Cell(algo, env, int(seed), t_max))
-    return sorted(cells.values(), key=lambda c: c.seed)  # stable: grid order within a seed
-
-
-def load_grid(path: str | Path) -> tuple[list[Cell], dict]:
-    """(cells, extra train options) from a YAML grid file."""
-    try:
-        spec = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise UserError(f"Could not read the grid file {path} ({str(error).splitlines()[0]}); "
-                        f"see `nqmix sweep --help` for its format.") from None
-    if not isinstance(spec, dict) or "grids" not in spec:
-        raise UserError(f"The grid file {path} needs a top-level 'grids:' list; see `nqmix sweep --help`.")
-    return expand(spec["grids"]), dict(spec.get("train") or {})
-
-
-def parse_envs(items: list[str]) -> dict[str, int]:
-    """["smax:3m=20000", ...] -> {"smax:3m": 20000}."""
-    envs = {}
-    for item in items:
-        name, _, steps = item.rpartition("=")
-        if not name or not steps.isdigit():
-            raise UserError(f"Could not read {item!r}; write each environment as NAME=STEPS, e.g. smax:3m=20000.")
-        envs[name] = int(steps)
-    return envs
-
-
-def is_finished(cell: Cell, root: Path) -> bool:
-    manifest = cell.folder(root) / "manifest.json"
-    try:
-        data = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return False
-    return data.get("status") == "finished" and data.get("t_env", 0) >= cell.t_max
-
-
-def train_command(cell: Cell, root: Path, options: dict) -> list[str]:
-    """The `nqmix train` command line of one cell (resuming when a checkpoint exists)."""
-    folder = cell.folder(root)
-    command = ["nqmix", "train", "--algo", cell.algo, "--env", cell.env, "--seed", str(cell.seed),
-               "--t-max", str(cell.t_max), "--out", str(folder), "--no-progress"]
-    for key, value in options.items():
-        flag = f"--{str(key).replace('_', '-')}"
-        if isinstance(value, list):  # e.g. set: [critic_lr=1e-3, tau=0.005] -> --set ... --set ...
-            command += [part for item in value for part in (flag, str(item))]
-        else:
-            command += [flag] if value is True else [] if value is False else [flag, str(value)]
-    if (folder / "checkpoint.pt").exists():
-        command.append("--resume")
-    return command
-
+from nqmix_core.grid import Cell, check_cells, check_options, is_finished, train_command
 
 def run_cell(command: list[str], log_path: str, core: int | None = None) -> int:
     """Run one `nqmix train` process with its output appended to ``log_path``; its exit status.
@@ -143,10 +50,30 @@ def run_cell(command: list[str], log_path: str, core: int | None = None) -> int:
     with open(log_path, "a") as log:
         log.write("$ " + " ".join(command) + (f"    # pinned to core {core}" if core is not None else "") + "\n")
         log.flush()
-        pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
-        process = subprocess.run([sys.executable, "-m", "nqmix_core.cli", *command[1:]],
-                                 stdout=log, stderr=subprocess.STDOUT, check=False, preexec_fn=pin)
+        process = subprocess.run([sys.executable, "-m", "nqmix_core.cli", *command[1:]], stdout=log,
+                                 stderr=subprocess.STDOUT, check=False, preexec_fn=lambda: _child_setup(core))
     return process.returncode
+
+
+def _load_prctl():
+    """libc's prctl, loaded here in the parent (a forked child should not load libraries); None off Linux."""
+    try:
+        import ctypes
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: children outlive a sweep killed with -9
+        return None
+
+
+_PRCTL = _load_prctl()
+
+
+def _child_setup(core: int | None) -> None:
+    """In a cell's process before it starts: end with the sweep (Linux: SIGTERM when the parent dies, even
+    by ``kill -9``; ``nqmix train`` then stops like Ctrl-C), and run on ``core`` alone when given."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if core is not None:
+        os.sched_setaffinity(0, {core})
 
 
 def _run_pinned(cores: queue.Queue, command: list[str], log_path: str) -> int:
@@ -173,14 +100,24 @@ def _run_local(jobs: list[tuple[Cell, list[str], str]], n_jobs: int, bar, pin: b
     return results
 
 
-def _run_ray(jobs: list[tuple[Cell, list[str], str]], address: str, gpus_per_run: float, bar) -> dict[Cell, int]:
+def _connect_ray(address: str):
+    """Ray, connected to the cluster at ``address`` ("local": a private one here); one sentence if it cannot."""
     try:
         import ray
     except ImportError:
         raise UserError("The ray backend needs Ray; install it with `pip install ray`, "
                         "or run the sweep with --backend local.") from None
-    ray.init(address=None if address == "local" else address, ignore_reinit_error=True,
-             log_to_driver=False, include_dashboard=False)
+    try:
+        ray.init(address=None if address == "local" else address, ignore_reinit_error=True,
+                 log_to_driver=False, include_dashboard=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:100].rstrip(".")
+        raise UserError(f"No Ray cluster could be reached at {address!r} ({reason}); start one with `ray start "
+                        f"--head`, or pass --ray-address local to run Ray on this machine alone.") from None
+    return ray
+
+
+def _run_ray(jobs: list[tuple[Cell, list[str], str]], ray, gpus_per_run: float, bar) -> dict[Cell, int]:
     remote = ray.remote(num_cpus=1, num_gpus=gpus_per_run)(run_cell)
     pending = {remote.remote(command, log): cell for cell, command, log in jobs}
     results = {}
@@ -193,16 +130,28 @@ def _run_ray(jobs: list[tuple[Cell, list[str], str]], address: str, gpus_per_run
 
 def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, backend: str = "local",
           n_jobs: int = 1, ray_address: str = "auto", gpus_per_run: float = 0.0,
-          progress: bool = True, command: str | None = None, pin: bool = False) -> dict[Cell, int | None]:
+          progress: bool = True, command: str | None = None, pin: bool = False,
+          check_only: bool = False) -> dict[Cell, int | None]:
     """Train every unfinished cell; returns cell -> exit status (None: already finished, skipped).
+
+    ``check_only`` checks the grid, its options and its folders as a real sweep does, then returns
+    cell -> None (finished) or -1 (would run) without writing or starting anything.
 
     ``command`` is recorded in ``sweep.json`` (default: this process's command line). ``pin`` (local
     backend) runs each of the ``n_jobs`` processes on a CPU core of its own, so that their torch and
     XLA thread pools do not compete for every core.
     """
-    root, options = Path(root), dict(options or {})
+    root, options = Path(root), check_options(options)
     if n_jobs < 1:
         raise UserError("--jobs must be at least 1.")
+    if backend not in ("local", "ray"):
+        raise UserError(f"Unknown backend {backend!r}; use local or ray.")
+    if backend == "ray":
+        root = root.resolve()  # a task on another node does not start in this folder
+    check_cells(cells, root, options)  # before anything is written or started
+    if check_only:
+        return {cell: None if is_finished(cell, root) else -1 for cell in cells}
+    ray = _connect_ray(ray_address) if backend == "ray" else None
     make_folder(root)
     write_json(root / "sweep.json", {**provenance(command), "backend": backend, "jobs": n_jobs, "pinned": pin,
                                      "train_options": options,
@@ -214,8 +163,6 @@ def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, back
               desc=f"sweep ({len(results)} already finished)") as bar:
         if backend == "local":
             results.update(_run_local(jobs, n_jobs, bar, pin))
-        elif backend == "ray":
-            results.update(_run_ray(jobs, ray_address, gpus_per_run, bar))
         else:
-            raise UserError(f"Unknown backend {backend!r}; use local or ray.")
+            results.update(_run_ray(jobs, ray, gpus_per_run, bar))
     return results

@@ -49,14 +49,19 @@ def places(tmp_path_factory) -> dict[str, Path]:
     (root / "corrupt" / "checkpoint.pt").write_bytes(b"not a checkpoint")
     (root / "file.txt").write_text("a regular file\n")
     (root / "empty").mkdir()
+    # committed results, as every folder under data/ is: a finished run without its checkpoint
+    results_sweep = root / "results_sweep" / "matrix-qtran" / "qmix" / "seed0"
+    shutil.copytree(root / "run", results_sweep, ignore=shutil.ignore_patterns("checkpoint.pt", "tb"))
+    shutil.copytree(results_sweep, root / "results")
     return {"RUN": root / "run", "SWEEP": root / "sweep", "CORRUPT": root / "corrupt", "FILE": root / "file.txt",
-            "EMPTY": root / "empty", "MISSING": root / "missing", "ROOT": root}
+            "EMPTY": root / "empty", "MISSING": root / "missing", "RESULTS": root / "results",
+            "RESULTS_SWEEP": root / "results_sweep", "ROOT": root}
 
 
 def fingerprint(places: dict[str, Path]) -> dict[str, str]:
     """sha256 of every file (and the name of every folder) under the existing places."""
     prints = {}
-    for name in ("RUN", "SWEEP", "CORRUPT", "EMPTY", "FILE"):
+    for name in ("RUN", "SWEEP", "CORRUPT", "EMPTY", "FILE", "RESULTS", "RESULTS_SWEEP"):
         place = places[name]
         for path in sorted([place, *(place.rglob("*") if place.is_dir() else [])]):
             key = str(path.relative_to(places["ROOT"]))
@@ -119,15 +124,22 @@ CLI_CASES = [
     (train("--test-interval", "0"), "test_interval=0 must be at least 1"),
     (train("--checkpoint-interval", "-3"), "checkpoint_interval=-3 must be at least 1"),
     (train("--device", "tpu"), "Unknown device 'tpu'"),
+    (train("--device", "mps"), "This PyTorch build cannot use device 'mps'"),
+    (train("--set", "buffer_size=1e13"), "A replay of 10000000000000 episodes needs about"),
+    (train("--reward-scale", "0"), "reward_scale=0.0 must be > 0"),
+    (train("--t-max", "1.5e3x"), "argument --t-max: '1.5e3x' is not a whole number"),
+    (train("--seed", "1.7"), "argument --seed: '1.7' is not a whole number"),
     (train("--threads", "0"), "--threads must be at least 1"),
     (train("--algo", "coma", "--n-envs", "4"), "n_envs must equal its batch_size and buffer_size"),
     (train("--algo", "nqmix-cont"), "needs continuous actions but the environment's are discrete"),
     # output folders
     (train("--out", "FILE/sub"), "cannot be created because"),
     (train("--out", "FILE"), "is a file; choose another --out"),
-    (train("--out", "RUN"), "already holds a run; pass --resume"),
+    (train("--out", "RUN"), "already holds a run (checkpoint.pt, manifest.json, progress.csv); pass --resume"),
     (train("--out", "RUN", "--resume", "--set", "critic_lr=1e-3"), "was written by a run with other settings (critic_lr)"),
     (train("--out", "EMPTY", "--resume"), "There is no checkpoint to resume"),
+    (train("--out", "RESULTS"), "already holds a run (manifest.json, progress.csv); pass --resume"),
+    (train("--out", "RESULTS", "--resume"), "holds manifest.json, progress.csv but no checkpoint.pt"),
     (train("--out", "CORRUPT", "--resume"), "could not be read"),
     # plot
     (["plot", "MISSING"], "does not exist"),
@@ -146,6 +158,12 @@ CLI_CASES = [
     (["sweep", "MISSING/grid.yaml"], "Could not read the grid file"),
     (["sweep", "--algos", "qmix", "--envs", "matrix:qtran=16", "--seeds", "0", "--no-progress", "--out", "FILE/sweep"],
      "cannot be created because"),
+    (["sweep", "--algos", "qmix", "--envs", "matrix:qtran=16", "--seeds", "-1", "--out", "ROOT/sweep2"],
+     "seeds is [-1]; write a list of whole numbers from 0 up"),
+    (["sweep", "--algos", "qmix", "--envs", "matrix:qtran=32", "--seeds", "0", "--out", "RESULTS_SWEEP"],
+     "holds manifest.json, progress.csv but no checkpoint.pt, so its run can be neither skipped"),
+    (["sweep", "--algos", "qmix", "--envs", "matrix:qtran=16", "--seeds", "0", "--out", "ROOT/sweep3",
+      "--backend", "ray", "--no-progress"], "No Ray cluster could be reached at 'auto'"),
 ]
 
 
@@ -333,3 +351,152 @@ def test_smax_world_state_layout_is_read_from_jaxmarl_and_another_one_is_refused
     assert out[:4] == pytest.approx([0.5, 0.5, 0.25, 0.5]) and out[-2:] == [1.0, 0.0]
     assert "not (F + 2)" in user_error(lambda: smax_state.normalize_world_state(raw[:-1], 2, (32.0, 32.0),
                                                                                 jnp.array([1.0, 1.0]), 2))
+
+
+# --- sweep files, checked whole before anything starts (issue 20) ----------------------------------
+
+GOOD_GRID = {"algos": ["qmix"], "envs": {"matrix:qtran": 16}, "seeds": [0]}
+
+
+def grid_file(tmp_path, spec) -> str:
+    import yaml
+    path = tmp_path / "grid.yaml"
+    path.write_text(spec if isinstance(spec, str) else yaml.safe_dump(spec))
+    return str(path)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"grids": [{**GOOD_GRID, "seeds": 3}]}, "Grid entry 1 of the grid file"),
+    ({"grids": [{**GOOD_GRID, "seeds": ["zero", "one"]}]}, "seeds is ['zero', 'one']; write a list of whole numbers"),
+    ({"grids": [{**GOOD_GRID, "seeds": [1.7]}]}, "seeds is [1.7]; write a list of whole numbers from 0 up"),
+    ({"grids": [{**GOOD_GRID, "seeds": [-2]}]}, "seeds is [-2]"),
+    ({"grids": [{**GOOD_GRID, "envs": ["matrix:qtran"]}]}, "envs is ['matrix:qtran']; write environment: steps pairs"),
+    ({"grids": [{**GOOD_GRID, "envs": {"matrix:qtran": "lots"}}]}, "the step budget of matrix:qtran is 'lots'"),
+    ({"grids": [{**GOOD_GRID, "algos": "qmix"}]}, "algos is 'qmix'; write a list of names"),
+    ({"grids": [GOOD_GRID, {**GOOD_GRID, "colour": 1}]}, "Grid entry 2 of the grid file"),
+    ({"grids": []}, "has no grids; list at least one"),
+    ({"grids": "qmix"}, "has no grids"),
+    ({"grids": [GOOD_GRID], "train": ["device", "cpu"]}, "write a mapping of `nqmix train` options"),
+    ({"grids": [GOOD_GRID], "train": {"colour": "blue"}}, "'colour', which is not a `nqmix train` option"),
+    ({"grids": [GOOD_GRID], "train": {"seed": 3}}, "which the sweep sets for every cell"),
+    ({"grids": [GOOD_GRID], "train": {"set": ["batch_size=5e3", "tau=2"]}}, "tau=2.0 must be in (0, 1]"),
+    ({"grids": [GOOD_GRID], "train": {"set": ["batch_size=2.5"]}}, "batch_size takes a whole number"),
+    ({"grids": [GOOD_GRID], "train": {"test-interval": "often"}}, "'often' is not a whole number"),
+    ({"grids": [GOOD_GRID], "train": {"device": "mps"}}, "cannot use device 'mps'"),
+    ({"grids": [{**GOOD_GRID, "envs": {"smax:3mm": 100}}]}, "Unknown SMAX map '3mm'"),
+    ({"grids": [GOOD_GRID], "extra": 1}, "has extra at its top level"),
+])
+def test_a_bad_sweep_file_is_one_sentence_before_anything_starts(spec, message, places, tmp_path, capsys):
+    before = fingerprint(places)
+    out = places["ROOT"] / "sweep-never"
+    assert cli.main(["sweep", grid_file(tmp_path, spec), "--out", str(out), "--no-progress"]) == 2
+    assert_one_sentence(capsys.readouterr().err, message)
+    assert not out.exists()  # no sweep.json, no run folder: nothing started
+    assert fingerprint(places) == before
+
+
+@pytest.mark.parametrize("manifest", ["[1, 2]", '{"status": "finished", "t_env": "16"}', "{not json"])
+def test_a_sweep_over_a_folder_with_a_broken_manifest_refuses_it(manifest, places, tmp_path, capsys):
+    sweep = broken_sweep(places, tmp_path, manifest)
+    (sweep / "matrix-qtran" / "qmix" / "seed0" / "checkpoint.pt").unlink()
+    before = {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()}
+    code = cli.main(["sweep", "--algos", "qmix", "--envs", "matrix:qtran=16", "--seeds", "0", "--out", str(sweep)])
+    assert code == 2
+    assert_one_sentence(capsys.readouterr().err, "but no checkpoint.pt, so its run can be neither skipped")
+    assert {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()} == before
+
+
+def test_a_committed_data_folder_is_refused_by_train_and_left_as_it_was(tmp_path, capsys):
+    committed = Path(__file__).resolve().parents[1] / "data" / "exploration_2s3z" / "smax-2s3z" / "coma" / "seed1"
+    copy = tmp_path / "seed1"
+    shutil.copytree(committed, copy)
+    before = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}
+    assert len((copy / "progress.csv").read_text().splitlines()) == 62  # 61 evaluations and a header
+    for extra in ([], ["--resume"]):
+        code = cli.main(["train", "--algo", "coma", "--env", "smax:2s3z", "--seed", "1", "--t-max", "300000",
+                         "--out", str(copy), *extra])
+        assert code == 2
+        assert_one_sentence(capsys.readouterr().err, str(copy))
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == before
+
+
+def test_a_second_process_cannot_train_into_a_locked_run(places, tmp_path, capsys):
+    import fcntl
+    run = tmp_path / "run"
+    shutil.copytree(places["RUN"], run)
+    with open(run / "run.lock", "a") as held:  # what a running `nqmix train` holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+        assert cli.main(["train", *QUICK, "--t-max", "32", "--out", str(run), "--resume"]) == 2
+        assert_one_sentence(capsys.readouterr().err, "Another process is training in")
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    (run / "run.lock").unlink()
+    assert cli.main(["train", *QUICK, "--t-max", "32", "--out", str(run), "--resume"]) == 0
+    assert not (run / "run.lock").exists()  # a run that ends removes its lock
+
+
+def test_an_interrupted_run_says_so_in_its_manifest(tmp_path, monkeypatch):
+    from nqmix_core import experiment
+
+    def stop(run):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(experiment, "iterate", stop)
+    config = RunConfig(algo="qmix", env="matrix:qtran", t_max=16, test_interval=16, test_episodes=2, device="cpu",
+                       tensorboard=False, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(config, tmp_path / "run")
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert (tmp_path / "run" / "checkpoint.pt").exists()  # written after the first evaluation: resumable
+
+
+def test_whole_numbers_read_alike_on_the_command_line_and_in_set():
+    from nqmix_core.run_options import settings, train_parser
+    config, algo = settings(train_parser().parse_args(["--t-max", "1e5", "--set", "batch_size=5e3",
+                                                       "--set", "buffer_size=5e3"]))
+    assert config.t_max == 100_000 and isinstance(config.t_max, int)
+    assert algo.batch_size == 5000 and isinstance(algo.batch_size, int)
+
+
+# --- nqmix plot reads what it can ----------------------------------------------------------------
+
+def test_plot_skips_malformed_rows_with_one_warning(places, tmp_path, capsys):
+    progress = (places["RUN"] / "progress.csv").read_text().splitlines()
+    garbage = ",".join(["oops"] * len(progress[0].split(",")))
+    nan_step = ",".join(["nan"] + progress[1].split(",")[1:])
+    sweep = broken_sweep(places, tmp_path, None, "\n".join([progress[0], garbage, *progress[1:], nan_step]) + "\n")
+    with pytest.warns(results.DataWarning, match=r"2 of 4 rows are malformed"):
+        runs = results.load_runs(sweep)
+    assert runs["t_env"].tolist() == [0, 16] and runs["t_env"].dtype.kind == "i"
+    code = cli.main(["plot", str(sweep)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and code == 2  # the one run is too few for the claims; the figures are written
+    assert "2 of 4 rows are malformed" in err.splitlines()[0] and (sweep / "figures" / "figure2.png").exists()
+
+
+def test_nan_win_rates_are_reported_not_averaged_away(places, tmp_path):
+    lines = (places["RUN"] / "progress.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    last = lines[-1].split(",")
+    last[header.index("test_greedy_win_rate")] = "nan"
+    sweep = broken_sweep(places, tmp_path, None, "\n".join([*lines[:-1], ",".join(last)]) + "\n")
+    with pytest.warns(results.DataWarning, match="1 evaluations have no win rate"):
+        runs = results.load_runs(sweep)
+    final = results.final_win_rates(runs)
+    assert math.isnan(final["final"].iloc[0])
+    table = results.summary_table(final)
+    assert table["no final (NaN)"].iloc[0] == 1 and table["seeds"].iloc[0] == 0
+
+
+def test_a_finished_run_whose_budget_ends_between_evaluations_is_final_at_its_last_one(tmp_path):
+    from nqmix_core import grid
+    from nqmix_core import sweep as sweeps
+    cells = grid.expand([{"algos": ["qmix", "vdn"], "envs": {"matrix:qtran": 24}, "seeds": [0, 1]}])
+    sweeps.sweep(cells, tmp_path, {"test-interval": 16, "test-episodes": 2, "device": "cpu", "no-tensorboard": True},
+                 n_jobs=2, progress=False)
+    runs = results.load_runs(tmp_path)
+    assert not runs["partial"].any()
+    final = results.final_win_rates(runs)
+    assert sorted(final["method"]) == ["QMIX", "QMIX", "VDN", "VDN"] and set(final["t_env"]) == {16}
+    message = user_error(lambda: report.write_report(tmp_path))  # too few maps for the claims: one sentence
+    assert "the claims table needs more runs" in message and (tmp_path / "figures" / "figure2.png").exists()

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from nqmix_core import cli, sweep
+from nqmix_core import cli, grid, sweep
 from nqmix_core.errors import UserError
 
 TINY = {"test-interval": 32, "test-episodes": 8, "device": "cpu", "no-tensorboard": True}
@@ -14,44 +19,44 @@ TINY = {"test-interval": 32, "test-episodes": 8, "device": "cpu", "no-tensorboar
 
 
 def test_expand_orders_seed_by_seed_and_drops_repeats():
-    cells = sweep.expand([
+    cells = grid.expand([
         {"algos": ["nqmix", "qmix"], "envs": {"smax:3m": 100, "smax:2s3z": 50}, "seeds": [0, 1]},
         {"algos": ["nqmix-m", "nqmix"], "envs": {"smax:2s3z": 50}, "seeds": [0, 1]},
     ])
     assert len(cells) == 2 * 2 * 2 + 2  # the second grid's nqmix cells repeat the first grid's
     assert [c.seed for c in cells] == [0] * 5 + [1] * 5
-    assert cells[0] == sweep.Cell("nqmix", "smax:3m", 0, 100)
-    assert sweep.Cell("nqmix-m", "smax:2s3z", 1, 50) in cells
+    assert cells[0] == grid.Cell("nqmix", "smax:3m", 0, 100)
+    assert grid.Cell("nqmix-m", "smax:2s3z", 1, 50) in cells
 
 
-@pytest.mark.parametrize("grid, words", [
+@pytest.mark.parametrize("spec, words", [
     ({"algos": ["qmx"], "envs": {"smax:3m": 10}, "seeds": [0]}, "Unknown algorithm 'qmx'"),
     ({"algos": ["qmix"], "envs": {"3m": 10}, "seeds": [0]}, "Unknown environment '3m'"),
     ({"algos": ["qmix"], "envs": {"smax:3m": -5}, "seeds": [0]}, "positive whole number"),
     ({"algos": ["qmix"], "seeds": [0]}, "lacks envs"),
 ])
-def test_bad_grids_say_what_is_wrong(grid, words):
+def test_bad_grids_say_what_is_wrong(spec, words):
     with pytest.raises(UserError, match=words):
-        sweep.expand([grid])
+        grid.expand([spec])
 
 
 def test_grid_file_and_env_list_errors(tmp_path):
     path = tmp_path / "grid.yaml"
     path.write_text("train: {updates-per-episode: 0.25}\ngrids:\n  - algos: [vdn]\n"
                     "    envs: {'matrix:qtran': 64}\n    seeds: [3]\n")
-    cells, options = sweep.load_grid(path)
-    assert cells == [sweep.Cell("vdn", "matrix:qtran", 3, 64)] and options == {"updates-per-episode": 0.25}
+    cells, options = grid.load_grid(path)
+    assert cells == [grid.Cell("vdn", "matrix:qtran", 3, 64)] and options == {"updates-per-episode": 0.25}
     path.write_text("algos: [vdn]\n")
     with pytest.raises(UserError, match="top-level 'grids:'"):
-        sweep.load_grid(path)
+        grid.load_grid(path)
     with pytest.raises(UserError, match="NAME=STEPS"):
-        sweep.parse_envs(["smax:3m"])
-    assert sweep.parse_envs(["smax:3m=20", "matrix:qtran=8"]) == {"smax:3m": 20, "matrix:qtran": 8}
+        grid.parse_envs(["smax:3m"])
+    assert grid.parse_envs(["smax:3m=20", "matrix:qtran=8"]) == {"smax:3m": 20, "matrix:qtran": 8}
 
 
 def test_train_command_passes_options_and_resumes(tmp_path):
-    cell = sweep.Cell("qmix", "smax:3m", 2, 1000)
-    command = sweep.train_command(cell, tmp_path, {"updates_per_episode": 0.25, "no-tensorboard": True,
+    cell = grid.Cell("qmix", "smax:3m", 2, 1000)
+    command = grid.train_command(cell, tmp_path, {"updates_per_episode": 0.25, "no-tensorboard": True,
                                                    "no-progress": False, "set": ["tau=0.01", "critic_lr=1e-3"]})
     assert command[:2] == ["nqmix", "train"]
     assert command[command.index("--out") + 1] == str(tmp_path / "smax-3m" / "qmix" / "seed2")
@@ -60,7 +65,7 @@ def test_train_command_passes_options_and_resumes(tmp_path):
     assert " ".join(command).endswith("--set tau=0.01 --set critic_lr=1e-3")  # a list repeats its flag
     cell.folder(tmp_path).mkdir(parents=True)
     (cell.folder(tmp_path) / "checkpoint.pt").write_bytes(b"")
-    assert sweep.train_command(cell, tmp_path, {})[-1] == "--resume"
+    assert grid.train_command(cell, tmp_path, {})[-1] == "--resume"
 
 
 def _rows(folder):
@@ -70,7 +75,7 @@ def _rows(folder):
 
 @pytest.mark.slow
 def test_local_sweep_runs_skips_and_extends(tmp_path):
-    cells = sweep.expand([{"algos": ["vdn", "nqmix"], "envs": {"matrix:qtran": 64}, "seeds": [0]}])
+    cells = grid.expand([{"algos": ["vdn", "nqmix"], "envs": {"matrix:qtran": 64}, "seeds": [0]}])
     results = sweep.sweep(cells, tmp_path, TINY, n_jobs=2, progress=False)
     assert results == {cell: 0 for cell in cells}
     for cell in cells:
@@ -81,7 +86,7 @@ def test_local_sweep_runs_skips_and_extends(tmp_path):
     assert json.loads((tmp_path / "sweep.json").read_text())["cells"][0]["algo"] == "vdn"
     # finished cells are skipped; a larger budget resumes them from their checkpoints
     assert set(sweep.sweep(cells, tmp_path, TINY, progress=False).values()) == {None}
-    longer = [sweep.Cell(c.algo, c.env, c.seed, 96) for c in cells]
+    longer = [grid.Cell(c.algo, c.env, c.seed, 96) for c in cells]
     assert set(sweep.sweep(longer, tmp_path, TINY, progress=False).values()) == {0}
     assert "--resume" in (longer[0].folder(tmp_path) / "train.log").read_text()
     assert [int(r["t_env"]) for r in _rows(longer[0].folder(tmp_path))] == [0, 32, 64, 96]
@@ -89,13 +94,22 @@ def test_local_sweep_runs_skips_and_extends(tmp_path):
 
 @pytest.mark.slow
 def test_a_failed_run_is_reported_with_its_log(tmp_path, capsys):
+    folder = tmp_path / "matrix-qtran" / "vdn" / "seed0"
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pt").write_bytes(b"not a checkpoint")  # passes the checks; fails when loaded
     code = cli.main(["sweep", "--algos", "vdn", "--envs", "matrix:qtran=64", "--seeds", "0",
-                     "--out", str(tmp_path), "--device", "cuda:7" if not _has_cuda() else "cuda:99",
-                     "--no-progress"])
+                     "--out", str(tmp_path), "--device", "cpu", "--no-progress"])
     message = capsys.readouterr().err
     assert code == 2 and "1 of 1 runs failed" in message and "train.log" in message
-    log = (tmp_path / "matrix-qtran" / "vdn" / "seed0" / "train.log").read_text()
-    assert "nqmix: Device" in log  # the run's own one-sentence error is kept in its log
+    log = (folder / "train.log").read_text()
+    assert "nqmix: The checkpoint" in log and "could not be read" in log  # the run's own sentence, kept
+
+
+def test_a_device_the_machine_lacks_is_refused_before_any_run_starts(tmp_path, capsys):
+    device = "cuda:7" if not _has_cuda() else "cuda:99"
+    code = cli.main(["sweep", "--algos", "vdn", "--envs", "matrix:qtran=64", "--seeds", "0",
+                     "--out", str(tmp_path / "sweep"), "--device", device, "--no-progress"])
+    assert code == 2 and "would fail" in capsys.readouterr().err and not (tmp_path / "sweep").exists()
 
 
 def _has_cuda() -> bool:
@@ -103,10 +117,44 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def _processes_naming(text: str) -> list[int]:
+    """PIDs whose command line contains ``text`` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc (Linux)")
+def test_killing_the_sweep_ends_its_runs(tmp_path):
+    out = tmp_path / "killed"
+    sweep_process = subprocess.Popen([sys.executable, "-m", "nqmix_core.cli", "sweep", "--algos", "vdn", "--envs",
+                                      "matrix:qtran=100000000", "--seeds", "0", "--out", str(out), "--device", "cpu",
+                                      "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifest = out / "matrix-qtran" / "vdn" / "seed0" / "manifest.json"
+    deadline = time.time() + 120
+    while not (manifest.exists() and (manifest.parent / "checkpoint.pt").exists()) and time.time() < deadline:
+        time.sleep(0.5)
+    children = [p for p in _processes_naming(str(manifest.parent)) if p != sweep_process.pid]
+    assert children, "the sweep started no run"
+    sweep_process.send_signal(signal.SIGKILL)
+    sweep_process.wait()
+    while any(_processes_naming(str(manifest.parent))) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _processes_naming(str(manifest.parent))  # the run ended with the sweep
+    assert json.loads(manifest.read_text())["status"] == "interrupted"
+
+
 @pytest.mark.slow
 def test_ray_backend_runs_the_same_grid(tmp_path):
     ray = pytest.importorskip("ray")
-    cells = sweep.expand([{"algos": ["vdn", "qmix"], "envs": {"matrix:qtran": 32}, "seeds": [1]}])
+    cells = grid.expand([{"algos": ["vdn", "qmix"], "envs": {"matrix:qtran": 32}, "seeds": [1]}])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         results = sweep.sweep(cells, tmp_path, TINY, backend="ray", ray_address="local", progress=False)

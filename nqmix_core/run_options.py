@@ -1,0 +1,107 @@
+"""``nqmix train``'s command line: one option per ``RunConfig`` field, read and checked in one place.
+
+``cli.py`` builds the ``train`` command from ``add_train_options``; ``sweep.py`` checks every cell's
+command with ``check_train_argv`` before any run starts, so a sweep file's mistake costs one sentence
+instead of a crashed grid. Numbers are read by ``config.read_value`` everywhere (``--t-max 1e5`` and
+``--set batch_size=5e3`` are whole numbers alike).
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+
+from nqmix_core.catalog import env_names_text
+from nqmix_core.config import KIND_WORDS, PRESETS, AlgoConfig, RunConfig, algo_config, field_docs, parse_settings, read_value
+from nqmix_core.errors import UserError
+
+SWEEP_SETS = ("algo", "env", "seed", "t_max", "out", "resume", "progress")
+"""Options the sweep writes itself for every cell; a grid file's ``train:`` may not give them."""
+EXTRA_OPTIONS = ("set", "threads")
+"""``nqmix train`` options that are not RunConfig fields."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose mistakes are a ``UserError`` (one sentence, exit 2), not a usage block."""
+
+    def error(self, message: str):
+        raise UserError(f"{self.prog}: {message}; see `{self.prog} --help`.")
+
+
+def value_reader(kind: type):
+    """The argparse ``type`` of a config field of ``kind`` (``config.read_value``)."""
+    def read(text: str):
+        try:
+            return read_value(text, kind)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {KIND_WORDS[kind]}") from None
+    read.__name__ = kind.__name__
+    return read
+
+
+def add_run_options(parser: argparse.ArgumentParser, helps: dict[str, str]) -> None:
+    """One option per RunConfig field, its default and help taken from config.py (the one place they live).
+
+    A field ``n_envs`` becomes ``--n-envs``; a bool field that defaults to True (``tensorboard``) becomes
+    ``--no-tensorboard``, one that defaults to False (``overlap_collection``) ``--overlap-collection``.
+    """
+    docs, defaults = field_docs(RunConfig), RunConfig()
+    for field in fields(RunConfig):
+        default, name = getattr(defaults, field.name), field.name.replace("_", "-")
+        text = helps.get(field.name, docs.get(field.name, "")).replace("%", "%%")
+        if isinstance(default, bool):
+            flag = f"--no-{name}" if default else f"--{name}"
+            parser.add_argument(flag, dest=field.name, action="store_false" if default else "store_true",
+                                help=f"turn off: {text}" if default else text)
+        else:
+            parser.add_argument(f"--{name}", dest=field.name, type=value_reader(type(default)), default=default,
+                                help=f"{text} (default {default})")
+
+
+def add_train_options(parser: argparse.ArgumentParser) -> None:
+    """Every option of ``nqmix train``."""
+    add_run_options(parser, {"algo": "one of " + ", ".join(PRESETS) + " (config.PRESETS)",
+                             "env": "one of " + env_names_text() + " (catalog.ENV_BACKENDS)"})
+    parser.add_argument("--out", default=None, help="output folder (default results/<algo>_<env>_seed<seed>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="replace one algorithm setting of the preset (a field of AlgoConfig in "
+                             "nqmix_core/config.py), e.g. --set critic_lr=1e-3 --set tau=0.005; repeatable")
+    parser.add_argument("--threads", type=value_reader(int), default=1,
+                        help="torch CPU threads (default 1: the networks are small, and extra threads slow down "
+                             "badly when the cores are shared)")
+
+
+def settings(args: argparse.Namespace) -> tuple[RunConfig, AlgoConfig]:
+    """The run's and the algorithm's configuration from parsed ``train`` options (one-sentence errors)."""
+    config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
+    algo = algo_config(config.algo, **parse_settings(args.set))
+    if args.threads < 1:
+        raise UserError("--threads must be at least 1.")
+    return config, algo
+
+
+def train_parser() -> OneLineParser:
+    parser = OneLineParser(prog="nqmix train")
+    add_train_options(parser)
+    return parser
+
+
+def check_train_argv(argv: list[str]) -> tuple[RunConfig, AlgoConfig]:
+    """Everything ``nqmix train ARGV`` checks before it starts work, without starting it: the options, both
+    configurations, the environment's name (SMAX's map list; nothing is compiled) and the device."""
+    from nqmix_core.devices import resolve_device
+    from nqmix_core.registry import check_env_name
+
+    config, algo = settings(train_parser().parse_args(argv))
+    check_env_name(config.env)
+    resolve_device(config.device)
+    return config, algo
+
+
+def option_names() -> set[str]:
+    """The keys a sweep file's ``train:`` may hold (dashes or underscores)."""
+    names = set(EXTRA_OPTIONS)
+    for field in fields(RunConfig):
+        default = field.default
+        names.add(f"no_{field.name}" if default is True else field.name)
+    return names - set(SWEEP_SETS) - {"no_progress"}
