@@ -94,6 +94,21 @@ class AlgoConfig:
     Eq. 13's objective + β·H(π_a(·|τ_t^a)) averaged over the agents' real decisions (unweighted by
     the sign and by γ^t). 0 in the paper's NQMIX; the "nqmix-ent" ablation uses 0.01."""
 
+    # --- NQMIX mechanism study (issue 22; not in the paper: each changes one thing) ---
+    actor_objective: str = "sign"
+    """Actor-critic only. "sign": Eq. 13, sign(∂Q_tot/∂Q_a)·Σ_u π_a(u)·Q_a(u). "mixer": the mixer-aware
+    actor, Σ_u π_a(u)·Q_tot(Q_a(u), Q_−a, s) with the other agents at their taken actions
+    (``losses.mixer_aware_actor_loss``): exact in Q_a where the sign rule is first-order."""
+    actor_delay_steps: int = 0
+    """Actor-critic only: environment steps before the first actor step (the critic learns alone
+    until then, and the behaviour policy stays the initial π)."""
+    updates_per_batch: int = 1
+    """Actor-critic only: successive critic + actor steps on each sampled mini-batch, losses recomputed
+    each time; toward Alg. 1's one step per time step (the paper's T steps per episode)."""
+    mixer_q_weights_positive: bool = False
+    """NQMIX mixer only: start the first layer's weights on the Q_1..Q_n inputs at |w| (one sign for
+    every agent); they may change sign as they learn."""
+
     # --- COMA only (pymarl's coma.yaml) ---
     td_lambda: float = 0.8
     """λ of the TD(λ) targets that train COMA's critic (pymarl's value)."""
@@ -122,6 +137,14 @@ PRESETS: dict[str, AlgoConfig] = {
     # NQMIX with τ applied once per mini-batch (the kit's reading before it followed Alg. 1's per-step τ),
     # kept to measure what the target rate changes.
     "nqmix-tau-batch": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, tau_per_time_step=False),
+    # The mechanism study (issue 22, nqmix_core/mechanism.py): NQMIX with one thing changed each.
+    "nqmix-mono": AlgoConfig(mixer="qmix", epsilon_start=0.0, epsilon_finish=0.0),  # one sign: QMIX's mixer
+    "nqmix-sign-init": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, mixer_q_weights_positive=True),
+    "nqmix-slow-actor": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, actor_lr=5e-5),
+    "nqmix-actor-delay": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, actor_delay_steps=20_000),
+    "nqmix-mixer-actor": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, actor_objective="mixer"),
+    "nqmix-steps4": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, updates_per_batch=4),
+    "nqmix-b32": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, batch_size=32),  # pinned: a grid's set wins
     "qmix": AlgoConfig(learner="q-learning", mixer="qmix", target_update="hard"),
     "vdn": AlgoConfig(learner="q-learning", mixer="vdn", target_update="hard"),
     "iql": AlgoConfig(learner="q-learning", mixer="none", target_update="hard"),  # independent Q-learning

@@ -59,6 +59,10 @@ ALGO_RULES: dict[str, Rule] = {
     "epsilon_finish": PROBABILITY,
     "epsilon_anneal_steps": NON_NEGATIVE,
     "entropy_coef": NON_NEGATIVE,
+    "actor_objective": one_of("sign", "mixer"),
+    "actor_delay_steps": NON_NEGATIVE,
+    "updates_per_batch": AT_LEAST_ONE,
+    "mixer_q_weights_positive": ANY,
     "td_lambda": PROBABILITY,
     "critic_hidden_dim": AT_LEAST_ONE,
     "critic_target_update_interval": AT_LEAST_ONE,
@@ -122,6 +126,8 @@ def algo_problems(config) -> list[str]:
         return problems
     if config.buffer_size < config.batch_size:
         problems.append(f"buffer_size={config.buffer_size} must be at least batch_size ({config.batch_size})")
+    if config.mixer_q_weights_positive and config.mixer != "nqmix":
+        problems.append(f"mixer_q_weights_positive=True needs mixer='nqmix', not {config.mixer!r}")
     learners = MIXERS[config.mixer].learners  # the mixer table says which learners train with each mixer
     if config.learner not in learners:
         plural = "s" if len(learners) > 1 else ""

@@ -13,6 +13,10 @@ rollouts of one log row with a single host-device sync. Each value is a pair ``(
 | ``not_argmax``            | fraction of decisions whose collected action is not argmax π             |
 | ``sign_negative``         | NQMIX: fraction of decisions with sign(∂Q_tot/∂Q_a) < 0, at the taken action |
 | ``sign_negative_agent{a}`` | the same for agent a                                                    |
+| ``sign_agreement``        | fraction of steps (≥ 2 deciding agents) where every deciding agent's      |
+|                           | ∂Q_tot/∂Q_a has the same sign                                             |
+| ``slope_abs``             | mean |∂Q_tot/∂Q_a| over decisions, at the taken actions                   |
+| ``action_gap``            | best minus second-best Q_a over available actions, mean over decisions   |
 | ``q_tot``, ``return``     | Q_tot(s_t, u_t) and the discounted return G_t actually obtained from step t, |
 |                           | mean over the steps of episodes that ended in a decided battle (not cut   |
 |                           | by the time limit, whose G_t would miss the rewards after the cut)        |
@@ -60,6 +64,27 @@ def sign_diagnostics(sign: torch.Tensor, avail_actions: torch.Tensor, filled: to
     """Fraction of decisions with a negative mixer slope, overall and per agent: sign [B, T, N]."""
     decisions = losses.decision_mask(avail_actions, filled)  # [B, T, N]
     return per_agent("sign_negative", (sign < 0).float(), decisions)
+
+
+def mixer_diagnostics(slopes: torch.Tensor, agent_qs: torch.Tensor, avail_actions: torch.Tensor,
+                      filled: torch.Tensor) -> Sums:
+    """How the mixer passes credit, and how sure each Q_a is: slopes [B, T, N] = ∂Q_tot/∂Q_a at the taken
+    actions, agent_qs and avail [B, T, N, U], filled [B, T].
+
+    ``sign_agreement``: fraction of steps with at least two deciding agents where every deciding agent's
+    slope has the same sign; ``slope_abs``: mean |∂Q_tot/∂Q_a| over decisions; ``action_gap``: best minus
+    second-best Q_a over the available actions, mean over decisions (each has ≥ 2 available actions).
+    """
+    decisions = losses.decision_mask(avail_actions, filled)  # [B, T, N]
+    deciding = decisions.bool()
+    positive = ((slopes > 0) | ~deciding).all(-1)  # [B, T]
+    negative = ((slopes < 0) | ~deciding).all(-1)  # [B, T]
+    steps = (decisions.sum(-1) >= 2).float()  # [B, T]
+    top2 = agent_qs.masked_fill(~avail_actions, float("-inf")).topk(2, dim=-1).values  # [B, T, N, 2]
+    gap = (top2[..., 0] - top2[..., 1]).nan_to_num(0.0, posinf=0.0, neginf=0.0)  # [B, T, N]
+    return {"sign_agreement": (((positive | negative).float() * steps).sum(), steps.sum()),
+            "slope_abs": ((slopes.abs() * decisions).sum(), decisions.sum()),
+            "action_gap": ((gap * decisions).sum(), decisions.sum())}
 
 
 def value_diagnostics(q_tot: torch.Tensor, reward: torch.Tensor, terminated: torch.Tensor,

@@ -68,18 +68,60 @@ def masked_td_loss(q_tot: torch.Tensor, targets: torch.Tensor, mask: torch.Tenso
     return loss, info
 
 
-def mixer_gradient_sign(mixer: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                        agent_qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-    """sign(∂Q_tot/∂Q_a) for every (b, t, a), by autograd, detached (Eq. 13, Alg. 1 line 14).
+def mixer_gradient(mixer: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                   agent_qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    """∂Q_tot/∂Q_a for every (b, t, a), by autograd, detached: agent_qs [..., N], state [..., S] -> [..., N].
 
-    agent_qs [..., N] (the chosen Q_a(τ_t, u_t)), state [..., S] -> [..., N] in {−1, 0, +1}.
     Each Q_tot[b, t] depends only on agent_qs[b, t], so one backward pass of ΣQ_tot yields every
     partial derivative. The input is copied to a fresh leaf, so no gradient reaches the critic.
     """
     with torch.enable_grad():
         qs = agent_qs.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(mixer(qs, state.detach()).sum(), qs)
-    return torch.sign(grad).detach()  # [..., N]
+    return grad.detach()  # [..., N]
+
+
+def mixer_gradient_sign(mixer: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                        agent_qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    """sign(∂Q_tot/∂Q_a) for every (b, t, a) (Eq. 13, Alg. 1 line 14): [..., N] in {−1, 0, +1}.
+
+    agent_qs [..., N] are the chosen Q_a(τ_t, u_t); see ``mixer_gradient``.
+    """
+    return torch.sign(mixer_gradient(mixer, agent_qs, state))  # [..., N]
+
+
+def counterfactual_q_tot(mixer: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], chosen_qs: torch.Tensor,
+                         agent_qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    """Q_tot with agent a's input replaced by Q_a(τ^a, u) and the others kept at their taken actions.
+
+    out[..., a, u] = Mixer(Q_1(u_1), …, Q_a(u), …, Q_n(u_n), s): the mixer-aware actor's score of each of
+    agent a's actions (not in the paper; the exact counterpart of Eq. 13's first-order sign rule).
+    chosen_qs [..., N], agent_qs [..., N, U], state [..., S] -> [..., N, U]; no gradient.
+    """
+    n_agents, n_actions = agent_qs.shape[-2:]
+    with torch.no_grad():
+        own = torch.eye(n_agents, dtype=torch.bool, device=chosen_qs.device).view(n_agents, 1, n_agents)  # [N, 1, N]
+        inputs = torch.where(own, agent_qs.unsqueeze(-1),  # [..., N(a), U, 1]: Q_a(u) in agent a's slot
+                             chosen_qs.unsqueeze(-2).unsqueeze(-2))  # [..., 1, 1, N]: the taken actions' Q
+        states = state.unsqueeze(-2).unsqueeze(-2).expand(*state.shape[:-1], n_agents, n_actions, state.shape[-1])
+        return mixer(inputs, states)  # [..., N, U]
+
+
+def mixer_aware_actor_loss(policy: torch.Tensor, counterfactual: torch.Tensor, avail_actions: torch.Tensor,
+                           discount: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """The mixer-aware actor objective (an ablation, not the paper's): each agent raises
+    Σ_u π_a(u|τ_t^a)·Q_tot(Q_a(u), Q_−a, s_t) instead of sign(∂Q_tot/∂Q_a)·Σ_u π_a(u)·Q_a(u) (Eq. 13).
+
+    It scores agent a's actions through the mixer itself, with the other agents at their taken
+    actions, so it needs no sign. Under a mixer linear in Q_a with weight w_a > 0 it equals w_a times
+    Eq. 13's objective plus a constant, so both give the same direction (a test checks it).
+    L = −Σ I_t·mask·Σ_u π·Q_tot^cf / Σ mask; policy, counterfactual, avail [B, T, N, U], discount [T], mask [B, T].
+    """
+    values = counterfactual.detach().masked_fill(~avail_actions, 0.0)  # [B, T, N, U]
+    expected = (policy * values).sum(-1)  # [B, T, N]
+    weight = discount.view(1, -1, 1) * mask.unsqueeze(-1)  # [B, T, N]
+    loss = -(weight * expected).sum() / mask.sum().clamp(min=1)
+    return loss, {"actor_objective": -loss.detach()}
 
 
 def policy_entropy(policy: torch.Tensor) -> torch.Tensor:

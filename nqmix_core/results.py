@@ -36,11 +36,12 @@ from scipy import stats
 
 from nqmix_core.errors import UserError
 
-LAST_EVALUATIONS = 2
-TIE_WIDTH = 0.10
-LEARNED = 0.05
+LAST_EVALUATIONS, TIE_WIDTH, LEARNED = 2, 0.10, 0.05
 LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA", "vdn": "VDN",
           "nqmix-eps": "NQMIX+ε", "nqmix-ent": "NQMIX+H", "nqmix-tau-batch": "NQMIX (τ per batch)",
+          "nqmix-mono": "NQMIX+mono", "nqmix-sign-init": "NQMIX+sign-init", "nqmix-slow-actor": "NQMIX+slow-actor",
+          "nqmix-actor-delay": "NQMIX+actor-delay", "nqmix-mixer-actor": "NQMIX+mixer-actor", "nqmix-b32": "NQMIX+b32",
+          "nqmix-steps4": "NQMIX+4-steps",
           "nqmix-cont": "NQMIX-cont", "qmix-cont": "QMIX-cont", "iddpg": "IDDPG"}
 
 
@@ -88,20 +89,18 @@ class DataWarning(UserWarning):
 
 
 def _readable_rows(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """The rows of a progress.csv whose step is a whole number ≥ 0 and whose win rates are numbers or
-    empty (NaN); the others are skipped with one warning naming the file. NaN win rates are kept, and
-    counted in a second warning, so that no mean leaves them out unseen."""
-    numbers = frame[list(PROGRESS_COLUMNS)].apply(pd.to_numeric, errors="coerce")
-    raw_missing = frame[list(PROGRESS_COLUMNS[1:])].isna()
-    step = numbers["t_env"]
-    good = step.notna() & (step >= 0) & (step == step.round()) & ~(numbers[list(PROGRESS_COLUMNS[1:])].isna() & ~raw_missing).any(axis=1)
+    """Rows whose step is a whole number ≥ 0 and whose win rates are numbers or empty (NaN); the others are
+    skipped with one warning naming the file. NaN win rates are kept, and counted in a second warning."""
+    numbers, rates = frame[list(PROGRESS_COLUMNS)].apply(pd.to_numeric, errors="coerce"), list(PROGRESS_COLUMNS[1:])
+    step, text_rates = numbers["t_env"], (numbers[rates].isna() & frame[rates].notna()).any(axis=1)
+    good = step.notna() & (step >= 0) & (step == step.round()) & ~text_rates
     if not good.all():
         warnings.warn(f"{path}: {int((~good).sum())} of {len(frame)} rows are malformed (a step that is not a whole "
                       f"number, or text where a win rate belongs) and were skipped.", DataWarning, stacklevel=2)
     frame = frame[good].copy()
     frame[list(PROGRESS_COLUMNS)] = numbers[good]
     frame["t_env"] = frame["t_env"].astype("int64")
-    nan_rows = int(frame[list(PROGRESS_COLUMNS[1:])].isna().any(axis=1).sum())
+    nan_rows = int(frame[rates].isna().any(axis=1).sum())
     if nan_rows:
         warnings.warn(f"{path}: {nan_rows} evaluations have no win rate (NaN); a run whose final evaluations "
                       f"include one has no final win rate, and is counted apart.", DataWarning, stacklevel=2)

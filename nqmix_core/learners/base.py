@@ -82,7 +82,9 @@ class CriticLearner(LearnerBase):
         chosen_qs = losses.chosen_action_values(agent_qs[:, :-1], batch.actions)  # [B, T, N]
         q_tot = self.mixer(chosen_qs, batch.state[:, :-1])  # [B, T]
         values = diagnostics.value_diagnostics(q_tot, batch.reward, batch.terminated, batch.filled, self.config.gamma)
-        return {**values, **self.policy_diagnostics(batch, hidden, chosen_qs)}
+        slopes = losses.mixer_gradient(self.mixer, chosen_qs, batch.state[:, :-1])  # [B, T, N]
+        mixing = diagnostics.mixer_diagnostics(slopes, agent_qs[:, :-1], batch.avail_actions[:, :-1], batch.filled)
+        return {**values, **mixing, **self.policy_diagnostics(batch, hidden, chosen_qs)}
 
     def policy_diagnostics(self, batch: EpisodeBatch, hidden: torch.Tensor, chosen_qs: torch.Tensor) -> diagnostics.Sums:
         """Learners with a policy of their own add its diagnostics here (none for greedy Q-learners)."""

@@ -33,6 +33,10 @@ class NQMIXLearner(CriticLearner):
                              config.actor_hidden_dim).to(self.device)
         self.target_actors = frozen_copy(self.actors)
         self.actor_optimiser = rmsprop(self.actors.parameters(), config.actor_lr, config)
+        if config.mixer_q_weights_positive:  # the "nqmix-sign-init" ablation: one sign at the start
+            with torch.no_grad():
+                for mixer in (self.mixer, self.target_mixer):
+                    mixer.hidden.weight[:, :info.n_agents].abs_()
 
     def choose_actions(self, agent_qs, hidden, avail_actions, mode, t_env, generator) -> torch.Tensor:
         policy = self.actors(hidden, avail_actions)  # [E, N, U]
@@ -67,10 +71,14 @@ class NQMIXLearner(CriticLearner):
         q_tot = self.mixer(chosen_qs, state_now)  # [B, T], line 10
         critic_loss, critic_info = losses.masked_td_loss(q_tot, targets, batch.filled)
 
-        sign = losses.mixer_gradient_sign(self.mixer, chosen_qs, state_now)  # [B, T, N]
         policy = self.actors(hidden[:, :-1].detach(), avail_now)  # [B, T, N, U]
         discount = losses.discount_weights(batch.max_steps, self.config.gamma, self.device)  # [T]
-        actor_loss, actor_info = losses.actor_loss(policy, agent_qs[:, :-1], sign, discount, batch.filled)
+        if self.config.actor_objective == "mixer":  # the mixer-aware ablation, not the paper's Eq. 13
+            scores = losses.counterfactual_q_tot(self.mixer, chosen_qs, agent_qs[:, :-1], state_now)  # [B, T, N, U]
+            actor_loss, actor_info = losses.mixer_aware_actor_loss(policy, scores, avail_now, discount, batch.filled)
+        else:
+            sign = losses.mixer_gradient_sign(self.mixer, chosen_qs, state_now)  # [B, T, N]
+            actor_loss, actor_info = losses.actor_loss(policy, agent_qs[:, :-1], sign, discount, batch.filled)
         if self.config.entropy_coef > 0:  # the "nqmix-ent" ablation, not the paper's objective
             entropy = losses.entropy_bonus(policy, losses.decision_mask(avail_now, batch.filled))
             actor_loss = actor_loss - self.config.entropy_coef * entropy
@@ -91,9 +99,11 @@ class NQMIXLearner(CriticLearner):
         Both losses are built before either step, so the actor uses the same Q_a and sign as the
         critic's step saw; the actor loss's graph holds no critic parameter.
         """
-        critic_loss, actor_loss, info = self.compute_losses(batch)
-        grad_norm = self.critic_step(critic_loss)  # line 13
-        optimiser_step(self.actor_optimiser, actor_loss)  # line 14
+        for _ in range(self.config.updates_per_batch):  # 1: the kit's one step per mini-batch
+            critic_loss, actor_loss, info = self.compute_losses(batch)
+            grad_norm = self.critic_step(critic_loss)  # line 13
+            if t_env >= self.config.actor_delay_steps:
+                optimiser_step(self.actor_optimiser, actor_loss)  # line 14
         self.update_targets(episodes_seen, batch.max_steps)  # line 16, once per time step
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
                 "grad_norm": grad_norm.detach(), **info}

@@ -1,0 +1,142 @@
+"""Why the paper's NQMIX fails on SMAX 2s3z: explanations, the variant that tests each, and the rules that decide.
+
+    table = run_table(load_family(["data/mechanism_2s3z", BASELINE]))   # one row per run, early sign agreement
+    decisions(table)                                                     # the verdicts below, with their numbers
+
+Used by notebook 07 and ``nqmix plot``'s report; nothing here trains. The variants are presets of
+``config.PRESETS`` (each changes one thing of the paper's NQMIX); their runs are in
+``data/mechanism_2s3z`` (``grid.yaml`` there), at the reward scale ``reward_check`` chose, batch 8 and the
+paper's protocol, seeds 0–2; the paper's NQMIX at the same settings is the baseline.
+
+**Explanations and predictions, written before the runs** (the variant that tests each in brackets):
+
+* E1 *Too few optimiser steps.* Alg. 1 steps once per time step; the kit once per mini-batch, about T×
+  fewer. Prediction: more steps per batch beat NQMIX (``nqmix-steps4``; not run yet: 4× the cost).
+* E2 *Opposite credit through the shared network.* At initialisation the agents' slopes ∂Q_tot/∂Q_a
+  differ in sign, so agents push the shared DRQN's Q_a in opposite directions; runs that learn are those
+  whose agents came to share one sign early. Prediction: forcing one sign beats NQMIX (``nqmix-mono``:
+  QMIX's monotone mixer, every slope ≥ 0; ``nqmix-sign-init``: the NQMIX mixer started with one sign on
+  its Q inputs), and across runs early agreement goes with the final win rate.
+* E3 *Actors commit before the critic knows anything.* Prediction: slower actors beat NQMIX
+  (``nqmix-slow-actor``: actor lr 5e-5; ``nqmix-actor-delay``: no actor step for the first 20k steps).
+* E4 *A first-order rule at the sampled partner actions.* The sign rule scores agent a's actions by
+  sign·Q_a, a linearisation of the mixer at the taken actions. Prediction: scoring them through the mixer
+  itself beats NQMIX (``nqmix-mixer-actor``).
+* E5 *Noisy small batches.* Prediction: batch 32 beats batch 8 (``nqmix-b32``; not run yet: 3–4× the cost).
+
+**Rules** (greedy policy, as every claim; final = the mean of the last ``results.LAST_EVALUATIONS``
+evaluations):
+
+* *Known answer first*: a variant still learns 3m when its 3m run (seed 0, 150k steps) ends with a final
+  greedy win rate ≥ ``LEARNS_3M`` (0.5). A variant that does not is reported and not read on 2s3z.
+* *Beats NQMIX* on 2s3z: the 95% Welch interval of mean final (variant − NQMIX) over seeds 0–2 lies above 0.
+  *Not better*: its upper end lies below ``MARGIN`` (+0.10). Otherwise *inconclusive*.
+* An explanation is *supported* when one of its variants learns 3m and beats NQMIX; *not supported* when
+  every one of its variants that ran is not better; otherwise *inconclusive*; *not run* when none ran.
+* *Early sign agreement* of a run: ``train_diag_sign_agreement`` at its 50k row. Runs made before that
+  column existed have per-agent negative-slope fractions p_a; for them the Bonferroni bound
+  max(0, 1 − Σ p_a, 1 − Σ (1 − p_a)) ≤ agreement is used, and marked as a bound.
+* A variant that beats NQMIX on 2s3z goes on to 3s5z and to the 1M-step grid.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from nqmix_core import results
+
+EXPLANATIONS = {
+    "E1": ("too few optimiser steps per episode", ("nqmix-steps4",)),
+    "E2": ("opposite credit through the shared network", ("nqmix-mono", "nqmix-sign-init")),
+    "E3": ("actors commit before the critic learns", ("nqmix-slow-actor", "nqmix-actor-delay")),
+    "E4": ("a first-order rule at the sampled partner actions", ("nqmix-mixer-actor",)),
+    "E5": ("noisy small batches", ("nqmix-b32",)),
+}
+"""Explanation -> (what it says, the presets that test it)."""
+PAPER = "nqmix"
+FAMILY = ("nqmix", "nqmix-m", "nqmix-eps", "nqmix-ent", "nqmix-tau-batch",
+          *(v for _, variants in EXPLANATIONS.values() for v in variants))
+LEARNS_3M = 0.5
+MARGIN = 0.10
+EARLY_STEP = 50_000
+AGREEMENT = "train_diag_sign_agreement"
+
+
+def load_family(roots: list[str | Path]) -> pd.DataFrame:
+    """Every evaluation row of every NQMIX-family run under ``roots`` (``results.load_runs``), with its root."""
+    frames = []
+    for root in roots:
+        runs = results.load_runs(root)
+        frames.append(runs[runs["algo"].isin(FAMILY)].assign(root=str(root)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def early_agreement(run: pd.DataFrame, step: int = EARLY_STEP) -> tuple[float, bool]:
+    """(sign agreement at ``step``, whether it is the Bonferroni lower bound): NaN when the run has no such row."""
+    row = run[run["t_eval"] == step]
+    if not len(row):
+        return math.nan, False
+    if AGREEMENT in row and not pd.isna(row[AGREEMENT].iloc[0]):
+        return float(row[AGREEMENT].iloc[0]), False
+    agents = [c for c in row.columns if c.startswith("train_diag_sign_negative_agent")]
+    p = row[agents].iloc[0].astype(float)
+    if not agents or p.isna().any():
+        return math.nan, False
+    return max(0.0, 1.0 - p.sum(), 1.0 - (1.0 - p).sum()), True
+
+
+def run_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per complete run: root, map, algo, method, seed, reward scale, final greedy, early agreement."""
+    rows = []
+    for (root, map_name, algo, seed), run in results.complete(runs).groupby(["root", "map", "algo", "seed"]):
+        run = run.sort_values("t_env")
+        agreement, bound = early_agreement(run)
+        rows.append({"root": root, "map": map_name, "algo": algo, "method": run["method"].iloc[0], "seed": int(seed),
+                     "reward_scale": float(run["reward_scale"].iloc[0]), "t_env": int(run["t_env"].iloc[-1]),
+                     "final": float(run[results.POLICIES["greedy"]].tail(results.LAST_EVALUATIONS).mean()),
+                     "early_agreement": agreement, "agreement_is_bound": bound})
+    return pd.DataFrame(rows)
+
+
+def _final_frame(table: pd.DataFrame, map_name: str, algos: tuple[str, ...], scale: float) -> pd.DataFrame:
+    chosen = table[(table["map"] == map_name) & table["algo"].isin(algos) & (table["reward_scale"] == scale)
+                   & table["seed"].isin([0, 1, 2])]
+    return chosen.drop_duplicates(["algo", "seed"])[["map", "method", "seed", "final"]]
+
+
+def variant_verdict(table: pd.DataFrame, variant: str, scale: float) -> dict:
+    """The rules for one variant: does it learn 3m, does it beat the paper's NQMIX on 2s3z."""
+    label = results.LABELS.get(variant, variant)
+    known = table[(table["map"] == "3m") & (table["algo"] == variant) & (table["reward_scale"] == scale)]
+    learns = None if not len(known) else bool(known["final"].mean() >= LEARNS_3M)
+    row = {"variant": label, "learns 3m": {None: "not run", True: "yes", False: "no"}[learns],
+           "3m final": f"{known['final'].mean():.2f}" if len(known) else "—"}
+    final = _final_frame(table, "2s3z", (PAPER, variant), scale)
+    if (final["method"] == label).sum() < 2 or (final["method"] == "NQMIX").sum() < 2:
+        return {**row, "2s3z": "not run", "evidence": f"{(final['method'] == label).sum()} seeds"}
+    c = results.compare(final, "2s3z", label, "NQMIX")
+    verdict = "beats NQMIX" if c.low > 0 else "not better" if c.high < MARGIN else "inconclusive"
+    if learns is False:
+        verdict += " (but fails 3m)"
+    return {**row, "2s3z": verdict, "evidence": c.text()}
+
+
+def decisions(table: pd.DataFrame, scale: float) -> pd.DataFrame:
+    """One row per explanation: its variants' verdicts and the explanation's, by the module's rules."""
+    rows = []
+    for key, (claim, variants) in EXPLANATIONS.items():
+        verdicts = [variant_verdict(table, v, scale) for v in variants]
+        ran = [v for v in verdicts if v["2s3z"] != "not run"]
+        if not ran:
+            answer = "not run"
+        elif any(v["2s3z"] == "beats NQMIX" and v["learns 3m"] == "yes" for v in ran):
+            answer = "supported"
+        elif all(v["2s3z"].startswith("not better") for v in ran):
+            answer = "not supported"
+        else:
+            answer = "inconclusive"
+        for v in verdicts:
+            rows.append({"explanation": f"{key}: {claim}", "verdict": answer, **v})
+    return pd.DataFrame(rows)
