@@ -86,16 +86,18 @@ def group(method: str, changed: str) -> pd.DataFrame:
     return speed[(speed["method"] == method) & (speed["changed"] == changed)]
 
 
-# these runs were made before the kit read τ per time step: their soft targets moved τ once per batch
-OLD_TAU = "tau_per_time_step=False"
-paper_nqmix = group("NQMIX", OLD_TAU)
-cheaper = group("NQMIX", f"batch_size=8, tau=0.005, {OLD_TAU}")
-overlapped = group("NQMIX", f"batch_size=8, tau=0.005, {OLD_TAU}, overlap_collection=True")
+# these runs were made before the kit read τ per time step: their soft targets moved τ once per batch;
+# and before SMAX's reward was scaled by 10 by default (data/reward_scale): they learned at SMAX's own scale
+OLD_TAU, SCALE_1 = "tau_per_time_step=False", "reward_scale=1.0"
+paper_nqmix = group("NQMIX", f"{OLD_TAU}, {SCALE_1}")
+cheaper = group("NQMIX", f"batch_size=8, tau=0.005, {OLD_TAU}, {SCALE_1}")
+overlapped = group("NQMIX", f"batch_size=8, tau=0.005, {OLD_TAU}, overlap_collection=True, {SCALE_1}")
 fewer = speed[speed["changed"].str.contains("updates_per_episode")]
 for label, rows in (("NQMIX, paper settings (τ per batch)", paper_nqmix),
                     ("NQMIX, batch_size=8, tau=0.005 per batch", cheaper),
                     ("  the same with --overlap-collection", overlapped),
-                    ("QMIX, paper settings", group("QMIX", "(paper)")), ("QMIX, batch_size=8", group("QMIX", "batch_size=8")),
+                    ("QMIX, paper settings", group("QMIX", SCALE_1)),
+                    ("QMIX, batch_size=8", group("QMIX", f"batch_size=8, {SCALE_1}")),
                     ("NQMIX, fewer updates per episode", fewer)):
     print(f"{label:<41} first ≥ 0.8 after (min): {minutes(rows):<20} "
           f"under 5 min: {(rows['first_seconds'] < 300).sum()} of {len(rows)}; 200k steps took "

@@ -41,15 +41,24 @@ class EnvBackend:
     tasks: tuple[str, ...]
     """The task names it knows, or () when the task is a map name (``smax:<map>``)."""
     example: str
+    reward_scale: float = 1.0
+    """``RunConfig.reward_scale`` when a run does not set it. SMAX's 10 was decided by the rule of
+    ``nqmix_core/reward_check.py`` on ``data/reward_scale`` (SMAX pays at most 2 per episode, SMAC 20)."""
 
 
 ENV_BACKENDS: dict[str, EnvBackend] = {
     "matrix": EnvBackend("one- and two-step matrix games", False, ("qtran", "two-step"), "matrix:qtran"),
     "continuous": EnvBackend("the two-peak game with continuous actions", True, ("two-peak",), "continuous:two-peak"),
-    "smax": EnvBackend("JaxMARL's SMAX, the embedded default", False, (), "smax:3m"),
-    "smax-cont": EnvBackend("SMAX with continuous actions", True, (), "smax-cont:3m"),
+    "smax": EnvBackend("JaxMARL's SMAX, the embedded default", False, (), "smax:3m", reward_scale=10.0),
+    "smax-cont": EnvBackend("SMAX with continuous actions", True, (), "smax-cont:3m", reward_scale=10.0),
     "smac": EnvBackend("StarCraft II through oxwhirl's SMAC (optional)", False, (), "smac:3m"),
 }
+
+
+def default_reward_scale(env: str) -> float:
+    """The reward scale a run on ``env`` ("backend:task") uses unless it sets one (1 for unknown backends)."""
+    backend = ENV_BACKENDS.get(str(env).partition(":")[0])
+    return backend.reward_scale if backend is not None else 1.0
 
 
 def env_names_text() -> str:

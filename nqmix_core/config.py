@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from nqmix_core.catalog import LEARNER_KINDS
+from nqmix_core.catalog import LEARNER_KINDS, default_reward_scale
 from nqmix_core.config_checks import RUN_RULES, algo_problems, field_problems, one_of, raise_if_any
 from nqmix_core.errors import UserError
 
@@ -231,13 +231,15 @@ class RunConfig:
     continuous actions continuous:two-peak or smax-cont:3m."""
     seed: int = 0
     """Seeds the network initialisation, the action and replay random streams and the environment."""
-    reward_scale: float = 1.0
+    reward_scale: float | None = None
     """The learner trains on the environment's reward × this, every method alike (the replay and the
     on-policy batch hold the scaled reward, so TD errors, targets and Q values are on that scale).
     Win flags, episode ends, the test and training returns in ``progress.csv`` and the value
     diagnostics (``train_diag_q_tot``, ``train_diag_return``) stay in the environment's own units.
     SMAX pays at most 2 per episode, SMAC 20, and pymarl's learning rate and gradient clip were tuned
-    at SMAC's scale; JaxMARL's Q-learning configs for SMAX use 10. Manifests without it read as 1."""
+    at SMAC's scale; JaxMARL's Q-learning configs for SMAX use 10. None (the default) takes the
+    backend's scale (``catalog.ENV_BACKENDS``: 10 for SMAX since ``data/reward_scale``'s check, else 1);
+    the resolved number is what the config holds and the manifest records. Manifests without it read as 1."""
     t_max: int = 2_000_000
     """Stop once this many environment steps have been collected (pymarl's SMAC budget ≈ 2M)."""
     device: str = "auto"
@@ -267,6 +269,8 @@ class RunConfig:
     """Show a tqdm progress bar with the step count and the latest greedy win rate."""
 
     def __post_init__(self) -> None:
+        if self.reward_scale is None:  # frozen: the one field resolved at construction
+            object.__setattr__(self, "reward_scale", default_reward_scale(self.env))
         rules = {**RUN_RULES, "algo": one_of(*PRESETS)}
         raise_if_any(field_problems(self, rules), "run", "RunConfig")
 

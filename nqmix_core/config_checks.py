@@ -90,6 +90,9 @@ RUN_RULES: dict[str, Rule] = {
 }
 """RunConfig field -> rule (``algo`` is added by ``RunConfig`` itself, from ``PRESETS``)."""
 
+FIELD_KINDS = {"reward_scale": float}
+"""The kind of a field whose default is None (resolved at construction), by name."""
+
 KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string"}
 
 
@@ -108,7 +111,7 @@ def field_problems(config: object, rules: dict[str, Rule]) -> list[str]:
     """"NAME=VALUE must ..." for every field of the dataclass ``config`` that breaks its rule."""
     problems = []
     for field in fields(config):
-        value, kind = getattr(config, field.name), type(field.default)
+        value, kind = getattr(config, field.name), FIELD_KINDS.get(field.name, type(field.default))
         allowed, phrase = rules.get(field.name, ANY)
         if not has_kind(value, kind):
             problems.append(f"{field.name}={value!r} must be {KIND_WORDS.get(kind, kind.__name__)}")

@@ -245,6 +245,7 @@ def changed_settings(manifest: dict) -> str:
     targets moved τ once per mini-batch, so it counts as ``tau_per_time_step=False`` (for soft targets).
     """
     from nqmix_core.config import RunConfig, algo_config
+    from nqmix_core.experiment_io import LEGACY_DEFAULTS
 
     config, defaults = manifest["run_config"], asdict(RunConfig())
     preset = asdict(algo_config(config["algo"]))
@@ -252,7 +253,9 @@ def changed_settings(manifest: dict) -> str:
     if settings.get("target_update") == "soft":  # only soft targets read τ
         settings.setdefault("tau_per_time_step", False)
     changed = [f"{k}={v}" for k, v in settings.items() if preset.get(k) != v]
-    changed += [f"{k}={config[k]}" for k in LOOP_SETTINGS if config.get(k, defaults[k]) != defaults[k]]
+    defaults["reward_scale"] = RunConfig(env=config.get("env", defaults["env"])).reward_scale  # this env's backend
+    changed += [f"{k}={config.get(k, LEGACY_DEFAULTS.get(k))}" for k in LOOP_SETTINGS
+                if config.get(k, LEGACY_DEFAULTS.get(k, defaults[k])) != defaults[k]]
     return ", ".join(changed)
 
 

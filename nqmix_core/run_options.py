@@ -11,6 +11,7 @@ import argparse
 from dataclasses import fields
 
 from nqmix_core.catalog import env_names_text
+from nqmix_core.config_checks import FIELD_KINDS
 from nqmix_core.config import KIND_WORDS, PRESETS, AlgoConfig, RunConfig, algo_config, field_docs, parse_settings, read_value
 from nqmix_core.errors import UserError
 
@@ -44,14 +45,17 @@ def add_run_options(parser: argparse.ArgumentParser, helps: dict[str, str]) -> N
     A field ``n_envs`` becomes ``--n-envs``; a bool field that defaults to True (``tensorboard``) becomes
     ``--no-tensorboard``, one that defaults to False (``overlap_collection``) ``--overlap-collection``.
     """
-    docs, defaults = field_docs(RunConfig), RunConfig()
+    docs = field_docs(RunConfig)
     for field in fields(RunConfig):
-        default, name = getattr(defaults, field.name), field.name.replace("_", "-")
+        default, name = field.default, field.name.replace("_", "-")
         text = helps.get(field.name, docs.get(field.name, "")).replace("%", "%%")
         if isinstance(default, bool):
             flag = f"--no-{name}" if default else f"--{name}"
             parser.add_argument(flag, dest=field.name, action="store_false" if default else "store_true",
                                 help=f"turn off: {text}" if default else text)
+        elif field.default is None:  # resolved from the environment (reward_scale)
+            parser.add_argument(f"--{name}", dest=field.name, type=value_reader(FIELD_KINDS[field.name]),
+                                default=None, help=f"{text} (default: the environment backend's)")
         else:
             parser.add_argument(f"--{name}", dest=field.name, type=value_reader(type(default)), default=default,
                                 help=f"{text} (default {default})")

@@ -76,3 +76,23 @@ def test_old_manifests_and_checkpoints_read_as_scale_one(tmp_path):
     from nqmix_core import results
     runs = results.load_runs("data/reproduction_cpu")
     assert set(runs["reward_scale"]) == {1.0}
+
+
+def test_the_default_scale_is_the_backends_and_the_config_holds_the_number():
+    from nqmix_core.catalog import ENV_BACKENDS
+    assert RunConfig(env="smax:2s3z").reward_scale == ENV_BACKENDS["smax"].reward_scale
+    assert RunConfig(env="matrix:qtran").reward_scale == 1.0
+    assert RunConfig(env="smax:3m", reward_scale=2.5).reward_scale == 2.5
+    from nqmix_core.run_options import settings, train_parser
+    config, _ = settings(train_parser().parse_args(["--env", "matrix:two-step"]))
+    assert config.reward_scale == 1.0
+
+
+def test_changed_settings_names_a_scale_other_than_the_backends():
+    from nqmix_core.results import changed_settings
+    from dataclasses import asdict
+    old = {"run_config": {"algo": "qmix", "env": "smax:3m"}, "algo_config": asdict(algo_config("qmix"))}
+    assert "reward_scale=1.0" in changed_settings(old)  # written before the setting existed: scale 1
+    new = {"run_config": {"algo": "qmix", "env": "smax:3m", "reward_scale": RunConfig(env="smax:3m").reward_scale},
+           "algo_config": asdict(algo_config("qmix"))}
+    assert "reward_scale" not in changed_settings(new)
