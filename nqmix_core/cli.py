@@ -7,6 +7,7 @@
                     (``nqmix_core.experiment``), e.g.
                     nqmix train --algo nqmix --env smax:3m --seed 0 --t-max 200000 --out results/nqmix-3m
     nqmix sweep     train a grid of algorithm × environment × seed (``nqmix_core.sweep``), locally or on Ray
+    nqmix reference win rates of random and scripted policies on a SMAX map (what a win rate is worth)
     nqmix plot      the paper's Figure 2 and 3 equivalents and the claims table from a sweep's folder
     nqmix student-edition --out DIR
                     the notebooks for students: no outputs, no solutions (``nqmix_core.student_edition``)
@@ -160,8 +161,20 @@ def plot(args: argparse.Namespace) -> None:
     from nqmix_core.report import write_report
 
     command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
-    for path in write_report(args.folder, args.out, args.matrix, args.continuous, args.readme, command):
+    for path in write_report(args.folder, args.out, args.matrix, args.continuous, args.readme, command,
+                             reward_check=args.reward_check, mechanism=args.mechanism):
         print(path)
+
+
+def reference(args: argparse.Namespace) -> None:
+    from nqmix_core.reference import write_references
+
+    command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
+    rows = write_references(args.env, args.out, args.episodes, args.seed, args.device, command)
+    print(f"Reference policies on {args.env}, {args.episodes} battles each (greedy test protocol):")
+    for row in rows:
+        print(f"  {row['policy']:<15} win rate {row['win_rate']:.2f} [{row['win_rate_low']:.2f}, "
+              f"{row['win_rate_high']:.2f}], return {row['return']:.2f}")
 
 
 def student_edition(args: argparse.Namespace) -> None:
@@ -231,7 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--matrix", default=None, help="folder of `nqmix demo` (matrix_runs.csv) for claim C1")
     p.add_argument("--continuous", default=None, help="sweep folder of continuous:two-peak runs for claim C7")
     p.add_argument("--readme", default=None, help="rewrite the claims table between the markers of this file")
+    p.add_argument("--reward-check", default=None,
+                   help="sweep folder of the scale-10 runs (data/reward_scale): the reward-scale verdict, against FOLDER")
+    p.add_argument("--mechanism", default=None,
+                   help="sweep folder of the NQMIX variants (data/mechanism_2s3z): the mechanism study's verdicts")
     p.set_defaults(run=plot)
+
+    r = commands.add_parser("reference", help="win rates of random and scripted policies on a SMAX map")
+    r.add_argument("--env", default="smax:3m", help="a smax:<map> environment")
+    r.add_argument("--episodes", type=int, default=320, help="battles per policy (default 320 = 10 evaluations)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the battles' starting positions")
+    r.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
+    r.add_argument("--out", default="data/reference", help="root folder; the results go to OUT/<env>/")
+    r.set_defaults(run=reference)
 
     e = commands.add_parser("student-edition", help="write the notebooks without outputs or solutions, for students",
                             description=__import__("nqmix_core.student_edition").student_edition.__doc__,

@@ -57,9 +57,31 @@ def write_readme(readme: Path, block: str) -> None:
     readme.write_text(before + block + rest.split(README_END, 1)[1])
 
 
+def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str | Path | None) -> str:
+    """The reward-scale check (scale-10 runs in ``reward_check`` against their twins in ``root``) and the
+    NQMIX mechanism study (``mechanism``, its baseline the scale-10 NQMIX runs), each decided by the rule
+    its module's docstring wrote down before the runs; "" when neither folder is given."""
+    from nqmix_core import mechanism as study
+    from nqmix_core import reward_check as check
+
+    text = ""
+    if reward_check:
+        verdict = check.decide(reward_check, root)
+        text += (f"\n## Reward scale check (`{Path(reward_check).as_posix()}`; rule: `nqmix_core/reward_check.py`)\n\n"
+                 f"{verdict.text()}\n\n" + results.markdown(verdict.table.round(3)))
+    if mechanism:
+        roots = [mechanism, *([reward_check] if reward_check else [])]
+        table = study.run_table(study.load_family(roots))
+        text += (f"\n## Why NQMIX fails on 2s3z (`{Path(mechanism).as_posix()}`; rules: `nqmix_core/mechanism.py`)\n\n"
+                 f"At reward scale {check.CANDIDATE:g}, 300k steps on 2s3z, seeds 0–2; the baseline is the paper's "
+                 f"NQMIX at the same settings.\n\n" + results.markdown(study.decisions(table, check.CANDIDATE)))
+    return text
+
+
 def write_report(root: str | Path, out: str | Path | None = None, matrix: str | Path | None = None,
                  continuous: str | Path | None = None, readme: str | Path | None = None,
-                 command: str = "nqmix plot") -> list[Path]:
+                 command: str = "nqmix plot", reward_check: str | Path | None = None,
+                 mechanism: str | Path | None = None) -> list[Path]:
     """Figures, tables and the claims table of the sweep in ``root``; returns the paths written."""
     from nqmix_core.plotting import learning_curves
 
@@ -89,7 +111,8 @@ def write_report(root: str | Path, out: str | Path | None = None, matrix: str | 
     (out / "claims.md").write_text(
         "# Claims table\n\nWritten by `" + command + "`; the rules are in `nqmix_core/claims.py` and "
         "`nqmix_core/results.py`.\n\n" + results.markdown(table) + "\n## Final win rates\n\n"
-        + results.markdown(summary.reset_index()) + "\n## CPU time (one core per run)\n\n" + results.markdown(hours) + note)
+        + results.markdown(summary.reset_index()) + "\n## CPU time (one core per run)\n\n" + results.markdown(hours) + note
+        + studies_markdown(root, reward_check, mechanism))
     written += [out / "final_win_rates.csv", out / "cpu_hours.csv", out / "claims.csv", out / "claims.md"]
     if readme:
         write_readme(Path(readme), _readme_block(table, command, out / "claims.md"))

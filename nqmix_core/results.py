@@ -247,16 +247,13 @@ def changed_settings(manifest: dict) -> str:
     from nqmix_core.config import RunConfig, algo_config
     from nqmix_core.experiment_io import LEGACY_DEFAULTS
 
-    config, defaults = manifest["run_config"], asdict(RunConfig())
-    preset = asdict(algo_config(config["algo"]))
-    settings = dict(manifest["algo_config"])
+    config, preset, settings = manifest["run_config"], asdict(algo_config(manifest["run_config"]["algo"])), dict(manifest["algo_config"])
+    defaults = asdict(RunConfig(env=config.get("env", RunConfig.env)))  # the reward scale is this env's backend's
     if settings.get("target_update") == "soft":  # only soft targets read τ
         settings.setdefault("tau_per_time_step", False)
     changed = [f"{k}={v}" for k, v in settings.items() if preset.get(k) != v]
-    defaults["reward_scale"] = RunConfig(env=config.get("env", defaults["env"])).reward_scale  # this env's backend
-    changed += [f"{k}={config.get(k, LEGACY_DEFAULTS.get(k))}" for k in LOOP_SETTINGS
-                if config.get(k, LEGACY_DEFAULTS.get(k, defaults[k])) != defaults[k]]
-    return ", ".join(changed)
+    ran = {k: config.get(k, LEGACY_DEFAULTS.get(k, defaults[k])) for k in LOOP_SETTINGS}
+    return ", ".join(changed + [f"{k}={v}" for k, v in ran.items() if v != defaults[k]])
 
 
 def time_to_win_rate(folders: list[str | Path], threshold: float = 0.8,

@@ -31,6 +31,7 @@ import queue
 import signal
 import subprocess
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
@@ -149,6 +150,9 @@ def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, back
     if backend == "ray":
         root = root.resolve()  # a task on another node does not start in this folder
     check_cells(cells, root, options)  # before anything is written or started
+    # JAX (imported to check SMAX map names) warns on every fork; a cell's child runs only prctl and
+    # sched_setaffinity before it execs, and takes no lock that JAX's threads could hold
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
     if check_only:
         return {cell: None if is_finished(cell, root) else -1 for cell in cells}
     ray = _connect_ray(ray_address) if backend == "ray" else None

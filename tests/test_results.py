@@ -123,7 +123,7 @@ def test_nqmix_plot_writes_figures_and_tables(tmp_path):
 def test_time_to_win_rate_reads_the_first_evaluation_over_the_threshold_and_its_wall_time(tmp_path):
     from dataclasses import asdict
 
-    from nqmix_core.config import algo_config
+    from nqmix_core.config import RunConfig, algo_config
 
     def run(name, win_rates, **settings):
         folder = tmp_path / name
@@ -133,7 +133,8 @@ def test_time_to_win_rate_reads_the_first_evaluation_over_the_threshold_and_its_
                       "test_greedy_win_rate": win_rates}).to_csv(folder / "progress.csv", index=False)
         pd.DataFrame({"t_env": steps, "wall_seconds": [9.5, 20.0, 31.25, 40.0]}).to_csv(folder / "timing.csv", index=False)
         loop = {k: settings.pop(k) for k in ("updates_per_episode", "overlap_collection") if k in settings}
-        manifest = {"run_config": {"algo": "nqmix", "seed": 3, "n_envs": 8, **loop},
+        scale = RunConfig(env="smax:3m").reward_scale  # a run made now, at SMAX's default scale
+        manifest = {"run_config": {"algo": "nqmix", "env": "smax:3m", "seed": 3, "n_envs": 8, "reward_scale": scale, **loop},
                     "algo_config": asdict(algo_config("nqmix", **settings))}
         (folder / "manifest.json").write_text(json.dumps(manifest))
         return folder
@@ -145,7 +146,7 @@ def test_time_to_win_rate_reads_the_first_evaluation_over_the_threshold_and_its_
     fast, slow, paper, overlap = table.to_dict("records")
     assert (fast["first_t_env"], fast["first_seconds"], fast["best"]) == (10011, 31.25, 0.84)
     assert fast["final"] == pytest.approx(0.81) and fast["updates"] == 240 and fast["wall_seconds"] == 40.0
-    assert fast["changed"] == "batch_size=8, tau=0.005, reward_scale=1.0"  # made before SMAX defaulted to 10 and fast["method"] == "NQMIX" and fast["seed"] == 3
+    assert fast["changed"] == "batch_size=8, tau=0.005" and fast["method"] == "NQMIX" and fast["seed"] == 3
     assert math.isnan(slow["first_t_env"]) and math.isnan(slow["first_seconds"])
     assert slow["changed"] == "updates_per_episode=0.25"
     assert paper["changed"] == "(paper)" and paper["first_t_env"] == 10011  # ≥, not >
