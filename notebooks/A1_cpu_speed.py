@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import nqmix_core
-from nqmix_core import results
+from nqmix_core import results, run_table
 
 # the repository's data folder: above the notebook, or (for a copy elsewhere) above nqmix_core
 candidates = [Path.cwd(), *Path.cwd().parents, Path(nqmix_core.__file__).resolve().parents[1]]
@@ -52,7 +52,7 @@ data = next(p for p in candidates if (p / "data" / "speed_3m").is_dir()) / "data
 # %%
 # NBVAL_CHECK_OUTPUT
 speed_folders = sorted((data / "smax_3m").glob("*_seed*")) + sorted((data / "speed_3m").glob("*_seed*"))
-speed = results.time_to_win_rate(speed_folders)
+speed = run_table.time_to_win_rate(speed_folders)
 speed.round({"first_seconds": 0, "best": 2, "final": 2, "wall_seconds": 0})
 
 # %%

@@ -95,10 +95,22 @@ def mixer_parameter_counts(n_agents: int, state_dim: int, embed_dim: int = 32,
     | nqmix             | parameters of the MLP mixer                               |
     | qmix              | parameters of QMIX's hypernetwork mixer (2-layer hypernets)|
     | ratio             | nqmix / qmix                                              |
+    | qmix_one_layer    | the same with the QMIX paper's one-layer hypernetworks    |
+    | ratio_one_layer   | nqmix / qmix_one_layer                                    |
     """
     nqmix = count_parameters(make_mixer("nqmix", n_agents, state_dim))
     qmix = count_parameters(make_mixer("qmix", n_agents, state_dim, embed_dim, hypernet_hidden_dim))
-    return {"nqmix_hidden": nqmix_hidden_units(n_agents), "nqmix": nqmix, "qmix": qmix, "ratio": nqmix / qmix}
+    one_layer = qmix_one_layer_parameters(n_agents, state_dim, embed_dim)
+    return {"nqmix_hidden": nqmix_hidden_units(n_agents), "nqmix": nqmix, "qmix": qmix, "ratio": nqmix / qmix,
+            "qmix_one_layer": one_layer, "ratio_one_layer": nqmix / one_layer}
+
+
+def qmix_one_layer_parameters(n_agents: int, state_dim: int, embed_dim: int = 32) -> int:
+    """Parameters of QMIX's mixer as the QMIX paper builds it: one-layer hypernetworks for W_1 (S -> N·E),
+    b_1 (S -> E) and W_final (S -> E), and V(s) = Linear(S, E) -> ReLU -> Linear(E, 1)."""
+    linear = lambda n_in, n_out: n_in * n_out + n_out  # noqa: E731  (weights and biases)
+    return (linear(state_dim, n_agents * embed_dim) + 2 * linear(state_dim, embed_dim)
+            + linear(state_dim, embed_dim) + linear(embed_dim, 1))
 
 
 def shape_rows(stages: dict[str, tuple[str, torch.Tensor]]) -> list[dict[str, str]]:

@@ -162,7 +162,7 @@ def plot(args: argparse.Namespace) -> None:
 
     command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
     for path in write_report(args.folder, args.out, args.matrix, args.continuous, args.readme, command,
-                             reward_check=args.reward_check, mechanism=args.mechanism):
+                             reward_check=args.reward_check, mechanism=args.mechanism, reference=args.reference):
         print(path)
 
 
@@ -244,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--matrix", default=None, help="folder of `nqmix demo` (matrix_runs.csv) for claim C1")
     p.add_argument("--continuous", default=None, help="sweep folder of continuous:two-peak runs for claim C7")
     p.add_argument("--readme", default=None, help="rewrite the claims table between the markers of this file")
+    p.add_argument("--reference", default=None,
+                   help="folder of `nqmix reference` (data/reference): scripted policies as reference lines and row R")
     p.add_argument("--reward-check", default=None,
                    help="sweep folder of the scale-10 runs (data/reward_scale): the reward-scale verdict, against FOLDER")
     p.add_argument("--mechanism", default=None,

@@ -57,12 +57,15 @@ def t_interval(values) -> tuple[float, float, float]:
 
 
 def learning_curves(runs, maps: list[str], methods: list[str],
-                    metrics: tuple[str, ...] = ("test_greedy_win_rate", "test_stochastic_win_rate")):
+                    metrics: tuple[str, ...] = ("test_greedy_win_rate", "test_stochastic_win_rate"),
+                    references: dict[str, dict] | None = None):
     """The paper's Figure 2/3 layout: test win rate against env steps, one panel per map.
 
     ``runs`` is ``nqmix_core.results.load_runs``'s table. Lines are the mean over seeds at each
     evaluation ``t_eval``; bands are 95% t-intervals over seeds, the same kind of interval the claims
     are decided with. Runs that stopped short (``partial``) are left out; one row of panels per metric.
+    ``references`` (map -> ``reference.strongest_scripts``' row) draws the strongest scripted policy's win
+    rate as a dashed grey line with its interval, and uniform random (0 on every SMAX map) is the x-axis.
     """
     if "partial" in runs:
         runs = runs[~runs["partial"]]
@@ -79,6 +82,10 @@ def learning_curves(runs, maps: list[str], methods: list[str],
                 colour = METHOD_COLOURS.get(method)
                 ax.plot(band.index, band[0], color=colour, label=method)
                 ax.fill_between(band.index, band[1].clip(0, 1), band[2].clip(0, 1), color=colour, alpha=0.2)
+            script = (references or {}).get(map_name)
+            if script is not None:
+                ax.axhline(script["win_rate"], color="0.35", ls="--", lw=1.2, label=f"best script ({script['policy']})")
+                ax.axhspan(script["win_rate_low"], script["win_rate_high"], color="0.35", alpha=0.12, lw=0)
             seeds = data.groupby("method")["seed"].nunique().to_dict()
             ax.set_title(f"{map_name} ({', '.join(f'{m} {seeds.get(m, 0)}' for m in methods)} seeds)", fontsize=9)
             ax.set_xlabel("environment steps")

@@ -149,3 +149,20 @@ def write_references(env_name: str, out, episodes: int = 320, seed: int = 0, dev
                                           "policies": list(POLICIES), "episode_limit": env.info.episode_limit,
                                           "wall_seconds": round(time.perf_counter() - clock, 1)})
     return rows
+
+
+def strongest_scripts(root) -> dict[str, dict]:
+    """Map -> the row of its strongest scripted policy (highest win rate) from ``nqmix reference``'s folders
+    under ``root`` (``<root>/smax-<map>/reference.csv``); maps without a folder are left out."""
+    import csv
+    from pathlib import Path
+
+    strongest = {}
+    for path in sorted(Path(root).glob("smax-*/reference.csv")):
+        with open(path) as f:
+            rows = [r for r in csv.DictReader(f) if r["policy"] != "random"]
+        if rows:
+            best = max(rows, key=lambda r: float(r["win_rate"]))
+            strongest[path.parent.name.removeprefix("smax-")] = {
+                "policy": best["policy"], **{k: float(best[k]) for k in ("win_rate", "win_rate_low", "win_rate_high")}}
+    return strongest

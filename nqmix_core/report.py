@@ -19,6 +19,7 @@ import pandas as pd
 from nqmix_core import claims, results
 from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import make_folder
+from nqmix_core.reference import strongest_scripts
 
 README_BEGIN = "<!-- claims table: written by `nqmix plot`, do not edit by hand -->"
 README_END = "<!-- end of claims table -->"
@@ -41,7 +42,7 @@ def cpu_hours(root: Path) -> pd.DataFrame:
 
 
 def _readme_block(table: pd.DataFrame, command: str, claims_md: Path) -> str:
-    short = table[["claim", "statement", "verdict", "verdict (stochastic)", "leans", "data"]]
+    short = table[["claim", "statement", "verdict", "verdict (stochastic)", "budget", "leans", "data"]]
     return (f"{README_BEGIN}\n\n{results.markdown(short)}\nEvidence for every verdict (the numbers and intervals): "
             f"[{claims_md.as_posix()}]({claims_md.as_posix()}). Regenerate with:\n\n```bash\n{command}\n```\n\n"
             f"{README_END}")
@@ -81,7 +82,7 @@ def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str
 def write_report(root: str | Path, out: str | Path | None = None, matrix: str | Path | None = None,
                  continuous: str | Path | None = None, readme: str | Path | None = None,
                  command: str = "nqmix plot", reward_check: str | Path | None = None,
-                 mechanism: str | Path | None = None) -> list[Path]:
+                 mechanism: str | Path | None = None, reference: str | Path | None = None) -> list[Path]:
     """Figures, tables and the claims table of the sweep in ``root``; returns the paths written."""
     from nqmix_core.plotting import learning_curves
 
@@ -92,8 +93,9 @@ def write_report(root: str | Path, out: str | Path | None = None, matrix: str | 
     out = Path(out) if out else root / "figures"
     make_folder(out)
     written = []
+    scripts = strongest_scripts(reference) if reference else {}
     for name, methods, maps in FIGURES:
-        fig = learning_curves(runs, maps, methods)
+        fig = learning_curves(runs, maps, methods, references=scripts)
         fig.savefig(out / f"{name}.png", dpi=120)
         written.append(out / f"{name}.png")
     summary = results.summary_by_policy(runs).round(3)
@@ -101,7 +103,7 @@ def write_report(root: str | Path, out: str | Path | None = None, matrix: str | 
     hours = cpu_hours(root)
     hours.to_csv(out / "cpu_hours.csv", index=False)
     try:
-        table = claims.claims_table(root, matrix, continuous)
+        table = claims.claims_table(root, matrix, continuous, reference)
     except ValueError as error:  # a method with fewer than 2 seeds on a map a claim needs
         raise UserError(f"Figures and final_win_rates.csv are in {out}, but the claims table needs more runs "
                         f"({str(error).rstrip('.')}); sweep the paper's grid first.") from None

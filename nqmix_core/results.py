@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -36,7 +36,7 @@ from scipy import stats
 
 from nqmix_core.errors import UserError
 
-LAST_EVALUATIONS, TIE_WIDTH, LEARNED = 2, 0.10, 0.05
+LAST_EVALUATIONS, TIE_WIDTH, LEARNED, EQUIVALENCE_MARGIN = 2, 0.10, 0.05, 0.10
 LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA", "vdn": "VDN",
           "nqmix-eps": "NQMIX+ε", "nqmix-ent": "NQMIX+H", "nqmix-tau-batch": "NQMIX (τ per batch)",
           "nqmix-mono": "NQMIX+mono", "nqmix-sign-init": "NQMIX+sign-init", "nqmix-slow-actor": "NQMIX+slow-actor",
@@ -198,10 +198,23 @@ class Comparison:
     mean_y: float
     low: float
     high: float
+    low90: float = math.nan
+    high90: float = math.nan
+    """The 90% interval, for the equivalence test (``equivalent``); NaN when not computed."""
 
     @property
     def difference(self) -> float:
         return self.mean_x - self.mean_y
+
+    def equivalent(self, margin: float = EQUIVALENCE_MARGIN) -> bool:
+        """Two one-sided tests at 5% each: X and Y are equivalent when the 90% interval lies inside ±margin
+        and one of them learned something (max mean ≥ ``LEARNED``: two methods at 0% say nothing)."""
+        return -margin < self.low90 and self.high90 < margin and max(self.mean_x, self.mean_y) >= LEARNED
+
+    def flipped(self) -> "Comparison":
+        """The same comparison read as Y − X."""
+        return Comparison(self.map, self.y, self.x, self.mean_y, self.mean_x, -self.high, -self.low,
+                          -self.high90, -self.low90)
 
     @property
     def outcome(self) -> str:
@@ -218,6 +231,16 @@ class Comparison:
                 f"difference {self.difference:+.2f} [{self.low:+.2f}, {self.high:+.2f}]")
 
 
+def mean_interval(values) -> tuple[float, float]:
+    """95% t-interval of the mean of ``values`` (a point when fewer than 2 or none vary; NaN when empty)."""
+    values = pd.Series(values, dtype=float).dropna()
+    if len(values) < 2 or values.std(ddof=1) == 0:
+        mean = float(values.mean()) if len(values) else math.nan
+        return mean, mean
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return float(values.mean() - half), float(values.mean() + half)
+
+
 def compare(final: pd.DataFrame, map_name: str, x: str, y: str) -> Comparison:
     """Welch 95% interval of mean(X) − mean(Y) over seeds (a zero-width one if neither varies)."""
     a = final[(final["map"] == map_name) & (final["method"] == x)]["final"].dropna().to_numpy()  # NaN: counted in
@@ -227,59 +250,11 @@ def compare(final: pd.DataFrame, map_name: str, x: str, y: str) -> Comparison:
     var_a, var_b = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     diff, spread = a.mean() - b.mean(), math.sqrt(var_a + var_b)
     if spread == 0:
-        return Comparison(map_name, x, y, a.mean(), b.mean(), diff, diff)
+        return Comparison(map_name, x, y, a.mean(), b.mean(), diff, diff, diff, diff)
     dof = (var_a + var_b) ** 2 / (var_a ** 2 / (len(a) - 1) + var_b ** 2 / (len(b) - 1))
-    half = stats.t.ppf(0.975, dof) * spread
-    return Comparison(map_name, x, y, float(a.mean()), float(b.mean()), diff - half, diff + half)
-
-
-LOOP_SETTINGS = ("n_envs", "updates_per_episode", "overlap_collection", "reward_scale")
-"""RunConfig fields that change how a run learns (the others change logging, length or device)."""
-
-
-def changed_settings(manifest: dict) -> str:
-    """The settings a run changed from its algorithm's preset and from the training loop's defaults,
-    e.g. "batch_size=8, tau=0.005" (empty for a run with the paper's settings).
-
-    A manifest written before the kit read τ per time step has no ``tau_per_time_step``: its soft
-    targets moved τ once per mini-batch, so it counts as ``tau_per_time_step=False`` (for soft targets).
-    """
-    from nqmix_core.config import RunConfig, algo_config
-    from nqmix_core.experiment_io import LEGACY_DEFAULTS
-
-    config, preset, settings = manifest["run_config"], asdict(algo_config(manifest["run_config"]["algo"])), dict(manifest["algo_config"])
-    defaults = asdict(RunConfig(env=config.get("env", RunConfig.env)))  # the reward scale is this env's backend's
-    if settings.get("target_update") == "soft":  # only soft targets read τ
-        settings.setdefault("tau_per_time_step", False)
-    changed = [f"{k}={v}" for k, v in settings.items() if preset.get(k) != v]
-    ran = {k: config.get(k, LEGACY_DEFAULTS.get(k, defaults[k])) for k in LOOP_SETTINGS}
-    return ", ".join(changed + [f"{k}={v}" for k, v in ran.items() if v != defaults[k]])
-
-
-def time_to_win_rate(folders: list[str | Path], threshold: float = 0.8,
-                     metric: str = "test_greedy_win_rate") -> pd.DataFrame:
-    """How fast each run got there: one row per run folder (``nqmix train``'s output).
-
-    Columns: method, seed, what it changed from the preset (``changed_settings``), steps and updates
-    made, the first evaluation with ``metric`` ≥ ``threshold`` (its step and its wall-clock seconds
-    since the command started, from ``timing.csv``; NaN if never), the best value, the mean of the
-    last ``LAST_EVALUATIONS`` values and the run's whole wall time.
-    """
-    rows = []
-    for folder in map(Path, folders):
-        manifest = json.loads((folder / "manifest.json").read_text())
-        progress = pd.read_csv(folder / "progress.csv").merge(pd.read_csv(folder / "timing.csv"), on="t_env")
-        reached = progress[progress[metric] >= threshold]
-        config = manifest["run_config"]
-        rows.append({"method": LABELS.get(config["algo"], config["algo"]), "seed": config["seed"],
-                     "changed": changed_settings(manifest) or "(paper)", "t_env": int(progress["t_env"].iloc[-1]),
-                     "updates": int(progress["updates"].iloc[-1]),
-                     "first_t_env": int(reached["t_env"].iloc[0]) if len(reached) else math.nan,
-                     "first_seconds": float(reached["wall_seconds"].iloc[0]) if len(reached) else math.nan,
-                     "best": float(progress[metric].max()),
-                     "final": float(progress[metric].tail(LAST_EVALUATIONS).mean()),
-                     "wall_seconds": float(progress["wall_seconds"].iloc[-1])})
-    return pd.DataFrame(rows)
+    half, half90 = stats.t.ppf(0.975, dof) * spread, stats.t.ppf(0.95, dof) * spread
+    return Comparison(map_name, x, y, float(a.mean()), float(b.mean()), diff - half, diff + half,
+                      diff - half90, diff + half90)
 
 
 def summary_by_policy(runs: pd.DataFrame) -> pd.DataFrame:

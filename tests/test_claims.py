@@ -5,8 +5,9 @@ import json
 
 import pandas as pd
 import pytest
+from scipy import stats
 
-from nqmix_core import claims, report
+from nqmix_core import claims, report, results
 from nqmix_core.errors import UserError
 
 
@@ -75,7 +76,11 @@ def test_c6_counts_are_the_mixers_and_the_rule_reads_the_ratio(tmp_path):
     # by hand: the NQMIX mixer is Linear(N + S, H) + ReLU + Linear(H, 1), H = 32 (N + 4) − N (App. B.1)
     hidden = 32 * (5 + 4) - 5
     assert f"NQMIX {(5 + 120) * hidden + hidden + hidden + 1:,}" in row["evidence"]
-    assert row["verdict"] == "inconclusive"  # 2s3z's ratio is 1.01, 3s5z's 1.36: outside 1.25, inside 2
+    # QMIX paper's one-layer hypernetworks, by hand: W_1 S -> N·32, b_1 and W_final S -> 32, V: S -> 32 -> 1
+    one_layer = (120 * 5 * 32 + 5 * 32) + 2 * (120 * 32 + 32) + (120 * 32 + 32) + (32 + 1)
+    assert f"one-layer hypernetworks {one_layer:,}" in row["evidence"]
+    assert row["verdict"] == "holds"  # judged on one layer: ratios 1.16 and 1.12, inside 1.25
+    assert "1.01" in row["evidence"] and "1.36" in row["evidence"]  # pymarl's two-layer ratios, shown beside
 
 
 def test_c7_rule(tmp_path):
@@ -86,17 +91,21 @@ def test_c7_rule(tmp_path):
             write_run(tmp_path, "continuous:two-peak", algo, seed, 200,
                       {"t_env": [0, 100, 200], "test_greedy_return": [start, end, end + 0.01 * (seed - 1.5)],
                        "test_greedy_win_rate": [0.0, win, win], "test_stochastic_win_rate": [0.0, win, win]})
-    row = claims.continuous_claim(tmp_path)
-    assert row["verdict"] == "holds"
-    assert "-1.50 before → 0.90 after" in row["evidence"].replace("−", "-")
+    paper, kit = claims.continuous_claims(tmp_path)
+    assert (paper["claim"], paper["verdict"], kit["claim"], kit["verdict"]) == ("C7", "holds", "C7+", "holds")
+    assert "-1.50 before → 0.90 after" in paper["evidence"].replace("−", "-")
+    assert "vs IDDPG" in kit["evidence"] or "IDDPG" in kit["evidence"]
+    assert kit["leans"].startswith("high-peak win rate: NQMIX-cont by") and "(vs QMIX-cont)" not in kit["leans"]
 
 
 def test_c8_is_exact_on_policy_and_biased_off_policy():
-    bias = claims.off_policy_bias(range(3))
+    from nqmix_core.claims_games import off_policy_bias
+    bias = off_policy_bias(range(3))
     assert (bias["on-policy error"] < 1e-12).all() and (bias["off-policy error"] > 0.01).all()
-    same = claims.off_policy_bias(range(3), lam=0.0)  # b = π: "off-policy" is on-policy, no bias left
+    same = off_policy_bias(range(3), lam=0.0)  # b = π: "off-policy" is on-policy, no bias left
     assert (same["off-policy error"] < 1e-12).all()
-    assert claims.off_policy_claim()["verdict"] == "holds"
+    row = claims.off_policy_claim()  # the paper's claim: exact with states from b; it is exact only for b = π
+    assert row["verdict"] == "does not hold" and "behaviour policy b" in row["statement"]
 
 
 def test_readme_block_is_replaced_between_markers_only(tmp_path):
@@ -109,3 +118,44 @@ def test_readme_block_is_replaced_between_markers_only(tmp_path):
     with pytest.raises(UserError, match="markers"):
         report.write_readme(plain, "x")
     assert plain.read_text() == "no markers\n"
+
+
+# --- the equivalence test and the reference row (issue 23) ---------------------------------------------------
+
+def comparison(low, high, low90, high90, mean_x=0.5, mean_y=0.5):
+    return results.Comparison("3m", "X", "Y", mean_x, mean_y, low, high, low90, high90)
+
+
+@pytest.mark.parametrize("c, at_least, greater", [
+    (comparison(0.02, 0.30, 0.05, 0.27), "holds", "holds"),                 # X better
+    (comparison(-0.30, -0.02, -0.27, -0.05), "does not hold", "does not hold"),  # Y better
+    (comparison(-0.06, 0.05, -0.05, 0.04), "holds", "does not hold"),        # equivalent: 90% inside ±0.10
+    (comparison(-0.14, 0.01, -0.125, -0.005), "inconclusive", "inconclusive"),  # issue 23's case: not equivalent
+    (comparison(-0.40, 0.40, -0.33, 0.33), "inconclusive", "inconclusive"),  # wide
+])
+def test_ordering_rules_use_two_one_sided_tests(c, at_least, greater):
+    assert claims.at_least(c) == at_least and claims.greater(c) == greater
+
+
+def test_compare_gives_the_90_percent_interval_for_the_equivalence_test():
+    final = pd.DataFrame({"map": "3m", "method": ["X"] * 3 + ["Y"] * 3, "seed": [0, 1, 2] * 2,
+                          "final": [0.50, 0.52, 0.54, 0.49, 0.51, 0.53]})
+    c = results.compare(final, "3m", "X", "Y")
+    assert c.low < c.low90 < c.difference < c.high90 < c.high
+    se = (2 * 0.02 ** 2 / 3) ** 0.5  # both groups have sd 0.02; Welch's dof is 4
+    assert c.high90 - c.difference == pytest.approx(stats.t.ppf(0.95, 4) * se)
+    assert c.equivalent() and claims.at_least(c) == "holds"
+
+
+def test_reference_row_reads_which_methods_end_above_the_strongest_script(tmp_path):
+    folder = tmp_path / "smax-3m"
+    folder.mkdir()
+    folder.joinpath("reference.csv").write_text(
+        "policy,episodes,wins,win_rate,win_rate_low,win_rate_high,return\n"
+        "random,320,0,0.0,0.0,0.01,0.2\nscript-weakest,320,214,0.67,0.62,0.72,1.6\n"
+        "script-first,320,147,0.46,0.41,0.51,1.4\n")
+    final = pd.DataFrame({"map": "3m", "method": ["NQMIX"] * 3 + ["QMIX"] * 3, "seed": [0, 1, 2] * 2,
+                          "final": [0.90, 0.92, 0.94, 0.30, 0.70, 0.50]})
+    row = claims.reference_claim(final, tmp_path, "3m 150k")
+    assert row["verdict"] == "above: NQMIX on 3m" and row["budget"] == "3m 150k"
+    assert "QMIX 0.50" in row["evidence"] and "level" in row["evidence"] and "script-weakest 0.67" in row["evidence"]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nqmix_core import claims as claims_module, cli, results
+from nqmix_core import claims as claims_module, cli, results, run_table
 from nqmix_core.errors import UserError
 
 
@@ -105,7 +105,9 @@ def test_nqmix_plot_writes_figures_and_tables(tmp_path):
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert names == ["claims.csv", "claims.md", "cpu_hours.csv", "figure2.png", "figure3.png", "final_win_rates.csv"]
     claims = pd.read_csv(tmp_path / "figs" / "claims.csv").set_index("claim")
-    assert list(claims.index) == [f"C{k}" for k in range(1, 9)]
+    assert list(claims.index) == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "R"]
+    assert claims.loc["C3", "budget"] == "3m 15k, 2s3z 15k, 3s5z 15k"  # four evaluations, 5,000 steps apart
+    assert claims.loc["R", "verdict"] == "not measured"  # no reference folder given
     smac = {c: claims.loc[c, "verdict"] for c in ("C3", "C4", "C5")}
     assert smac == {"C3": "holds", "C4": "holds", "C5": "holds"}
     # no matrix or continuous folder given, and the fake runs log no diagnostics nor sizes: not measured
@@ -139,7 +141,7 @@ def test_time_to_win_rate_reads_the_first_evaluation_over_the_threshold_and_its_
         (folder / "manifest.json").write_text(json.dumps(manifest))
         return folder
 
-    table = results.time_to_win_rate([run("fast", [0.0, 0.5, 0.84, 0.78], batch_size=8, tau=0.005),
+    table = run_table.time_to_win_rate([run("fast", [0.0, 0.5, 0.84, 0.78], batch_size=8, tau=0.005),
                                       run("slow", [0.0, 0.2, 0.4, 0.6], updates_per_episode=0.25),
                                       run("paper", [0.0, 0.0, 0.8, 0.9]),
                                       run("overlap", [0.0, 0.0, 0.0, 0.0], overlap_collection=True)])
@@ -160,11 +162,11 @@ def test_changed_settings_reads_an_old_manifest_as_tau_once_per_batch():
 
     run_config = asdict(RunConfig(algo="nqmix"))
     old = {k: v for k, v in asdict(algo_config("nqmix", batch_size=8)).items() if k not in ("tau_per_time_step",)}
-    assert results.changed_settings({"run_config": run_config, "algo_config": old}) == "batch_size=8, tau_per_time_step=False"
+    assert run_table.changed_settings({"run_config": run_config, "algo_config": old}) == "batch_size=8, tau_per_time_step=False"
     new = asdict(algo_config("nqmix", batch_size=8))
-    assert results.changed_settings({"run_config": run_config, "algo_config": new}) == "batch_size=8"
+    assert run_table.changed_settings({"run_config": run_config, "algo_config": new}) == "batch_size=8"
     qmix = {k: v for k, v in asdict(algo_config("qmix")).items() if k != "tau_per_time_step"}  # hard targets
-    assert results.changed_settings({"run_config": asdict(RunConfig(algo="qmix")), "algo_config": qmix}) == ""
+    assert run_table.changed_settings({"run_config": asdict(RunConfig(algo="qmix")), "algo_config": qmix}) == ""
 
 
 def test_partial_runs_are_listed_and_never_mixed_into_a_mean(tmp_path):

@@ -89,7 +89,7 @@ def test_the_default_scale_is_the_backends_and_the_config_holds_the_number():
 
 
 def test_changed_settings_names_a_scale_other_than_the_backends():
-    from nqmix_core.results import changed_settings
+    from nqmix_core.run_table import changed_settings
     from dataclasses import asdict
     old = {"run_config": {"algo": "qmix", "env": "smax:3m"}, "algo_config": asdict(algo_config("qmix"))}
     assert "reward_scale=1.0" in changed_settings(old)  # written before the setting existed: scale 1
