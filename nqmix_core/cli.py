@@ -68,10 +68,15 @@ def matrix_demo(payoff: list[list[float]], args: argparse.Namespace, device: tor
     from nqmix_core.plotting import q_tot_heatmaps
 
     print(f"Matrix game, payoff rows = agent 1's action, columns = agent 2's: {payoff}")
-    print(f"Training {len(MATRIX_METHODS)} methods x {args.seeds} seeds x {args.updates} updates on {device}.")
+    budget = f"until each fit converges (at most {args.updates} updates)" if args.until_fitted else f"{args.updates} updates"
+    print(f"Training {len(MATRIX_METHODS)} methods x {args.seeds} seeds, {budget}, on {device}.")
     started = provenance(" ".join(["nqmix", *map(shlex.quote, args.argv)]))
     clock = time.perf_counter()
-    runs = run_methods(MATRIX_METHODS, payoff, range(args.seeds), args.updates, device)
+    if args.until_fitted:  # the converged protocol: each run trains until its Q_tot fit stops improving
+        from nqmix_core.matrix_fit import run_methods_until_fitted
+        runs, fits = run_methods_until_fitted(MATRIX_METHODS, payoff, range(args.seeds), args.updates, device)
+    else:
+        runs, fits = run_methods(MATRIX_METHODS, payoff, range(args.seeds), args.updates, device), {}
     for label, method_runs in runs.items():
         first = method_runs[0]
         print(f"\n{label} (seed 0): greedy joint action {first.joint_action}, payoff "
@@ -80,12 +85,17 @@ def matrix_demo(payoff: list[list[float]], args: argparse.Namespace, device: tor
     summary = summarise(runs)
     print("\n" + format_table(summary))
     write_csv(out / "matrix_summary.csv", summary)
-    write_csv(out / "matrix_runs.csv", run_rows(runs))
+    rows = run_rows(runs)
+    for row in rows:  # how long each run trained: the fixed budget, or until its fit converged
+        fit = fits.get((row["method"], row["seed"]))
+        row.update(updates=fit.n_updates if fit else args.updates, converged=int(fit.converged) if fit else "")
+    write_csv(out / "matrix_runs.csv", rows)
     fig = q_tot_heatmaps(runs["QMIX"][0].payoff, {k: v[0].q_tot for k, v in runs.items()},
                          {k: v[0].joint_action for k, v in runs.items()})
     fig.savefig(out / "matrix_game_q_tot.png", dpi=110)
     write_json(out / "matrix_manifest.json", {**started, "payoff": payoff, "seeds": args.seeds,
-                                              "updates": args.updates, "methods": MATRIX_METHODS,
+                                              "updates": args.updates, "until_fitted": args.until_fitted,
+                                              "methods": MATRIX_METHODS,
                                               "device": str(device), "wall_seconds": round(time.perf_counter() - clock, 1)})
 
 
@@ -203,7 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("demo", help="matrix-game demo: where monotonic mixing fails")
     p.add_argument("--payoff", default="8,-12,-12;-12,0,0;-12,0,0", help="two-agent payoff, rows split by ';'")
     p.add_argument("--seeds", type=int, default=3, help="seeds per method")
-    p.add_argument("--updates", type=int, default=400, help="learner updates per run")
+    p.add_argument("--updates", type=int, default=400,
+                   help="learner updates per run (with --until-fitted: the most a run may make)")
+    p.add_argument("--until-fitted", action="store_true",
+                   help="train each run until its Q_tot fit stops improving (matrix_fit.train_until_fitted)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--smax-steps", type=int, default=3000,
                    help="environment steps of the short NQMIX run on smax:3m (0 skips it)")

@@ -80,3 +80,21 @@ def train_until_fitted(algo: str, payoff=QTRAN_PAYOFF, seed: int = 0, uniform_da
         enough = 3 * min_updates if min(history) >= FIT_PLATEAU * mean_only else min_updates
         converged = n_updates >= enough and fit_has_converged(history, patience, rel_tol, 0.01 * largest)
     return MatrixFit(trainer.run(), n_updates, converged, tuple(history))
+
+
+def run_methods_until_fitted(methods: dict[str, tuple[str, bool]], payoff=QTRAN_PAYOFF, seeds=range(3),
+                             max_updates: int = 3000, device: torch.device | str = "cpu",
+                             progress=None) -> tuple[dict[str, list[MatrixRun]], dict[tuple[str, int], MatrixFit]]:
+    """``matrix_games.run_methods`` with each run trained until its fit converged (``train_until_fitted``):
+    label -> runs, and (label, seed) -> its fit (updates made, converged or not)."""
+    runs, fits = {}, {}
+    for label, (algo, uniform_data) in methods.items():
+        runs[label] = []
+        for seed in seeds:
+            if progress is not None:
+                progress(label, seed)
+            fit = train_until_fitted(algo, payoff, seed, uniform_data=uniform_data, device=device,
+                                     max_updates=max_updates)
+            runs[label].append(fit.run)
+            fits[(label, seed)] = fit
+    return runs, fits

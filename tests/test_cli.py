@@ -20,6 +20,15 @@ def test_demo_prints_tables_and_writes_the_figure(tmp_path, capsys):
     assert manifest["command"].startswith("nqmix demo") and manifest["versions"]["torch"].startswith("2.13")
 
 
+def test_demo_until_fitted_records_each_runs_updates(tmp_path):
+    import csv
+    assert main(["demo", "--seeds", "1", "--updates", "200", "--until-fitted", "--smax-steps", "0", "--device", "cpu",
+                 "--out", str(tmp_path)]) == 0
+    runs = list(csv.DictReader(open(tmp_path / "matrix_runs.csv")))
+    # 200 updates are below train_until_fitted's minimum of 500: every run stops at the cap, not converged
+    assert {(r["updates"], r["converged"]) for r in runs} == {("200", "0")}
+
+
 @pytest.mark.parametrize("args, message", [
     (["demo", "--payoff", "1,2;3"], "not square"),
     (["demo", "--payoff", "a,b;c,d"], "Could not read the payoff"),
