@@ -38,6 +38,12 @@
 # | observation / state | SMAC's features | SMAX's own; the state is rescaled (see `nqmix_core/envs/smax.py`) |
 #
 # So win rates here are not the paper's numbers; what carries over is the comparison between methods.
+#
+# **The reward scale this notebook trains at.** The learner sees SMAX's reward × 10, the kit's default on
+# `smax:` maps (`config.reward_scale`, printed below): SMAC's episodes pay up to 20, and pymarl's learning
+# rate and gradient clip were tuned at that scale. A check decided it by a rule written before its runs
+# (`nqmix_core/reward_check.py`, `data/reward_scale`). Every return this notebook prints is still in
+# SMAX's own units (at most 2).
 
 # %% tags=["parameters"]
 FULL_RUN = False  # True: the paper's budget and protocol (2M steps; hours even on a GPU)
@@ -75,6 +81,10 @@ device = resolve_device(DEVICE)
 config = RunConfig(algo="nqmix", env=ENV, seed=SEED, t_max=T_MAX, device=str(device),
                    test_interval=TEST_INTERVAL, test_episodes=TEST_EPISODES,
                    checkpoint_interval=T_MAX, tensorboard=False, progress=False)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"reward scale the learner trains at: {config.reward_scale:g} (the default for {ENV.partition(':')[0]} maps)")
 
 # %% [markdown]
 # ## 1. The environment

@@ -39,7 +39,12 @@ def matrix_claim(folder: Path) -> dict:
     evidence.append(f"NQMIX critic on uniform data {rmse.get_group(free).min():.2f}–{rmse.get_group(free).max():.2f}"
                     f", below {FITS} on {int(fits.sum())}/{len(fits)} seeds")
     evidence.append(f"finds the optimum on its own policy: NQMIX {int(found.sum())}/{len(found)} seeds")
-    updates = runs["updates"].max() if "updates" in runs else None
+    if "updates" in runs:
+        updates = runs["updates"].max()
+    else:  # older folders: the demo's fixed budget, in its manifest
+        import json
+        manifest = folder / "matrix_manifest.json"
+        updates = json.loads(manifest.read_text()).get("updates") if manifest.exists() else None
     return {"claim": "C1", "statement": statement, "verdict": combine(verdicts),
             "leans": f"NQMIX finds (A, A) on {int(found.sum())} of {len(found)} seeds",
             "evidence": "; ".join(evidence), "data": str(folder),
