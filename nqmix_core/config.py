@@ -144,7 +144,6 @@ PRESETS: dict[str, AlgoConfig] = {
     "nqmix-actor-delay": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, actor_delay_steps=20_000),
     "nqmix-mixer-actor": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, actor_objective="mixer"),
     "nqmix-steps4": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, updates_per_batch=4),
-    "nqmix-b32": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, batch_size=32),  # pinned: a grid's set wins
     "qmix": AlgoConfig(learner="q-learning", mixer="qmix", target_update="hard"),
     "vdn": AlgoConfig(learner="q-learning", mixer="vdn", target_update="hard"),
     "iql": AlgoConfig(learner="q-learning", mixer="none", target_update="hard"),  # independent Q-learning

@@ -40,7 +40,7 @@ LAST_EVALUATIONS, TIE_WIDTH, LEARNED, EQUIVALENCE_MARGIN = 2, 0.10, 0.05, 0.10
 LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA", "vdn": "VDN",
           "nqmix-eps": "NQMIX+ε", "nqmix-ent": "NQMIX+H", "nqmix-tau-batch": "NQMIX (τ per batch)",
           "nqmix-mono": "NQMIX+mono", "nqmix-sign-init": "NQMIX+sign-init", "nqmix-slow-actor": "NQMIX+slow-actor",
-          "nqmix-actor-delay": "NQMIX+actor-delay", "nqmix-mixer-actor": "NQMIX+mixer-actor", "nqmix-b32": "NQMIX+b32",
+          "nqmix-actor-delay": "NQMIX+actor-delay", "nqmix-mixer-actor": "NQMIX+mixer-actor",
           "nqmix-steps4": "NQMIX+4-steps",
           "nqmix-cont": "NQMIX-cont", "qmix-cont": "QMIX-cont", "iddpg": "IDDPG"}
 
