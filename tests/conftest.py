@@ -13,3 +13,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def smax_env():
+    """Eight copies of SMAX 3m, built (and compiled) once per test module that asks for them."""
+    pytest.importorskip("jaxmarl")
+    from nqmix_core.envs.smax import SMAXEnv
+    env = SMAXEnv("3m", n_envs=8, seed=0)
+    yield env
+    env.close()

@@ -24,15 +24,6 @@ ALGOS = ["nqmix", "nqmix-m", "qmix", "vdn", "coma"]
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
-@pytest.fixture(scope="module")
-def smax_env():
-    pytest.importorskip("jaxmarl")
-    from nqmix_core.envs.smax import SMAXEnv
-    env = SMAXEnv("3m", n_envs=8, seed=0)
-    yield env
-    env.close()
-
-
 def tiny(algo: str):
     """The preset with a small replay and mini-batch, so that a few rollouts already train."""
     return algo_config(algo) if algo == "coma" else algo_config(algo, batch_size=8, buffer_size=64)

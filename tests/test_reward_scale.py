@@ -14,15 +14,6 @@ from nqmix_core.experiment import train_run
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
-@pytest.fixture(scope="module")
-def smax_env():
-    pytest.importorskip("jaxmarl")
-    from nqmix_core.envs.smax import SMAXEnv
-    env = SMAXEnv("3m", n_envs=8, seed=0)
-    yield env
-    env.close()
-
-
 def one_rollout(out, scale: float, env, algo: str = "qmix") -> dict:
     """Train for one rollout of 8 episodes at ``scale``; the checkpoint (replay, training sums)."""
     config = RunConfig(algo=algo, env="smax:3m", seed=5, t_max=1, test_interval=10**6, test_episodes=8,
