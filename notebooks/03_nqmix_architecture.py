@@ -134,7 +134,7 @@ mixer_table = pd.DataFrame([{"map": name, "A": a, "S = 12(A+E)": 12 * (a + e),
 assert mixer_table.loc[mixer_table["map"] == "2s3z", "nqmix"].item() == count_parameters(learner.mixer)
 assert ((mixer_table["ratio"] > 0.7) & (mixer_table["ratio"] < 1.4)).all()  # similar: within ±40%
 assert mixer_table.sort_values("A")["ratio"].is_monotonic_increasing  # ... but NQMIX's grows faster with A
-print(mixer_table.round({"ratio": 2}).to_string(index=False))
+print(mixer_table.round({"ratio": 2, "ratio_one_layer": 2}).to_string(index=False))  # one_layer: the QMIX paper's hypernets
 
 # %% [markdown]
 # "Similar" is fair around five agents (2s3z, 5m_vs_6m: within 4%), but the ratio is not constant:
