@@ -34,6 +34,8 @@ evaluations):
   *Not better*: its upper end lies below ``MARGIN`` (+0.10). Otherwise *inconclusive*.
 * An explanation is *supported* when one of its variants learns 3m and beats NQMIX; *not supported* when
   every one of its variants that ran is not better; otherwise *inconclusive*; *not run* when none ran.
+  Until a variant has all three 2s3z seeds it is *pending* (its interval so far is shown, not decided),
+  and so is its explanation.
 * *Early sign agreement* of a run: ``train_diag_sign_agreement`` at its 50k row. Runs made before that
   column existed have per-agent negative-slope fractions p_a; for them the Bonferroni bound
   max(0, 1 − Σ p_a, 1 − Σ (1 − p_a)) ≤ agreement is used, and marked as a bound.
@@ -115,10 +117,13 @@ def variant_verdict(table: pd.DataFrame, variant: str, scale: float) -> dict:
     row = {"variant": label, "learns 3m": {None: "not run", True: "yes", False: "no"}[learns],
            "3m final": f"{known['final'].mean():.2f}" if len(known) else "—"}
     final = _final_frame(table, "2s3z", (PAPER, variant), scale)
-    if (final["method"] == label).sum() < 2 or (final["method"] == "NQMIX").sum() < 2:
-        return {**row, "2s3z": "not run", "evidence": f"{(final['method'] == label).sum()} seeds"}
+    seeds = int((final["method"] == label).sum())
+    if seeds < 2 or (final["method"] == "NQMIX").sum() < 2:
+        return {**row, "2s3z": "not run" if seeds == 0 else f"pending ({seeds} of 3 seeds)", "evidence": "—"}
     c = results.compare(final, "2s3z", label, "NQMIX")
     verdict = "beats NQMIX" if c.low > 0 else "not better" if c.high < MARGIN else "inconclusive"
+    if seeds < 3:  # the rule reads seeds 0-2: until all three are in, the interval is shown, not decided
+        return {**row, "2s3z": f"pending ({seeds} of 3 seeds)", "evidence": c.text() + " (so far)"}
     if learns is False:
         verdict += " (but fails 3m)"
     return {**row, "2s3z": verdict, "evidence": c.text()}
@@ -132,6 +137,8 @@ def decisions(table: pd.DataFrame, scale: float) -> pd.DataFrame:
         ran = [v for v in verdicts if v["2s3z"] != "not run"]
         if not ran:
             answer = "not run"
+        elif any(v["2s3z"].startswith("pending") for v in ran):
+            answer = "pending"
         elif any(v["2s3z"] == "beats NQMIX" and v["learns 3m"] == "yes" for v in ran):
             answer = "supported"
         elif all(v["2s3z"].startswith("not better") for v in ran):

@@ -1,0 +1,46 @@
+"""The mechanism study's decision rules (nqmix_core/mechanism.py) on tables whose verdict is known."""
+from __future__ import annotations
+
+import pandas as pd
+
+from nqmix_core import mechanism
+
+
+def table(variant_finals: list[float], learns_3m: float = 0.7, nqmix=(0.05, 0.10, 0.15), variant="nqmix-mono"):
+    rows = [{"map": "2s3z", "algo": "nqmix", "method": "NQMIX", "seed": s, "reward_scale": 10.0, "final": f}
+            for s, f in enumerate(nqmix)]
+    rows += [{"map": "2s3z", "algo": variant, "method": mechanism.results.LABELS[variant], "seed": s,
+              "reward_scale": 10.0, "final": f} for s, f in enumerate(variant_finals)]
+    rows.append({"map": "3m", "algo": variant, "method": mechanism.results.LABELS[variant], "seed": 0,
+                 "reward_scale": 10.0, "final": learns_3m})
+    return pd.DataFrame(rows)
+
+
+def verdicts(t: pd.DataFrame) -> dict:
+    d = mechanism.decisions(t, 10.0)
+    return dict(zip(d["variant"], zip(d["verdict"], d["2s3z"])))
+
+
+def test_a_variant_clearly_above_nqmix_on_three_seeds_supports_its_explanation():
+    got = verdicts(table([0.60, 0.65, 0.70]))
+    assert got["NQMIX+mono"] == ("supported", "beats NQMIX")
+    assert got["NQMIX+sign-init"] == ("supported", "not run")  # same explanation (E2), its other variant
+    assert got["NQMIX+mixer-actor"] == ("not run", "not run")
+
+
+def test_not_better_inconclusive_pending_and_the_known_answer():
+    same = table([0.10, 0.11, 0.12], nqmix=(0.10, 0.11, 0.12))  # equal and tight: cannot be better by 0.10
+    assert verdicts(same)["NQMIX+mono"] == ("not supported", "not better")
+    assert verdicts(table([0.0, 0.5, 0.2]))["NQMIX+mono"][1] == "inconclusive"
+    assert verdicts(table([0.60, 0.65]))["NQMIX+mono"] == ("pending", "pending (2 of 3 seeds)")
+    fails_3m = verdicts(table([0.60, 0.65, 0.70], learns_3m=0.1))["NQMIX+mono"]
+    assert fails_3m == ("inconclusive", "beats NQMIX (but fails 3m)")  # not read as support
+
+
+def test_early_agreement_reads_the_column_or_the_bonferroni_bound():
+    measured = pd.DataFrame({"t_eval": [50_000], mechanism.AGREEMENT: [0.8]})
+    assert mechanism.early_agreement(measured) == (0.8, False)
+    per_agent = pd.DataFrame({"t_eval": [50_000], "train_diag_sign_negative_agent0": [0.05],
+                              "train_diag_sign_negative_agent1": [0.10], "train_diag_sign_negative_agent2": [None]})
+    value, bound = mechanism.early_agreement(per_agent)  # agent 2's column belongs to another map's runs
+    assert bound and abs(value - 0.85) < 1e-12  # all positive at least 1 − (0.05 + 0.10)
