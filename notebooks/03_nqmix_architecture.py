@@ -595,7 +595,7 @@ print(f"\nsame NQMIX networks: max target − state-value target, mean {max_minu
 # So this quick run does **not** support or refute the overestimation claim: QMIX's gap is dominated by
 # its mixer's initial offset, and one short run of one seed says little about NQMIX's. A test of the
 # claim needs critics that have converged for their own behaviour policies and several seeds: notebook
-# 07 reads Q_tot against the return obtained from every log row of 300k-step runs on this map.
+# 06 reads Q_tot against the return obtained from every log row of 300k-step runs on this map.
 
 # %% [markdown]
 # ## Summary

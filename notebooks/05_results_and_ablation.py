@@ -129,7 +129,7 @@ fig3 = learning_curves(runs, ["2s3z", "3s5z"], ["NQMIX", "NQMIX-M", "QMIX"], ref
 #
 # A run's *final* win rate is the mean of its last two evaluations (2 × 32 battles), which halves the
 # noise of a single evaluation. Both evaluation policies, side by side. (`data/reproduction_cpu` also
-# holds NQMIX+ε on 3m, the exploration ablation of notebook 07.)
+# holds NQMIX+ε on 3m, the exploration ablation of notebook 06.)
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -39,19 +39,27 @@ from nqmix_core.results import compare
 # --------------------------------------------------------------------------- C3–C5: win rates on SMAX
 
 
+HETEROGENEOUS = ("2s3z", "3s5z")
+
+
+def heterogeneous_claim(final: pd.DataFrame, data: str = "", maps: tuple[str, ...] = HETEROGENEOUS) -> dict:
+    """C3 (Sec. 5.1): on each heterogeneous map NQMIX ≥ QMIX and QMIX > COMA."""
+    parts = [(rule(c), c) for m in maps for rule, c in
+             ((at_least, compare(final, m, "NQMIX", "QMIX")), (greater, compare(final, m, "QMIX", "COMA")))]
+    return row("C3", "on heterogeneous maps NQMIX ≥ QMIX > COMA", parts, data)
+
+
 def smac_claims(final: pd.DataFrame, data: str = "", simple: str = "3m",
-                heterogeneous: tuple[str, ...] = ("2s3z", "3s5z"), ablation: tuple[str, ...] = ("2s3z", "3s5z")
+                heterogeneous: tuple[str, ...] = HETEROGENEOUS, ablation: tuple[str, ...] = HETEROGENEOUS
                 ) -> list[dict]:
     """C3–C5 (Sec. 5.1–5.2) from one row per run (``results.final_win_rates``)."""
-    c3 = [(rule(c), c) for m in heterogeneous for rule, c in
-          ((at_least, compare(final, m, "NQMIX", "QMIX")), (greater, compare(final, m, "QMIX", "COMA")))]
     nq_q, nq_c = compare(final, simple, "NQMIX", "QMIX"), compare(final, simple, "NQMIX", "COMA")
     # "between": NQMIX ≥ the lower of QMIX and COMA and ≤ the higher one, whichever that is
     low_side, high_side = (nq_c, nq_q) if nq_q.mean_y >= nq_c.mean_y else (nq_q, nq_c)
     flipped = high_side.flipped()
     c4 = [(at_least(low_side), low_side), (at_least(flipped), flipped)]
     c5 = [(at_least(c), c) for c in (compare(final, m, "NQMIX", "NQMIX-M") for m in ablation)]
-    return [row("C3", "on heterogeneous maps NQMIX ≥ QMIX > COMA", c3, data),
+    return [heterogeneous_claim(final, data, heterogeneous),
             row("C4", f"on the simple map ({simple}) NQMIX lies between QMIX and COMA", c4, data),
             row("C5", "the ablation NQMIX-M does no better than NQMIX", c5, data)]
 
@@ -134,19 +142,22 @@ def reference_claim(final: pd.DataFrame, reference_root: Path | None, budget: st
             "evidence": "; ".join(parts), "data": str(reference_root), "budget": budget}
 
 
-def claims_table(smac_root: str | Path, matrix_root: str | Path | None = None,
+def claims_table(smac_root: str | Path, matrix_root: str | Path | list | None = None,
                  continuous_root: str | Path | None = None, reference_root: str | Path | None = None) -> pd.DataFrame:
-    """C1–C8 and the reference row R in one table; C3–C5 also give the stochastic policy's verdict, and every
+    """C1–C8 and the reference row R in one table (``matrix_root``: one folder, or several whose first decides C1
+    and the others are shown as "C1 (record)"); C3–C5 also give the stochastic policy's verdict, and every
     row its budget (SMAX claims: the steps per map; the others: what they were computed on)."""
     smac_root = Path(smac_root)
     runs = results.load_runs(smac_root)
     by_policy = smac_by_policy(runs).set_index("claim")
     final, budget = results.final_win_rates(runs), budgets(runs)
     smac = [{**claim, "budget": budget} for claim in smac_claims(final, data=str(smac_root))]
-    matrix = matrix_claim(Path(matrix_root)) if matrix_root else not_measured("C1", "matrix games", "no folder given")
+    folders = [matrix_root] if isinstance(matrix_root, (str, Path)) else list(matrix_root or [])
+    matrix = [matrix_claim(Path(folders[0]))] if folders else [not_measured("C1", "matrix games", "no folder given")]
+    matrix += [{**matrix_claim(Path(f)), "claim": "C1 (record)"} for f in folders[1:]]  # shown, not deciding
     continuous = (continuous_claims(Path(continuous_root)) if continuous_root
                   else [not_measured("C7", "continuous actions", "no folder given")])
-    rows = [matrix, {**overestimation_claim(runs, str(smac_root)), "budget": budget}, *smac,
+    rows = [*matrix, {**overestimation_claim(runs, str(smac_root)), "budget": budget}, *smac,
             parameter_claim(smac_root), *continuous, off_policy_claim(),
             reference_claim(final, Path(reference_root) if reference_root else None, budget)]
     table = pd.DataFrame(rows)

@@ -89,7 +89,8 @@ def plot(args: argparse.Namespace) -> None:
 
     command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
     for path in write_report(args.folder, args.out, args.matrix, args.continuous, args.readme, command,
-                             reward_check=args.reward_check, mechanism=args.mechanism, reference=args.reference):
+                             reward_check=args.reward_check, mechanism=args.mechanism, reference=args.reference,
+                             long=args.long):
         print(path)
 
 
@@ -167,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("plot", help="Figure 2 and 3 equivalents and the claims table from a sweep folder")
     p.add_argument("folder", nargs="?", default="data/reproduction", help="root folder of a sweep")
     p.add_argument("--out", default=None, help="where figures and tables go (default: FOLDER/figures)")
-    p.add_argument("--matrix", default=None, help="folder of `nqmix demo` (matrix_runs.csv) for claim C1")
+    p.add_argument("--matrix", nargs="+", default=None,
+                   help="folder(s) of `nqmix demo` (matrix_runs.csv) for claim C1: the first decides it, any "
+                        "others are shown beside it as records ('C1 (record)')")
     p.add_argument("--continuous", default=None, help="sweep folder of continuous:two-peak runs for claim C7")
     p.add_argument("--readme", default=None, help="rewrite the claims table between the markers of this file")
     p.add_argument("--reference", default=None,
@@ -176,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sweep folder of the scale-10 runs (data/reward_scale): the reward-scale verdict, against FOLDER")
     p.add_argument("--mechanism", default=None,
                    help="sweep folder of the NQMIX variants (data/mechanism_2s3z): the mechanism study's verdicts")
+    p.add_argument("--long", default=None,
+                   help="sweep folder of longer runs (data/long_1m): C2, C3 and R read at 300k and at 1M steps")
     p.set_defaults(run=plot)
 
     r = commands.add_parser("reference", help="win rates of random and scripted policies on a SMAX map")

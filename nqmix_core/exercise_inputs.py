@@ -104,3 +104,29 @@ REFERENCES = {"state_value_target": reference_state_value_target, "mixer_sign": 
               "counterfactual_baseline": reference_counterfactual_baseline,
               "welch_verdict": reference_welch_verdict}
 """Exercise name -> the kit's implementation with the exercise's signature."""
+
+
+# --- comparing a student's result with the reference ------------------------------------------------------------------------------------
+
+def as_result(result, shape) -> tuple[torch.Tensor | None, str | None]:
+    """The student's result as a float64 tensor of ``shape``, or a hint saying why it is not one."""
+    if result is None:
+        return None, BLANK
+    try:
+        result = torch.as_tensor(result).detach().double()
+    except (TypeError, ValueError, RuntimeError):
+        return None, f"return a torch tensor of shape {list(shape)}, not a {type(result).__name__}"
+    if result.shape != torch.Size(shape):
+        return None, f"the result has shape {list(result.shape)}; it should be {list(shape)}"
+    return result, None
+
+
+def close(got: torch.Tensor, want: torch.Tensor) -> bool:
+    return bool(torch.allclose(got.double(), want.detach().double(), rtol=1e-4, atol=1e-5))
+
+
+def diagnose(got: torch.Tensor, near_misses: list[tuple[str, torch.Tensor]], hint: str, where=None) -> str:
+    """The hint of the first known mistake whose result matches the student's (on the entries ``where``
+    is True, if given), else the general hint."""
+    where = torch.ones(got.shape, dtype=torch.bool) if where is None else where
+    return next((h for h, value in near_misses if close(got[where], value[where])), hint)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from nqmix_core import losses, results
+from nqmix_core import exercises_evidence, exercises_theory, exercises_training
 from nqmix_core.exercise_inputs import (  # noqa: F401  (the notebook reaches them through this module)
     BLANK,
     GAMMA,
@@ -37,33 +38,10 @@ from nqmix_core.exercise_inputs import (  # noqa: F401  (the notebook reaches th
     reference_welch_verdict,
     seeded_mixer,
 )
+from nqmix_core.exercise_inputs import close as _close
+from nqmix_core.exercise_inputs import diagnose as _diagnose
+from nqmix_core.exercise_inputs import as_result as _tensor
 from nqmix_core.networks import masked_softmax
-
-# --- comparing ------------------------------------------------------------------------------------
-
-def _tensor(result, shape) -> tuple[torch.Tensor | None, str | None]:
-    """The student's result as a float64 tensor of ``shape``, or a hint saying why it is not one."""
-    if result is None:
-        return None, BLANK
-    try:
-        result = torch.as_tensor(result).detach().double()
-    except (TypeError, ValueError, RuntimeError):
-        return None, f"return a torch tensor of shape {list(shape)}, not a {type(result).__name__}"
-    if result.shape != torch.Size(shape):
-        return None, f"the result has shape {list(result.shape)}; it should be {list(shape)}"
-    return result, None
-
-
-def _close(got: torch.Tensor, want: torch.Tensor) -> bool:
-    return bool(torch.allclose(got.double(), want.detach().double(), rtol=1e-4, atol=1e-5))
-
-
-def _diagnose(got: torch.Tensor, near_misses: list[tuple[str, torch.Tensor]], hint: str, where=None) -> str:
-    """The hint of the first known mistake whose result matches the student's (on the entries ``where``
-    is True, if given), else the general hint."""
-    where = torch.ones(got.shape, dtype=torch.bool) if where is None else where
-    return next((h for h, value in near_misses if _close(got[where], value[where])), hint)
-
 
 # --- the checks: each returns None (pass) or a hint -----------------------------------------------
 
@@ -202,7 +180,10 @@ def _check_welch_verdict(fn) -> str | None:
 
 CHECKS = {"state_value_target": _check_state_value_target, "mixer_sign": _check_mixer_sign,
           "actor_objective": _check_actor_objective, "counterfactual_baseline": _check_counterfactual_baseline,
-          "welch_verdict": _check_welch_verdict}
+          "welch_verdict": _check_welch_verdict,
+          # the exercises of notebooks 01–07, one module per part of the course
+          **exercises_theory.CHECKS, **exercises_training.CHECKS, **exercises_evidence.CHECKS}
+REFERENCES.update({**exercises_theory.REFERENCES, **exercises_training.REFERENCES, **exercises_evidence.REFERENCES})
 
 
 def verdict(name: str, fn) -> str:

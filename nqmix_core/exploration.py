@@ -5,7 +5,7 @@
     method_table(per_run)                                 # one row per method, mean [min, max] over seeds
     verdicts(runs, per_run)                               # the decisions below, with their numbers
 
-Used by notebook 07 and by the closing notes; nothing here trains.
+Used by notebook 06 and by the closing notes; nothing here trains.
 
 **The rules, fixed before the data were read** (both evaluation policies are reported; decisions use
 the greedy one, argmax π for the actor-critic methods and argmax Q for QMIX, as pymarl's

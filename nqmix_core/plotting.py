@@ -58,7 +58,7 @@ def t_interval(values) -> tuple[float, float, float]:
 
 def learning_curves(runs, maps: list[str], methods: list[str],
                     metrics: tuple[str, ...] = ("test_greedy_win_rate", "test_stochastic_win_rate"),
-                    references: dict[str, dict] | None = None):
+                    references: dict[str, dict] | None = None, marks: tuple[int, ...] = ()):
     """The paper's Figure 2/3 layout: test win rate against env steps, one panel per map.
 
     ``runs`` is ``nqmix_core.results.load_runs``'s table. Lines are the mean over seeds at each
@@ -66,6 +66,7 @@ def learning_curves(runs, maps: list[str], methods: list[str],
     are decided with. Runs that stopped short (``partial``) are left out; one row of panels per metric.
     ``references`` (map -> ``reference.strongest_scripts``' row) draws the strongest scripted policy's win
     rate as a dashed grey line with its interval, and uniform random (0 on every SMAX map) is the x-axis.
+    ``marks`` draws a dotted vertical line at each of these steps (a shorter budget read from the same runs).
     """
     if "partial" in runs:
         runs = runs[~runs["partial"]]
@@ -86,6 +87,8 @@ def learning_curves(runs, maps: list[str], methods: list[str],
             if script is not None:
                 ax.axhline(script["win_rate"], color="0.35", ls="--", lw=1.2, label=f"best script ({script['policy']})")
                 ax.axhspan(script["win_rate_low"], script["win_rate_high"], color="0.35", alpha=0.12, lw=0)
+            for steps in marks:
+                ax.axvline(steps, color="0.5", ls=":", lw=1.2, label=f"{steps / 1000:g}k-step budget")
             seeds = data.groupby("method")["seed"].nunique().to_dict()
             ax.set_title(f"{map_name} ({', '.join(f'{m} {seeds.get(m, 0)}' for m in methods)} seeds)", fontsize=9)
             ax.set_xlabel("environment steps")

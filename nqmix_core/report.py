@@ -42,7 +42,8 @@ def cpu_hours(root: Path) -> pd.DataFrame:
 
 
 def _readme_block(table: pd.DataFrame, command: str, claims_md: Path) -> str:
-    short = table[["claim", "statement", "verdict", "verdict (stochastic)", "budget", "leans", "data"]]
+    long = [c for c in table.columns if c.endswith("(long grid)")]
+    short = table[["claim", "statement", "verdict", *long, "verdict (stochastic)", "budget", "leans", "data"]]
     return (f"{README_BEGIN}\n\n{results.markdown(short)}\nEvidence for every verdict (the numbers and intervals): "
             f"[{claims_md.as_posix()}]({claims_md.as_posix()}). Regenerate with:\n\n```bash\n{command}\n```\n\n"
             f"{README_END}")
@@ -79,11 +80,34 @@ def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str
     return text
 
 
+def long_grid(long: Path, out: Path, reference: str | Path | None, scripts: dict) -> tuple[pd.DataFrame, str]:
+    """The long grid's claims at each budget (``claims_budgets``), its figure and its claims.md section."""
+    from nqmix_core.claims_budgets import BUDGETS, budget_claims, budget_label
+    from nqmix_core.plotting import learning_curves
+
+    by_budget = budget_claims(long, reference)
+    runs = results.load_runs(long)
+    reached = [b for b in BUDGETS if (~results.at_budget(runs, b)["partial"]).any()]
+    if reached:  # the curves of the runs complete at the longest budget any run has reached
+        cut = results.at_budget(runs, reached[-1])
+        fig = learning_curves(cut, ["2s3z", "3s5z"], ["NQMIX", "QMIX", "COMA"], references=scripts,
+                              marks=tuple(b for b in BUDGETS if b < reached[-1]))
+        fig.savefig(out / "figure_budgets.png", dpi=120)
+    by_budget.to_csv(out / "claims_by_budget.csv", index=False)
+    text = (f"\n## The SMAX claims at two budgets (`{long.as_posix()}`; rules: `nqmix_core/claims_budgets.py`)\n\n"
+            f"One set of runs read at {' and at '.join(budget_label(b) for b in BUDGETS)} steps"
+            + (f" (figure: `figure_budgets.png`, up to {budget_label(reached[-1])})" if reached else "")
+            + ".\n\n" + results.markdown(by_budget))
+    return by_budget, text
+
+
 def write_report(root: str | Path, out: str | Path | None = None, matrix: str | Path | None = None,
                  continuous: str | Path | None = None, readme: str | Path | None = None,
                  command: str = "nqmix plot", reward_check: str | Path | None = None,
-                 mechanism: str | Path | None = None, reference: str | Path | None = None) -> list[Path]:
-    """Figures, tables and the claims table of the sweep in ``root``; returns the paths written."""
+                 mechanism: str | Path | None = None, reference: str | Path | None = None,
+                 long: str | Path | None = None) -> list[Path]:
+    """Figures, tables and the claims table of the sweep in ``root``; returns the paths written. ``long``: a
+    sweep folder of longer runs (``data/long_1m``) whose claims are read at each budget beside the table's."""
     from nqmix_core.plotting import learning_curves
 
     root = Path(root)
@@ -107,6 +131,12 @@ def write_report(root: str | Path, out: str | Path | None = None, matrix: str | 
     except ValueError as error:  # a method with fewer than 2 seeds on a map a claim needs
         raise UserError(f"Figures and final_win_rates.csv are in {out}, but the claims table needs more runs "
                         f"({str(error).rstrip('.')}); sweep the paper's grid first.") from None
+    long_text = ""
+    if long:
+        from nqmix_core.claims_budgets import with_budget_columns
+
+        by_budget, long_text = long_grid(Path(long), out, reference, scripts)
+        table = with_budget_columns(table, by_budget)
     table.to_csv(out / "claims.csv", index=False)
     short = results.partial_runs(runs)
     note = ("\nRuns that stopped short, left out of every mean and verdict:\n\n" + results.markdown(short)) if len(short) else ""
@@ -114,7 +144,7 @@ def write_report(root: str | Path, out: str | Path | None = None, matrix: str | 
         "# Claims table\n\nWritten by `" + command + "`; the rules are in `nqmix_core/claims.py` and "
         "`nqmix_core/results.py`.\n\n" + results.markdown(table) + "\n## Final win rates\n\n"
         + results.markdown(summary.reset_index()) + "\n## CPU time (one core per run)\n\n" + results.markdown(hours) + note
-        + studies_markdown(root, reward_check, mechanism))
+        + long_text + studies_markdown(root, reward_check, mechanism))
     written += [out / "final_win_rates.csv", out / "cpu_hours.csv", out / "claims.csv", out / "claims.md"]
     if readme:
         write_readme(Path(readme), _readme_block(table, command, out / "claims.md"))

@@ -17,11 +17,10 @@ read; ``claims.smac_by_policy`` shows the verdict the stochastic policy would gi
 that rests on the choice of policy is visible.
 
 **Comparing two methods X and Y** on a map uses the per-seed final win rates: the difference of
-means with a 95% Welch t-interval. "X better" when the interval lies above 0, "Y better" when below,
-otherwise tied within noise. A tie is *decisive* (X ≈ Y) only when the interval's half-width is
-below ``TIE_WIDTH`` and at least one method learned something (mean final ≥ ``LEARNED``); otherwise
-the comparison is inconclusive. A claim holds when every comparison it makes holds, does not hold
-when one of them fails, and is inconclusive otherwise.
+means with a 95% Welch t-interval. "X better" when the interval lies above 0, "Y better" when below.
+X and Y are *equivalent* by two one-sided tests (``Comparison.equivalent``): the 90% interval lies
+inside ±``EQUIVALENCE_MARGIN`` and one of them learned something (mean final ≥ ``LEARNED``). How a
+claim turns these into a verdict is ``nqmix_core.claims_rules``.
 """
 from __future__ import annotations
 
@@ -155,6 +154,18 @@ def load_runs(root: str | Path) -> pd.DataFrame:
 def complete(runs: pd.DataFrame) -> pd.DataFrame:
     """The rows of runs that reached their budget (``load_runs``' ``partial`` is False)."""
     return runs[~runs["partial"]] if "partial" in runs else runs
+
+
+def at_budget(runs: pd.DataFrame, steps: int) -> pd.DataFrame:
+    """The runs as if each had been given a budget of ``steps``: the evaluations up to it (by ``t_eval``, so the
+    one that crosses ``steps`` is the last, as in a run with ``t_max = steps``), complete when the run got there.
+    So a 1M-step run also gives its 300k verdicts, from the same seeds."""
+    reached = runs.groupby(["map", "method", "seed"])["t_eval"].transform("max") >= steps
+    cut = runs.assign(partial=~reached)
+    cut = cut[cut["t_eval"] <= steps].copy()
+    cut["t_max"] = steps
+    cut.loc[~cut["partial"], "status"] = "finished"
+    return cut
 
 
 def partial_runs(runs: pd.DataFrame) -> pd.DataFrame:

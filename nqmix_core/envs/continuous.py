@@ -12,7 +12,7 @@ for agent 1 depends on what agent 2 plays, so the landscape cannot be written as
 per-agent values (the best u_1 is c_low when u_2 = c_low and c_high when u_2 = c_high). Whether an
 agent that judges its action by the reward *averaged* over its partner's exploration prefers the broad
 peak (relative overgeneralisation) depends on how widely the partner explores: with a partner playing
-N(0, 0.5²) the high peak's coordinate still scores better (notebook 06 prints it).
+N(0, 0.5²) the high peak's coordinate still scores better (notebook 07 prints it).
 
 Observations and state are a constant 1; ``won`` is "the joint action beat the low peak's best
 reward", i.e. it landed on the high peak's hill above h_low.

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 06 · Continuous actions: NQMIX with a deterministic policy gradient (Alg. 2)
+# # 07 · Continuous actions: NQMIX with a deterministic policy gradient (Alg. 2)
 #
 # Sec. 4 of the paper extends NQMIX to continuous actions by swapping the stochastic actors for
 # deterministic ones, $u^a = \mu^a(\tau^a \mid \theta_a)$:
@@ -438,7 +438,7 @@ smax_config = RunConfig(algo="nqmix-cont", env="smax-cont:3m", seed=0, t_max=SMA
 smax_algo = algo_config("nqmix-cont", batch_size=16 if not FULL_RUN else 32)
 with tempfile.TemporaryDirectory() as folder:
     smax_rows = pd.DataFrame(train_run(smax_config, Path(folder) / "run", algo=smax_algo,
-                                       command="notebook 06"))
+                                       command="notebook 07"))
 print(f"SMAX 3m (continuous), {SMAX_STEPS} steps in {time.perf_counter() - t0:.0f} s (compile included)")
 print(smax_rows[["t_env", "test_greedy_return", "test_greedy_win_rate", "test_stochastic_return",
                  "test_stochastic_win_rate"]].round(3).to_string(index=False))

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 07 · Why the paper's NQMIX stops exploring, and what keeps it exploring
+# # 06 · Why the paper's NQMIX stops exploring, and what keeps it exploring
 #
 # **Goal.** Read a learning failure the way a researcher would: first rule out a bug with a case whose
 # answer is known, then measure the mechanism, then test a fix against the unfixed method with a rule

@@ -1,0 +1,94 @@
+"""The SMAX claims at two budgets, read from one set of runs (issue 23).
+
+    table = budget_claims("data/long_1m", "data/reference")       # C2, C3, R at 300k and at 1M
+    claims = with_budget_columns(claims_table, table)             # the same verdicts beside C1–C8
+
+The 1M-step grid (``data/long_1m``: NQMIX, QMIX and COMA on 2s3z and 3s5z) is read twice: cut at 300k
+steps (``results.at_budget``: the evaluations up to the one that crosses 300k, so a run reads as if its
+budget had been 300k) and whole. Both budgets therefore come from the same seeds, and a difference between
+the two columns is the budget's doing, not the seeds'.
+
+**Rules, written before the long runs were read** (the verdict rules themselves are ``claims_rules``'):
+
+* a budget's verdicts are read only when every method the claim compares has at least ``MIN_SEEDS``
+  complete runs on every heterogeneous map at that budget; until then the cell says "pending" and how many
+  runs are in, and no interval is drawn from fewer;
+* C2 is read on the second half of each budget (as for the 300k grid), on the maps the long grid holds;
+* R compares each method's final with the strongest script of its map, as in the main table.
+
+C1 and C4–C8 are not in the long grid (3m, NQMIX-M, matrix games, exact problems); their cells say so.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from nqmix_core import claims, results
+from nqmix_core.claims_rules import not_measured
+
+BUDGETS = (300_000, 1_000_000)
+MIN_SEEDS = 3
+METHODS = ("NQMIX", "QMIX", "COMA")
+
+
+def budget_label(steps: int) -> str:
+    """300000 → "300k", 1000000 → "1M", 500 → "500"."""
+    if steps and steps % 1_000_000 == 0:
+        return f"{steps // 1_000_000}M"
+    return f"{steps // 1000}k" if steps and steps % 1000 == 0 else str(steps)
+
+
+def _pending(final: pd.DataFrame, maps: tuple[str, ...]) -> str:
+    """"" when every method has ``MIN_SEEDS`` complete runs on every map; else what is still missing."""
+    counts = final.dropna(subset=["final"]).groupby(["map", "method"]).size()
+    short = [f"{method} on {m} {counts.get((m, method), 0)}" for m in maps for method in METHODS
+             if counts.get((m, method), 0) < MIN_SEEDS]
+    return "" if not short else f"pending: runs complete so far ({MIN_SEEDS} needed each): " + ", ".join(short)
+
+
+def rows_at(runs: pd.DataFrame, steps: int, data: str, reference_root: str | Path | None) -> list[dict]:
+    """C2, C3 and R decided on ``runs`` cut at ``steps``."""
+    cut = results.at_budget(runs, steps)
+    final = results.final_win_rates(cut)
+    maps = claims.HETEROGENEOUS
+    label = budget_label(steps)
+    pending = _pending(final, maps)
+    if pending:
+        return [{**not_measured(c, s, pending), "verdict": "pending"} for c, s in
+                (("C2", "NQMIX's target overestimates less than QMIX's"),
+                 ("C3", "on heterogeneous maps NQMIX ≥ QMIX > COMA"),
+                 ("R", "learned methods end above the strongest scripted policy"))]
+    budget = ", ".join(f"{m} {label}" for m in maps)
+    reference = Path(reference_root) if reference_root else None
+    rows = [claims.overestimation_claim(cut, data, maps), claims.heterogeneous_claim(final, data, maps),
+            claims.reference_claim(final[final["map"].isin(maps)], reference, budget)]
+    return [{**r, "budget": budget} for r in rows]
+
+
+def budget_claims(long_root: str | Path, reference_root: str | Path | None = None,
+                  budgets: tuple[int, ...] = BUDGETS) -> pd.DataFrame:
+    """One row per (claim, budget): claim, budget, verdict, leans, evidence, reward scale, data."""
+    long_root = Path(long_root)
+    runs = results.load_runs(long_root)
+    scales = sorted(set(runs["reward_scale"]))
+    rows = []
+    for steps in budgets:
+        for r in rows_at(runs, steps, str(long_root), reference_root):
+            rows.append({"claim": r["claim"], "at": budget_label(steps), "verdict": r["verdict"],
+                         "leans": r["leans"], "evidence": r["evidence"],
+                         "reward scale": ", ".join(f"{s:g}" for s in scales), "data": str(long_root)})
+    return pd.DataFrame(rows, columns=["claim", "at", "verdict", "leans", "evidence", "reward scale", "data"])
+
+
+def with_budget_columns(table: pd.DataFrame, by_budget: pd.DataFrame) -> pd.DataFrame:
+    """The claims table with one column per budget of the long grid ("verdict at 1M (long grid)"), placed after
+    the main verdict; claims the long grid does not hold read "not in the long grid"."""
+    table = table.copy()
+    position = list(table.columns).index("verdict (stochastic)")
+    for at, part in by_budget.groupby("at", sort=False):
+        verdicts = part.set_index("claim")["verdict"]
+        column = f"verdict at {at} (long grid)"
+        table.insert(position, column, [verdicts.get(c, "not in the long grid") for c in table["claim"]])
+        position += 1
+    return table

@@ -1,0 +1,83 @@
+"""Claims at two budgets from one set of runs (``results.at_budget``, ``claims_budgets``), on grids whose verdict
+at each budget is known by construction."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from nqmix_core import claims_budgets, report, results
+from tests.test_claims import write_run
+
+STEPS = list(range(0, 1001, 100))
+
+
+def curve(early: float, late: float) -> list[float]:
+    """Win rate ``early`` for evaluations up to step 500, ``late`` after it."""
+    return [early if t <= 500 else late for t in STEPS]
+
+
+def long_grid(root, seeds=(0, 1, 2), t_reached=1000):
+    """NQMIX below QMIX up to step 500 and above it after; QMIX above COMA throughout (seeds jitter by 0.01)."""
+    for seed in seeds:
+        jitter = 0.01 * seed
+        for algo, (early, late) in {"nqmix": (0.10, 0.80), "qmix": (0.50, 0.50), "coma": (0.20, 0.20)}.items():
+            for env in ("smax:2s3z", "smax:3s5z"):
+                steps = [t for t in STEPS if t <= t_reached]
+                rates = [r + jitter for r in curve(early, late)][:len(steps)]
+                write_run(root, env, algo, seed, 1000, {
+                    "t_env": steps, "test_greedy_win_rate": rates, "test_stochastic_win_rate": rates,
+                    "train_diag_q_tot_minus_return": [0.0] * len(steps)})
+    return root
+
+
+def test_at_budget_reads_a_long_run_as_a_short_one():
+    rows = pd.DataFrame({"map": "2s3z", "method": "NQMIX", "seed": [0] * 11 + [1] * 4,
+                         "t_env": STEPS + [0, 100, 200, 300], "t_eval": STEPS + [0, 100, 200, 300],
+                         "test_greedy_win_rate": curve(0.1, 0.8) + [0.1] * 4, "t_max": 1000,
+                         "status": ["finished"] * 11 + ["interrupted"] * 4, "partial": [False] * 11 + [True] * 4})
+    cut = results.at_budget(rows, 500)
+    assert cut["t_eval"].max() == 500 and set(cut["t_max"]) == {500}
+    assert not cut[cut["seed"] == 0]["partial"].any()  # got to 500
+    assert cut[cut["seed"] == 1]["partial"].all()  # stopped at 300: partial at 500 too
+    final = results.final_win_rates(cut)
+    assert final["final"].tolist() == [pytest.approx(0.1)]  # its last two evaluations up to 500
+    # a short run is never complete at a longer budget, whatever its status
+    assert results.at_budget(rows[rows["seed"] == 0], 2000)["partial"].all()
+
+
+def test_the_verdict_changes_with_the_budget_the_way_the_curves_were_built(tmp_path):
+    table = claims_budgets.budget_claims(long_grid(tmp_path), budgets=(500, 1000))
+    c3 = table[table["claim"] == "C3"].set_index("at")
+    assert list(c3.index) == ["500", "1k"]
+    assert c3.loc["500", "verdict"] == "does not hold"  # NQMIX 0.11 vs QMIX 0.51: QMIX better
+    assert c3.loc["1k", "verdict"] == "holds"  # NQMIX 0.81 ≥ QMIX 0.51 > COMA 0.21
+    assert "2s3z: NQMIX 0.81 vs QMIX 0.51" in c3.loc["1k", "evidence"]
+    assert "2s3z: NQMIX 0.11 vs QMIX 0.51" in c3.loc["500", "evidence"]
+
+
+def test_a_budget_waits_for_three_seeds_of_every_method(tmp_path):
+    long_grid(tmp_path, seeds=(0, 1, 2), t_reached=600)  # every run is past 500, none at 1000 yet
+    table = claims_budgets.budget_claims(tmp_path, budgets=(500, 1000)).set_index(["at", "claim"])
+    assert table.loc[("500", "C3"), "verdict"] == "does not hold"
+    assert set(table.loc["1k", "verdict"]) == {"pending"}
+    assert "NQMIX on 2s3z 0" in table.loc[("1k", "C3"), "evidence"]
+    long_grid(tmp_path / "two", seeds=(0, 1))  # two seeds are not enough even when they reached the budget
+    table = claims_budgets.budget_claims(tmp_path / "two", budgets=(500, 1000))
+    assert set(table["verdict"]) == {"pending"}
+
+
+def test_the_claims_table_gains_one_column_per_budget(tmp_path):
+    long_grid(tmp_path / "long")
+    short = tmp_path / "short"
+    for seed in range(3):
+        for algo in ("nqmix", "qmix", "coma", "nqmix-m"):
+            for env, t_max in (("smax:3m", 300), ("smax:2s3z", 300), ("smax:3s5z", 300)):
+                rates = [0.1 * (seed + 1)] * 4
+                write_run(short, env, algo, seed, t_max, {"t_env": [0, 100, 200, 300], "test_greedy_win_rate": rates,
+                                                          "test_stochastic_win_rate": rates})
+    report.write_report(short, tmp_path / "out", long=tmp_path / "long")
+    table = pd.read_csv(tmp_path / "out" / "claims.csv")
+    columns = [c for c in table.columns if c.endswith("(long grid)")]
+    assert columns == ["verdict at 300k (long grid)", "verdict at 1M (long grid)"]
+    assert set(table.set_index("claim").loc[["C4", "C5", "C6"], columns[0]]) == {"not in the long grid"}
+    assert "## The SMAX claims at two budgets" in (tmp_path / "out" / "claims.md").read_text()
