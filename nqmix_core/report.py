@@ -77,6 +77,10 @@ def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str
         text += (f"\n## Why NQMIX fails on 2s3z (`{Path(mechanism).as_posix()}`; rules: `nqmix_core/mechanism.py`)\n\n"
                  f"At reward scale {check.CANDIDATE:g}, 300k steps on 2s3z, seeds 0–2; the baseline is the paper's "
                  f"NQMIX at the same settings.\n\n" + results.markdown(study.decisions(table, check.CANDIDATE)))
+        second = study.follow_up(table, check.CANDIDATE)
+        if len(second):
+            text += ("\nThe follow-up (a second look, written after the 3-seed verdicts; `mechanism.follow_up`): "
+                     "seeds 0–4 of each variant that led by ≥ 0.2 and of NQMIX.\n\n" + results.markdown(second))
     return text
 
 

@@ -44,3 +44,19 @@ def test_early_agreement_reads_the_column_or_the_bonferroni_bound():
                               "train_diag_sign_negative_agent1": [0.10], "train_diag_sign_negative_agent2": [None]})
     value, bound = mechanism.early_agreement(per_agent)  # agent 2's column belongs to another map's runs
     assert bound and abs(value - 0.85) < 1e-12  # all positive at least 1 − (0.05 + 0.10)
+
+
+def test_the_follow_up_reads_five_seeds_only_for_a_qualifying_variant():
+    # inconclusive at 3 seeds with a lead of 0.33 (>= 0.2): qualifies; pending until both have 5 seeds
+    t = table([0.30, 0.40, 0.80], nqmix=(0.0, 0.10, 0.45))
+    assert verdicts(t)["NQMIX+mono"][1] == "inconclusive"
+    assert mechanism.follow_up(t, 10.0)["5 seeds"].tolist() == ["pending (NQMIX 3, NQMIX+mono 3 of 5 seeds)"]
+    more = pd.DataFrame([{"map": "2s3z", "algo": a, "method": mechanism.results.LABELS[a], "seed": s,
+                          "reward_scale": 10.0, "final": f}
+                         for a, finals in (("nqmix", (0.05, 0.0)), ("nqmix-mono", (0.50, 0.60)))
+                         for s, f in zip((3, 4), finals)])
+    five = mechanism.follow_up(pd.concat([t, more]), 10.0)
+    assert five["5 seeds"].tolist() == ["beats NQMIX (second look)"]  # 0.52 vs 0.12 on five seeds each
+    # a small lead does not qualify, nor does a decided verdict
+    assert mechanism.follow_up(table([0.0, 0.5, 0.2]), 10.0).empty  # lead 0.13
+    assert mechanism.follow_up(table([0.60, 0.65, 0.70]), 10.0).empty  # already "beats NQMIX"
