@@ -15,7 +15,7 @@ from nqmix_core import losses
 from nqmix_core.losses import discounted_returns  # noqa: F401  (notebooks read it from here)
 from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
 from nqmix_core.learners import CriticLearner, NQMIXLearner, QLearner
-from nqmix_core.networks import count_parameters, make_mixer, nqmix_hidden_units
+from nqmix_core.networks.mixers import mixer_parameter_counts, qmix_one_layer_parameters  # noqa: F401  (notebooks 03 and 05 read them here)
 
 
 def terminated_episodes(terminated: torch.Tensor) -> torch.Tensor:
@@ -83,34 +83,6 @@ def recent_episodes(buffer: EpisodeBuffer, n_episodes: int) -> EpisodeBatch:
     slots = (buffer.next_index - n_episodes + torch.arange(n_episodes)) % buffer.capacity  # [n] CPU
     n_steps = int(buffer.lengths[slots].max())
     return buffer.storage.map(lambda x: x[slots.to(x.device)]).trim(n_steps)
-
-
-def mixer_parameter_counts(n_agents: int, state_dim: int, embed_dim: int = 32,
-                           hypernet_hidden_dim: int = 64) -> dict[str, float]:
-    """Parameters of the NQMIX mixer (App. B.1) and of QMIX's mixer (pymarl's) for one map size.
-
-    | key               | meaning                                                   |
-    |-------------------|-----------------------------------------------------------|
-    | nqmix_hidden      | hidden width 32·(A+4)−A                                   |
-    | nqmix             | parameters of the MLP mixer                               |
-    | qmix              | parameters of QMIX's hypernetwork mixer (2-layer hypernets)|
-    | ratio             | nqmix / qmix                                              |
-    | qmix_one_layer    | the same with the QMIX paper's one-layer hypernetworks    |
-    | ratio_one_layer   | nqmix / qmix_one_layer                                    |
-    """
-    nqmix = count_parameters(make_mixer("nqmix", n_agents, state_dim))
-    qmix = count_parameters(make_mixer("qmix", n_agents, state_dim, embed_dim, hypernet_hidden_dim))
-    one_layer = qmix_one_layer_parameters(n_agents, state_dim, embed_dim)
-    return {"nqmix_hidden": nqmix_hidden_units(n_agents), "nqmix": nqmix, "qmix": qmix, "ratio": nqmix / qmix,
-            "qmix_one_layer": one_layer, "ratio_one_layer": nqmix / one_layer}
-
-
-def qmix_one_layer_parameters(n_agents: int, state_dim: int, embed_dim: int = 32) -> int:
-    """Parameters of QMIX's mixer as the QMIX paper builds it: one-layer hypernetworks for W_1 (S -> N·E),
-    b_1 (S -> E) and W_final (S -> E), and V(s) = Linear(S, E) -> ReLU -> Linear(E, 1)."""
-    linear = lambda n_in, n_out: n_in * n_out + n_out  # noqa: E731  (weights and biases)
-    return (linear(state_dim, n_agents * embed_dim) + 2 * linear(state_dim, embed_dim)
-            + linear(state_dim, embed_dim) + linear(embed_dim, 1))
 
 
 def shape_rows(stages: dict[str, tuple[str, torch.Tensor]]) -> list[dict[str, str]]:

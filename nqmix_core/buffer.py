@@ -9,9 +9,8 @@ from dataclasses import fields
 
 import torch
 
-from nqmix_core.envs.base import EnvInfo
 from nqmix_core.errors import UserError
-from nqmix_core.episode_batch import EpisodeBatch, empty_batch, no_previous_actions  # noqa: F401  (re-exported)
+from nqmix_core.specs import EnvInfo, EpisodeBatch, empty_batch, no_previous_actions  # noqa: F401  (re-exported)
 
 
 INITIAL_SLOTS = 256

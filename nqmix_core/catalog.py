@@ -21,14 +21,23 @@ class LearnerKind:
     """Trains on the episodes just collected (its replay holds exactly one rollout), not on replay."""
     continuous: bool
     """Acts in continuous action spaces (``EnvInfo.continuous``) rather than discrete ones."""
+    mixers: tuple[str, ...]
+    """The mixers (``AlgoConfig.mixer``) it trains with; "none" = no mixer (independent critics, or COMA's
+    critic, which is not a mixer)."""
 
+
+MIXER_NAMES = ("vdn", "qmix", "qmix-no-abs", "nqmix", "none")
+"""Every mixer ``networks.mixers.MIXERS`` can build (a test checks that the two agree)."""
+MIXING = ("vdn", "qmix", "qmix-no-abs", "nqmix")
 
 LEARNER_KINDS: dict[str, LearnerKind] = {
-    "actor-critic": LearnerKind("NQMIX (Alg. 1): mixed critic, per-agent actors, sign trick (Eq. 13)", False, False),
-    "q-learning": LearnerKind("Q-learning through a mixer (QMIX, VDN) or per agent (IQL), ε-greedy", False, False),
-    "coma": LearnerKind("COMA: centralised critic, counterfactual baseline (Eqs. 5-6)", True, False),
+    "actor-critic": LearnerKind("NQMIX (Alg. 1): mixed critic, per-agent actors, sign trick (Eq. 13)", False, False,
+                                MIXING),
+    "q-learning": LearnerKind("Q-learning through a mixer (QMIX, VDN) or per agent (IQL), ε-greedy", False, False,
+                              (*MIXING, "none")),
+    "coma": LearnerKind("COMA: centralised critic, counterfactual baseline (Eqs. 5-6)", True, False, ("none",)),
     "continuous-actor-critic": LearnerKind("NQMIX for continuous actions (Alg. 2, Eq. 14), deterministic actors",
-                                           False, True),
+                                           False, True, (*MIXING, "none")),
 }
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from nqmix_core import results
-from nqmix_core.claims_games import continuous_claims, matrix_claim, off_policy_claim, parameter_claim
+from nqmix_core.claims_games import continuous_claims, matrix_claim, parameter_claim
 from nqmix_core.reference import strongest_scripts
 from nqmix_core.claims_rules import SMAC_MAPS, at_least, greater, lower, not_measured, row
 from nqmix_core.results import compare
@@ -143,10 +143,13 @@ def reference_claim(final: pd.DataFrame, reference_root: Path | None, budget: st
 
 
 def claims_table(smac_root: str | Path, matrix_root: str | Path | list | None = None,
-                 continuous_root: str | Path | None = None, reference_root: str | Path | None = None) -> pd.DataFrame:
+                 continuous_root: str | Path | None = None, reference_root: str | Path | None = None,
+                 off_policy: dict | None = None) -> pd.DataFrame:
     """C1–C8 and the reference row R in one table (``matrix_root``: one folder, or several whose first decides C1
     and the others are shown as "C1 (record)"); C3–C5 also give the stochastic policy's verdict, and every
-    row its budget (SMAX claims: the steps per map; the others: what they were computed on)."""
+    row its budget (SMAX claims: the steps per map; the others: what they were computed on). ``off_policy`` is
+    C8's row, computed by ``nqmix_core.theory.off_policy.off_policy_claim`` (teaching code the library does not
+    import); without it C8 reads "not measured"."""
     smac_root = Path(smac_root)
     runs = results.load_runs(smac_root)
     by_policy = smac_by_policy(runs).set_index("claim")
@@ -158,7 +161,9 @@ def claims_table(smac_root: str | Path, matrix_root: str | Path | list | None = 
     continuous = (continuous_claims(Path(continuous_root)) if continuous_root
                   else [not_measured("C7", "continuous actions", "no folder given")])
     rows = [*matrix, {**overestimation_claim(runs, str(smac_root)), "budget": budget}, *smac,
-            parameter_claim(smac_root), *continuous, off_policy_claim(),
+            parameter_claim(smac_root), *continuous,
+            off_policy or not_measured("C8", "Eq. 3/7 with states from the behaviour policy b is the policy gradient "
+                                             "(App. A)", "pass nqmix_core.theory.off_policy.off_policy_claim()"),
             reference_claim(final, Path(reference_root) if reference_root else None, budget)]
     table = pd.DataFrame(rows)
     table["verdict (stochastic)"] = [by_policy["verdict (stochastic)"].get(c, "") for c in table["claim"]]

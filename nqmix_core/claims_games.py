@@ -1,6 +1,8 @@
-"""Claims C1, C6, C7 and C8: decided on small exact problems and on sizes, not on SMAX win rates.
+"""Claims C1, C6 and C7: decided on small games and on sizes, not on SMAX win rates.
 
-The rules are in ``nqmix_core/claims.py``'s table; this module computes these four rows for it.
+The rules are in ``nqmix_core/claims.py``'s table; this module computes these rows for it. C8 is computed
+exactly on tabular MDPs by ``nqmix_core.theory.off_policy`` (teaching code, which the library does not
+import): ``nqmix plot`` and notebook 05 pass its row to ``claims.claims_table``.
 """
 from __future__ import annotations
 
@@ -8,11 +10,10 @@ import math
 from pathlib import Path
 
 import pandas as pd
-import torch
 from scipy import stats
 
 from nqmix_core import results
-from nqmix_core.claims_rules import FITS, SIMILAR, EXACT, BIASED, SMAC_MAPS, at_least, combine, greater, leans, not_measured
+from nqmix_core.claims_rules import FITS, SIMILAR, SMAC_MAPS, at_least, combine, greater, leans, not_measured
 from nqmix_core.results import Comparison, compare
 
 
@@ -58,7 +59,7 @@ def parameter_claim(runs_root: Path) -> dict:
     """C6 from each map's sizes, read from the sweep's manifests (``env_info``)."""
     import json
 
-    from nqmix_core.analysis import mixer_parameter_counts
+    from nqmix_core.networks.mixers import mixer_parameter_counts
 
     statement = "the NQMIX and QMIX mixers have similar parameter counts"
     sizes = {}
@@ -83,7 +84,7 @@ def parameter_claim(runs_root: Path) -> dict:
     return {"claim": "C6", "statement": statement + " (judged against QMIX's one-layer hypernetworks)",
             "verdict": combine(verdicts),
             "leans": f"ratio NQMIX/QMIX {min(one):.2f}–{max(one):.2f} (one-layer), {min(two):.2f}–{max(two):.2f} (two-layer)",
-            "evidence": evidence, "data": f"{runs_root} (manifests), nqmix_core.analysis.mixer_parameter_counts",
+            "evidence": evidence, "data": f"{runs_root} (manifests), nqmix_core.networks.mixers.mixer_parameter_counts",
             "budget": "exact counts"}
 
 
@@ -118,46 +119,3 @@ def continuous_claims(folder: Path) -> list[dict]:
            "leans": f"high-peak win rate: {leans(versus[0])}; beside it, against QMIX-cont: {leans(versus[1])}",
            "evidence": f"{versus[0].text()}; beside it: {versus[1].text()}", "data": str(folder), "budget": budget}
     return [paper, kit]
-
-
-def off_policy_bias(seeds: range = range(10), lam: float = 1.0) -> pd.DataFrame:
-    """Eq. 3 against the exact ∇J on random tabular MDPs, on-policy and with b = softmax((1−λ)θ + λθ_b)."""
-    from nqmix_core.theory import tabular as th
-
-    rows = []
-    for seed in seeds:
-        mdp = th.random_mdp(seed=seed)
-        generator = torch.Generator().manual_seed(1000 + seed)
-        theta, theta_b = (torch.randn(mdp.n_states, mdp.n_actions, generator=generator, dtype=th.DTYPE)
-                          for _ in range(2))
-        policy = th.softmax_policy(theta)
-        truth = th.exact_gradient(mdp, theta)
-        _, q_values = th.value_functions(mdp, policy)
-        row = {"seed": seed}
-        for name, behaviour in (("on-policy", policy), ("off-policy", th.softmax_policy((1 - lam) * theta + lam * theta_b))):
-            eq3 = th.policy_gradient_sum(theta, q_values, th.discounted_visitation(mdp, behaviour))
-            row[f"{name} error"] = th.relative_error(eq3, truth).item()
-            row[f"{name} cosine"] = th.cosine_similarity(eq3, truth).item()
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def off_policy_claim() -> dict:
-    """C8: exact on-policy, biased off-policy, on every random MDP."""
-    bias = off_policy_bias()
-    on, off = bias["on-policy error"], bias["off-policy error"]
-    # the paper's claim (App. A): Eq. 7 is the policy gradient with states drawn from the behaviour policy b.
-    # It holds when Eq. 3 matches ∇J off-policy too; the kit finds it exact only on-policy (b = π).
-    exact_off = off.max() < EXACT
-    verdicts = ["holds" if exact_off else "does not hold" if off.min() > BIASED else "inconclusive"]
-    return {"claim": "C8", "statement": "Eq. 3/7 with states from the behaviour policy b is the policy gradient (App. A)",
-            "verdict": combine(verdicts), "budget": "exact (float64), 10 random MDPs",
-            "leans": f"exact only on-policy; off-policy relative error {off.median():.2f} (median)",
-            # the on-policy error is float64 round-off, different on every CPU: print only which side of EXACT it is
-            "evidence": f"{len(bias)} random MDPs: relative error on-policy {'below' if on.max() < EXACT else 'above'} "
-                        f"{EXACT:g}; off-policy "
-                        f"{off.min():.2f}–{off.max():.2f}, cosine to ∇J {bias['off-policy cosine'].min():.2f}–"
-                        f"{bias['off-policy cosine'].max():.2f}",
-            "data": "computed exactly: nqmix_core.theory.tabular (float64)"}
-
-

@@ -17,9 +17,8 @@ from dataclasses import fields
 from numbers import Integral, Real
 from typing import Callable
 
-from nqmix_core.catalog import LEARNER_KINDS
+from nqmix_core.catalog import LEARNER_KINDS, MIXER_NAMES
 from nqmix_core.errors import UserError
-from nqmix_core.networks.mixers import MIXERS
 
 Rule = tuple[Callable[[object], bool], str]
 
@@ -37,7 +36,7 @@ def one_of(*choices: str) -> Rule:
 
 ALGO_RULES: dict[str, Rule] = {
     "learner": one_of(*LEARNER_KINDS),
-    "mixer": one_of(*MIXERS),
+    "mixer": one_of(*MIXER_NAMES),
     "gamma": PROBABILITY,
     "critic_lr": POSITIVE,
     "actor_lr": POSITIVE,
@@ -131,8 +130,8 @@ def algo_problems(config) -> list[str]:
         problems.append(f"buffer_size={config.buffer_size} must be at least batch_size ({config.batch_size})")
     if config.mixer_q_weights_positive and config.mixer != "nqmix":
         problems.append(f"mixer_q_weights_positive=True needs mixer='nqmix', not {config.mixer!r}")
-    learners = MIXERS[config.mixer].learners  # the mixer table says which learners train with each mixer
-    if config.learner not in learners:
+    learners = sorted(name for name, kind in LEARNER_KINDS.items() if config.mixer in kind.mixers)  # their facts
+    if config.learner in LEARNER_KINDS and config.learner not in learners:
         plural = "s" if len(learners) > 1 else ""
         problems.append(f"mixer={config.mixer!r} works only with the learner{plural} {', '.join(learners)}, "
                         f"not {config.learner!r}")

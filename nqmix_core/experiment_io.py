@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from nqmix_core.config import RunConfig
-from nqmix_core.envs.base import EnvInfo
+from nqmix_core.specs import EnvInfo
 from nqmix_core.errors import UserError
 from nqmix_core.train import Counters
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.patches
+import matplotlib.text
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 import pandas as pd
@@ -15,7 +16,8 @@ def q_tot_heatmaps(payoff: torch.Tensor, tables: dict[str, torch.Tensor],
     """The true payoff beside each method's learned Q_tot, for two-agent games.
 
     ``tables`` maps a method label to its [U, U] Q_tot; ``picks`` to the joint action it chose,
-    which is outlined in its panel. Panels fill rows of ``ncols`` (default: one row). Returns the
+    which is outlined in its panel. Panels fill rows of ``ncols`` (default: one row). Every panel
+    shares one colour scale, symmetric around 0, shown by one colour bar at the right. Returns the
     matplotlib figure.
     """
     panels = {"true payoff": payoff, **tables}
@@ -37,10 +39,30 @@ def q_tot_heatmaps(payoff: torch.Tensor, tables: dict[str, torch.Tensor],
             row, col = picks[label]
             ax.add_patch(matplotlib.patches.Rectangle((col, row), 1, 1, fill=False, lw=3, ec="black"))
     fig.tight_layout()
+    fig.subplots_adjust(right=0.87)  # room for the colour bar shared by every panel
+    top, bottom = axes[0, 0].get_position().y1, axes[-1, 0].get_position().y0
+    colour_bar = fig.colorbar(axes.flat[0].collections[0], cax=fig.add_axes([0.9, bottom, 0.018, top - bottom]))
+    colour_bar.set_label("payoff / learned Q_tot")
     return fig
 
 
-METHOD_COLOURS = {"NQMIX": "C3", "QMIX": "C0", "COMA": "C2", "NQMIX-M": "C1", "VDN": "C4"}
+METHOD_COLOURS = {"NQMIX": "C3", "QMIX": "C0", "COMA": "C2", "NQMIX-M": "C4", "VDN": "C5", "IQL": "C8",
+                  # the exploration study's NQMIX variants (notebook 06)
+                  "NQMIX (τ per batch)": "C1", "NQMIX+ε": "C6", "NQMIX+H": "C9",
+                  # continuous actions (notebook 07): a darker shade of the family's colour; IDDPG its own
+                  "NQMIX-cont": "darkred", "QMIX-cont": "navy", "IDDPG": "darkgoldenrod"}
+"""One colour per method in every figure of the kit (matplotlib's C0–C9 cycle; grey is kept for references)."""
+
+NOTEBOOK_WIDTH_INCHES = 9.0
+"""A figure up to this wide (at matplotlib's 100 dpi) is shown at its own size in a notebook; a wider one is shrunk."""
+
+
+def smallest_text_points(fig) -> float:
+    """The smallest font size, in points, of the visible text of ``fig`` as a notebook shows it: a figure
+    wider than ``NOTEBOOK_WIDTH_INCHES`` is shrunk to that width, and its text with it."""
+    fig.canvas.draw()
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+    return min(t.get_fontsize() for t in texts) * min(1.0, NOTEBOOK_WIDTH_INCHES / fig.get_figwidth())
 
 
 def t_interval(values) -> tuple[float, float, float]:
@@ -70,7 +92,8 @@ def learning_curves(runs, maps: list[str], methods: list[str],
     """
     if "partial" in runs:
         runs = runs[~runs["partial"]]
-    fig, axes = plt.subplots(len(metrics), len(maps), figsize=(4.2 * len(maps), 3.2 * len(metrics)),
+    fig, axes = plt.subplots(len(metrics), len(maps), figsize=(min(3.0 * len(maps), NOTEBOOK_WIDTH_INCHES) + 0.4,
+                                                                  2.9 * len(metrics)),
                              squeeze=False, sharey=True)
     for row, metric in enumerate(metrics):
         for ax, map_name in zip(axes[row], maps):
@@ -90,14 +113,16 @@ def learning_curves(runs, maps: list[str], methods: list[str],
             for steps in marks:
                 ax.axvline(steps, color="0.5", ls=":", lw=1.2, label=f"{steps / 1000:g}k-step budget")
             seeds = data.groupby("method")["seed"].nunique().to_dict()
-            ax.set_title(f"{map_name} ({', '.join(f'{m} {seeds.get(m, 0)}' for m in methods)} seeds)", fontsize=9)
+            ax.set_title(f"{map_name} ({', '.join(f'{m} {seeds.get(m, 0)}' for m in methods)} seeds)", fontsize=10)
             ax.set_xlabel("environment steps")
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))  # 150000 -> 150k
             ax.set_ylabel(metric.removeprefix("test_").replace("_", " "))
             ax.set_ylim(-0.02, 1.02)
     labelled = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
-    if labelled:  # one legend, in the top-right panel, for every method drawn anywhere
-        axes[0][-1].legend(list(labelled.values()), list(labelled), fontsize=8)
     fig.tight_layout()
+    if labelled:  # one legend for every panel, below them, in text as large as the axes'
+        fig.legend(list(labelled.values()), list(labelled), loc="lower center", ncol=min(len(labelled), 5),
+                   fontsize=10, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.subplots_adjust(bottom=0.1 + 0.12 / len(metrics) * (1 + (len(labelled) - 1) // 5))
     return fig

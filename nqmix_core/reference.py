@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from nqmix_core.envs.base import EnvInfo, Observation
+from nqmix_core.specs import EnvInfo, Observation
 
 N_MOVES, STOP = 4, 4
 MOVE_DIRECTIONS = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-1.0, 0.0]])

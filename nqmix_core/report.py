@@ -113,6 +113,7 @@ def write_report(root: str | Path, out: str | Path | None = None, matrix: str | 
     """Figures, tables and the claims table of the sweep in ``root``; returns the paths written. ``long``: a
     sweep folder of longer runs (``data/long_1m``) whose claims are read at each budget beside the table's."""
     from nqmix_core.plotting import learning_curves
+    from nqmix_core.theory.off_policy import off_policy_claim  # C8, computed exactly (teaching code)
 
     root = Path(root)
     runs = results.load_runs(root)  # before creating anything: a wrong folder changes nothing
@@ -131,7 +132,7 @@ def write_report(root: str | Path, out: str | Path | None = None, matrix: str | 
     hours = cpu_hours(root)
     hours.to_csv(out / "cpu_hours.csv", index=False)
     try:
-        table = claims.claims_table(root, matrix, continuous, reference)
+        table = claims.claims_table(root, matrix, continuous, reference, off_policy=off_policy_claim())
     except ValueError as error:  # a method with fewer than 2 seeds on a map a claim needs
         raise UserError(f"Figures and final_win_rates.csv are in {out}, but the claims table needs more runs "
                         f"({str(error).rstrip('.')}); sweep the paper's grid first.") from None

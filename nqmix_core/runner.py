@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from nqmix_core.episode_batch import EpisodeBatch, empty_batch, no_previous_actions
-from nqmix_core.envs.base import BatchedEnv, Observation
+from nqmix_core.envs.base import BatchedEnv
+from nqmix_core.specs import EpisodeBatch, Observation, empty_batch, no_previous_actions
 from nqmix_core.errors import UserError
 
 

@@ -247,7 +247,7 @@ def user_error(call) -> str:
     (lambda: AlgoConfig(learner="sarsa"), "learner='sarsa' must be one of actor-critic"),
     (lambda: AlgoConfig(double_q=1), "double_q=1 must be true or false"),
     (lambda: AlgoConfig(batch_size="32"), "batch_size='32' must be a whole number"),
-    (lambda: algo_config("coma", mixer="qmix"), "mixer='qmix' works only with the learners actor-critic, q-learning"),
+    (lambda: algo_config("coma", mixer="qmix"), "mixer='qmix' works only with the learners actor-critic, continuous-actor-critic, q-learning"),
     (lambda: algo_config("nqmix-cont", epsilon_start=-0.1), "epsilon_start=-0.1 must be >= 0"),
     (lambda: algo_config("nqmix", epsilon_finish=1.5), "epsilon_finish=1.5 must be in [0, 1]"),
     (lambda: algo_config("qmix", lr=1e-3), "Unknown setting(s) lr"),

@@ -19,58 +19,17 @@ actions sets ``EnvInfo.action_bounds``; then an action is a float vector of leng
 ``EnvInfo.n_actions`` per agent, ``[E, N, A]``, every component inside the bounds, and
 ``avail_actions`` is ``[E, N, A]`` with every entry True for an agent that can act and every entry
 False for one that cannot (a dead unit): a mask over agents, not over action components.
+
+The types it speaks in (``EnvInfo``, ``Observation``, ``StepResult``) live in ``nqmix_core.specs``, so that
+learners and networks can use them without importing any environment.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 
-
-@dataclass(frozen=True)
-class EnvInfo:
-    """Sizes that come from the environment. Never written back into a config."""
-
-    n_agents: int
-    """N, the number of agents the learner controls."""
-    obs_dim: int
-    """Length of one agent's observation vector."""
-    state_dim: int
-    """Length of the global state vector seen only by the mixer (centralised training)."""
-    n_actions: int
-    """|U|, the number of discrete actions per agent (for continuous tasks: the action dimension)."""
-    episode_limit: int
-    """Maximum number of steps in an episode; reaching it sets ``timed_out``."""
-    action_bounds: tuple[float, float] | None = None
-    """None for discrete actions. For continuous actions (low, high): each of the ``n_actions``
-    components of an agent's action vector lies in [low, high]."""
-
-    @property
-    def continuous(self) -> bool:
-        """True when actions are real vectors (``action_bounds`` set), False for discrete indices."""
-        return self.action_bounds is not None
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What the agents and the mixer see at one time step, for E environment copies."""
-
-    obs: torch.Tensor  # [E, N, obs_dim] float32
-    state: torch.Tensor  # [E, state_dim] float32
-    avail_actions: torch.Tensor  # [E, N, n_actions] bool; discrete: every agent has at least one True
-    # (the runner stops with a UserError when an agent of a running copy has none)
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """Outcome of one joint action in each of the E copies, plus the next observation."""
-
-    next: Observation
-    reward: torch.Tensor  # [E] float32, shared by all agents
-    terminated: torch.Tensor  # [E] bool, the task ended: do not bootstrap
-    timed_out: torch.Tensor  # [E] bool, the episode limit cut the episode: bootstrap
-    won: torch.Tensor  # [E] bool, meaningful on the step an episode ends (False elsewhere)
+from nqmix_core.specs import EnvInfo, Observation, StepResult  # the types this protocol speaks in
 
 
 class BatchedEnv(Protocol):

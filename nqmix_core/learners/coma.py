@@ -33,9 +33,8 @@ from __future__ import annotations
 import torch
 
 from nqmix_core import action_selection, diagnostics, losses
-from nqmix_core.episode_batch import EpisodeBatch
+from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 from nqmix_core.config import AlgoConfig
-from nqmix_core.envs.base import EnvInfo, Observation
 from nqmix_core.learners.common import LearnerBase, frozen_copy, hard_update, optimiser_step, rmsprop
 from nqmix_core.networks import (
     AgentNetwork,

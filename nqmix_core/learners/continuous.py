@@ -32,9 +32,8 @@ import torch
 from torch import nn
 
 from nqmix_core import action_selection, continuous_losses, losses
-from nqmix_core.episode_batch import EpisodeBatch
+from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 from nqmix_core.config import AlgoConfig
-from nqmix_core.envs.base import EnvInfo, Observation
 from nqmix_core.errors import UserError
 from nqmix_core.learners.common import LearnerBase, frozen_copy, optimiser_step, rmsprop
 from nqmix_core.networks.continuous import (

@@ -16,9 +16,8 @@ from __future__ import annotations
 import torch
 
 from nqmix_core import action_selection, diagnostics, losses
-from nqmix_core.episode_batch import EpisodeBatch
+from nqmix_core.specs import EnvInfo, EpisodeBatch
 from nqmix_core.config import AlgoConfig
-from nqmix_core.envs.base import EnvInfo
 from nqmix_core.learners.base import CriticLearner
 from nqmix_core.learners.common import frozen_copy, optimiser_step, rmsprop
 from nqmix_core.networks import Actors

@@ -23,8 +23,7 @@ import torch
 
 from nqmix_core import diagnostics
 from nqmix_core.config import AlgoConfig
-from nqmix_core.envs.base import EnvInfo, Observation
-from nqmix_core.episode_batch import EpisodeBatch
+from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from nqmix_core import action_selection, diagnostics, losses
-from nqmix_core.episode_batch import EpisodeBatch
+from nqmix_core.specs import EpisodeBatch
 from nqmix_core.learners.base import CriticLearner
 from nqmix_core.networks import sequence_inputs
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nqmix_core.envs.base import EnvInfo
+from nqmix_core.specs import EnvInfo
 
 
 def coma_critic_input_dim(info: EnvInfo) -> int:

@@ -11,11 +11,10 @@ code mixes chosen Q-values (Q_tot), state values (V_tot) and whole tables of joi
 | "nqmix"       | MLP on [Q_1..Q_n, s], 32·(A+4)−A hidden units (Sec. 4.2, App. B) | any sign    |
 | "none"        | no Q_tot: each Q_a comes back unchanged [..., N] (IDDPG, IQL)  | = 1 (own)   |
 
-``MIXERS`` is the table: each name with its constructor and the learners it trains with.
+``MIXERS`` is the table: each name with its constructor.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -97,24 +96,16 @@ class IndependentCritics(nn.Module):
         return agent_qs  # [..., N]
 
 
-@dataclass(frozen=True)
-class MixerEntry:
-    """One mixer: how to build it from (n_agents, state_dim, embed_dim, hypernet_hidden_dim), and with which learners."""
-
-    build: Callable[[int, int, int, int], nn.Module]
-    learners: tuple[str, ...]
-
-
-MIXERS: dict[str, MixerEntry] = {
-    "vdn": MixerEntry(lambda n, s, e, h: VDNMixer(), ("actor-critic", "q-learning", "continuous-actor-critic")),
-    "qmix": MixerEntry(lambda n, s, e, h: QMIXMixer(n, s, e, h, absolute=True),
-                       ("actor-critic", "q-learning", "continuous-actor-critic")),
-    "qmix-no-abs": MixerEntry(lambda n, s, e, h: QMIXMixer(n, s, e, h, absolute=False),
-                              ("actor-critic", "q-learning", "continuous-actor-critic")),
-    "nqmix": MixerEntry(lambda n, s, e, h: NQMIXMixer(n, s), ("actor-critic", "q-learning", "continuous-actor-critic")),
-    "none": MixerEntry(lambda n, s, e, h: IndependentCritics(), ("coma", "continuous-actor-critic", "q-learning")),
+MIXERS: dict[str, Callable[[int, int, int, int], nn.Module]] = {
+    "vdn": lambda n, s, e, h: VDNMixer(),
+    "qmix": lambda n, s, e, h: QMIXMixer(n, s, e, h, absolute=True),
+    "qmix-no-abs": lambda n, s, e, h: QMIXMixer(n, s, e, h, absolute=False),
+    "nqmix": lambda n, s, e, h: NQMIXMixer(n, s),
+    "none": lambda n, s, e, h: IndependentCritics(),
 }
-"""Mixer name -> entry. COMA's critic is not a mixer, so it takes "none" and builds no mixer at all."""
+"""Mixer name -> its constructor from (n_agents, state_dim, embed_dim, hypernet_hidden_dim). Which learners train
+with which mixer is a fact of the learners (``catalog.LEARNER_KINDS``); COMA's critic is not a mixer, so it takes
+"none" and builds no mixer at all."""
 
 
 def make_mixer(name: str, n_agents: int, state_dim: int, embed_dim: int = 32,
@@ -122,9 +113,37 @@ def make_mixer(name: str, n_agents: int, state_dim: int, embed_dim: int = 32,
     """Build the mixer called ``name`` (a key of ``MIXERS``)."""
     if name not in MIXERS:
         raise UserError(f"Unknown mixer {name!r}; choose one of {', '.join(MIXERS)}.")
-    return MIXERS[name].build(n_agents, state_dim, embed_dim, hypernet_hidden_dim)
+    return MIXERS[name](n_agents, state_dim, embed_dim, hypernet_hidden_dim)
 
 
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable scalars in ``module``."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def mixer_parameter_counts(n_agents: int, state_dim: int, embed_dim: int = 32,
+                           hypernet_hidden_dim: int = 64) -> dict[str, float]:
+    """Parameters of the NQMIX mixer (App. B.1) and of QMIX's mixer (pymarl's) for one map size.
+
+    | key               | meaning                                                   |
+    |-------------------|-----------------------------------------------------------|
+    | nqmix_hidden      | hidden width 32·(A+4)−A                                   |
+    | nqmix             | parameters of the MLP mixer                               |
+    | qmix              | parameters of QMIX's hypernetwork mixer (2-layer hypernets)|
+    | ratio             | nqmix / qmix                                              |
+    | qmix_one_layer    | the same with the QMIX paper's one-layer hypernetworks    |
+    | ratio_one_layer   | nqmix / qmix_one_layer                                    |
+    """
+    nqmix = count_parameters(make_mixer("nqmix", n_agents, state_dim))
+    qmix = count_parameters(make_mixer("qmix", n_agents, state_dim, embed_dim, hypernet_hidden_dim))
+    one_layer = qmix_one_layer_parameters(n_agents, state_dim, embed_dim)
+    return {"nqmix_hidden": nqmix_hidden_units(n_agents), "nqmix": nqmix, "qmix": qmix, "ratio": nqmix / qmix,
+            "qmix_one_layer": one_layer, "ratio_one_layer": nqmix / one_layer}
+
+
+def qmix_one_layer_parameters(n_agents: int, state_dim: int, embed_dim: int = 32) -> int:
+    """Parameters of QMIX's mixer as the QMIX paper builds it: one-layer hypernetworks for W_1 (S -> N·E),
+    b_1 (S -> E) and W_final (S -> E), and V(s) = Linear(S, E) -> ReLU -> Linear(E, 1)."""
+    linear = lambda n_in, n_out: n_in * n_out + n_out  # noqa: E731  (weights and biases)
+    return (linear(state_dim, n_agents * embed_dim) + 2 * linear(state_dim, embed_dim)
+            + linear(state_dim, embed_dim) + linear(embed_dim, 1))

@@ -1,7 +1,10 @@
-"""Episode batches: B whole episodes padded to T steps, in pymarl's layout [B, T, N, ...].
+"""The types shared by environments, the loop, learners and networks; they depend on no environment.
 
-Observations, states and available actions have T+1 entries (the one after the last action is
-needed for the bootstrap target); actions, rewards and flags have T.
+* ``EnvInfo``: the sizes a task gives (agents, observation, state, actions, episode limit, bounds);
+* ``Observation`` and ``StepResult``: what an environment returns (``envs/base.py``'s protocol);
+* ``EpisodeBatch``: B whole episodes padded to T steps, in pymarl's layout [B, T, N, ...].
+  Observations, states and available actions have T+1 entries (the one after the last action is
+  needed for the bootstrap target); actions, rewards and flags have T.
 """
 from __future__ import annotations
 
@@ -9,7 +12,51 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from nqmix_core.envs.base import EnvInfo
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """Sizes that come from the environment. Never written back into a config."""
+
+    n_agents: int
+    """N, the number of agents the learner controls."""
+    obs_dim: int
+    """Length of one agent's observation vector."""
+    state_dim: int
+    """Length of the global state vector seen only by the mixer (centralised training)."""
+    n_actions: int
+    """|U|, the number of discrete actions per agent (for continuous tasks: the action dimension)."""
+    episode_limit: int
+    """Maximum number of steps in an episode; reaching it sets ``timed_out``."""
+    action_bounds: tuple[float, float] | None = None
+    """None for discrete actions. For continuous actions (low, high): each of the ``n_actions``
+    components of an agent's action vector lies in [low, high]."""
+
+    @property
+    def continuous(self) -> bool:
+        """True when actions are real vectors (``action_bounds`` set), False for discrete indices."""
+        return self.action_bounds is not None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the agents and the mixer see at one time step, for E environment copies."""
+
+    obs: torch.Tensor  # [E, N, obs_dim] float32
+    state: torch.Tensor  # [E, state_dim] float32
+    avail_actions: torch.Tensor  # [E, N, n_actions] bool; discrete: every agent has at least one True
+    # (the runner stops with a UserError when an agent of a running copy has none)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Outcome of one joint action in each of the E copies, plus the next observation."""
+
+    next: Observation
+    reward: torch.Tensor  # [E] float32, shared by all agents
+    terminated: torch.Tensor  # [E] bool, the task ended: do not bootstrap
+    timed_out: torch.Tensor  # [E] bool, the episode limit cut the episode: bootstrap
+    won: torch.Tensor  # [E] bool, meaningful on the step an episode ends (False elsewhere)
+
 
 
 @dataclass
