@@ -35,8 +35,10 @@
 # sentence, and compare afterwards.
 #
 # *Editions:* in the instructor edition (the kit's `notebooks/`) each function holds a reference
-# solution between two marker comments, BEGIN SOLUTION and END SOLUTION; `nqmix student-edition --out DIR`
-# writes the student edition, where each of them is replaced by `# YOUR CODE HERE` and `return None`.
+# solution between two marker comments, BEGIN SOLUTION and END SOLUTION, and each experiment checks the
+# outcome it predicts between BEGIN ANSWER and END ANSWER; `nqmix student-edition --out DIR` writes the
+# student edition, where each function body is replaced by `# YOUR CODE HERE` and `return None` and the
+# answer checks are left out. A check also says "not yet" to a function that calls the kit's own.
 
 # %% tags=["parameters"]
 FULL_RUN = False  # True: more simulated experiments in Sec. 5 (still seconds)
@@ -94,8 +96,10 @@ print("a padded step: avail", batch.avail[3, 2, 0].tolist(), "policy", batch.pol
 #
 # <details><summary>Hint</summary>
 #
-# `torch.where(avail_next, target_policy * target_qs, torch.zeros_like(target_qs)).sum(-1)` is $V'$,
-# `[B, T, N]`; the mixer maps `[B, T, N]` and `[B, T, S]` to `[B, T]`.
+# $V'$ is a sum over the last axis (the actions) in which an unavailable action counts as zero: on a
+# padded step the policy is uniform although nothing is available, and that step must add nothing. $V'$
+# has shape `[B, T, N]`; the mixer maps it and the `[B, T, S]` state to `[B, T]`. Which factor stops the
+# bootstrap after a real termination, and which one discounts it?
 # </details>
 
 # %%
@@ -153,8 +157,10 @@ with torch.no_grad():
             counts.append((y_state > y_max + 1e-5)[b.filled > 0].float())
         above[name] = torch.cat(counts).mean().item()
         print(f"{name:6s} mixer: y above the max target on {above[name]:.0%} of the real steps")
+# BEGIN ANSWER
 assert above["qmix"] == 0.0  # a monotonic mixer keeps V' <= max Q' in order
 assert above["nqmix"] > 0.05  # a non-monotonic one does not
+# END ANSWER
 
 # %% [markdown]
 # With a monotonic mixer, $V'_a \le \max_u Q'_a$ for every agent carries over to the joint target, so
@@ -173,9 +179,10 @@ assert above["nqmix"] > 0.05  # a non-monotonic one does not
 #
 # <details><summary>Hint</summary>
 #
-# Make a fresh leaf `qs = chosen_qs.detach().requires_grad_(True)`, then
-# `torch.autograd.grad(mixer(qs, state).sum(), qs)` returns $\partial Q_{tot}/\partial Q_a$ for all
-# $(b, t, a)$ at once.
+# Differentiate with respect to a copy of the Q-values that is a leaf of a graph of its own, so that
+# nothing flows back into the critic. Ask autograd for the gradient of one scalar, the sum of $Q_{tot}$
+# over all $(b, t)$, with respect to that copy *only* (not `.backward()`, which also fills the mixer's
+# `.grad`): each $(b, t, a)$ entry of the result is $\partial Q_{tot}[b, t]/\partial Q_a[b, t]$.
 # </details>
 
 # %%
@@ -220,8 +227,10 @@ for name in ("qmix", "qmix-no-abs", "nqmix"):
     signs = sign_fn(ex.seeded_mixer(name, seed=SEED), chosen_qs, state)  # [B, T, N]
     negative[name] = (signs < 0).float().mean().item()
     print(f"{name:12s} negative signs: {negative[name]:.0%}")
+# BEGIN ANSWER
 assert negative["qmix"] == 0.0
 assert 0.05 < negative["qmix-no-abs"] < 0.95 and 0.05 < negative["nqmix"] < 0.95
+# END ANSWER
 
 # %% [markdown]
 # QMIX's slopes are never negative: that is its monotonicity constraint (Eq. 1). Without it, a fresh
@@ -241,8 +250,9 @@ assert 0.05 < negative["qmix-no-abs"] < 0.95 and 0.05 < negative["nqmix"] < 0.95
 #
 # <details><summary>Hint</summary>
 #
-# `gamma ** torch.arange(T)` is $I_t$, shape `[T]`; `.view(1, -1, 1)` lines it up with `[B, T, N]`;
-# `mask.unsqueeze(-1)` does the same for the mask. Detach `agent_qs`.
+# $I_t$ is one weight per time step, shape `[T]`: $\gamma$ to the power of the step's index. Give it and
+# the `[B, T]` mask axes of size 1 where `[B, T, N]` has axes they lack, so that they broadcast over
+# episodes and agents. $Q_a$ and the sign enter as constants: keep them out of the graph.
 # </details>
 
 # %%
@@ -296,7 +306,9 @@ for agent in range(2):
     best = int(final_policy[agent].argmax())
     print(f"agent {agent + 1} (sign {int(slope_signs[0, 0, agent]):+d}): prefers action {best}, "
           f"where Q_a = {agent_values[0, 0, agent, best]:.0f}")
+# BEGIN ANSWER
 assert final_policy[0].argmax() == 2 and final_policy[1].argmax() == 1 and final_policy.max(-1).values.min() > 0.9
+# END ANSWER
 
 # %% [markdown]
 # Agent 2 learns to *lower* its own $Q_a$: with a negative slope, that raises $Q_{tot}$. This is all the
@@ -312,8 +324,9 @@ assert final_policy[0].argmax() == 2 and final_policy[1].argmax() == 1 and final
 #
 # <details><summary>Hint</summary>
 #
-# For agent $a$ index the table with every other agent's taken action and a full slice `:` on axis
-# $1 + a$: that is $Q(s, (\mathbf u^{-a}, \cdot))$, shape `[B, U]`. Weight it by `policy[:, a]`.
+# Axis 0 of the table is the episode and axis $1 + a$ is agent $a$'s action. Fix every other agent's
+# axis at the action it took and leave agent $a$'s axis whole: that is the row
+# $Q(s, (\mathbf u^{-a}, \cdot))$ of $U$ values per episode. Its average under agent $a$'s own policy is $b_a$.
 # </details>
 
 # %%
@@ -367,7 +380,9 @@ print("agent 1's advantage A^1:\n" + table.to_string(float_format="{:+.2f}".form
 expected = table.mean(axis=1)  # under agent 2's uniform policy
 print("\nexpected advantage for agent 1 (agent 2 uniform):",
       ", ".join(f"{c} {v:+.2f}" for c, v in zip("ABC", expected)))
+# BEGIN ANSWER
 assert expected.iloc[0] < 0 < expected.iloc[1]
+# END ANSWER
 
 # %% [markdown]
 # Against a partner who plays A, A earns a large positive advantage (+13.33); against B or C it earns
@@ -390,8 +405,9 @@ assert expected.iloc[0] < 0 < expected.iloc[1]
 #
 # <details><summary>Hint</summary>
 #
-# `stats.t.ppf(0.975, nu)` is the quantile. Two methods that both stay at 0% are not "tied": nothing
-# was learned, so the data say nothing about which is better.
+# With 2 to 6 seeds the normal quantile 1.96 is too small: the quantile comes from Student's $t$
+# distribution with $\nu$ degrees of freedom (`scipy.stats.t` has its inverse CDF). Two methods that both
+# stay at 0% are not "tied": nothing was learned, so the data say nothing about which is better.
 # </details>
 
 # %%
@@ -452,10 +468,12 @@ for scenario, (mean_x, mean_y) in {"difference 0.15": (0.60, 0.45), "no differen
                      **{v: verdicts.count(v) / N_TRIALS for v in ("X better", "Y better", "tied", "unclear")}})
 power = pd.DataFrame(rows).set_index(["scenario", "seeds"])
 print(power.round(2).to_string())
+# BEGIN ANSWER
 found = power.loc["difference 0.15", "X better"]
 tied = power.loc["no difference", "tied"]
 assert found[3] < 0.5 < found[20] and (power.loc["difference 0.15", "Y better"] < 0.05).all()
 assert tied[3] < 0.05 and tied[20] > 0.3
+# END ANSWER
 
 # %% [markdown]
 # With 3 seeds the rule finds a real difference of 0.15 in only a minority of experiments; declaring

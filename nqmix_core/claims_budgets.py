@@ -70,11 +70,16 @@ def budget_claims(long_root: str | Path, reference_root: str | Path | None = Non
                   budgets: tuple[int, ...] = BUDGETS) -> pd.DataFrame:
     """One row per (claim, budget): claim, budget, verdict, leans, evidence, reward scale, data."""
     long_root = Path(long_root)
-    runs = results.load_runs(long_root)
-    scales = sorted(set(runs["reward_scale"]))
+    if (long_root / "grid.yaml").is_file() and not any(long_root.glob("*/*/seed*/progress.csv")):
+        runs = None  # a grid that has not finished a run yet: every budget is pending, not an error
+    else:
+        runs = results.load_runs(long_root)
+    scales = sorted(set(runs["reward_scale"])) if runs is not None else []
     rows = []
     for steps in budgets:
-        for r in rows_at(runs, steps, str(long_root), reference_root):
+        waiting = [{**not_measured(c, "", "pending: no run of the grid is in yet"), "verdict": "pending"}
+                   for c in ("C2", "C3", "R")]
+        for r in (rows_at(runs, steps, str(long_root), reference_root) if runs is not None else waiting):
             rows.append({"claim": r["claim"], "at": budget_label(steps), "verdict": r["verdict"],
                          "leans": r["leans"], "evidence": r["evidence"],
                          "reward scale": ", ".join(f"{s:g}" for s in scales), "data": str(long_root)})

@@ -11,6 +11,8 @@
     nqmix plot      the paper's Figure 2 and 3 equivalents and the claims table from a sweep's folder
     nqmix student-edition --out DIR
                     the notebooks for students: no outputs, no solutions (``nqmix_core.student_edition``)
+    nqmix slides --out DIR
+                    one reveal.js deck per class meeting, from the notebooks (``nqmix_core.slides``)
 
 Mistakes in the input print one sentence and exit with status 2; no traceback.
 """
@@ -113,6 +115,14 @@ def student_edition(args: argparse.Namespace) -> None:
           f"`jupyter lab {args.out}`.")
 
 
+def slides(args: argparse.Namespace) -> None:
+    from nqmix_core.slides import write_slides
+
+    written = write_slides(args.out)
+    print(f"Slides: {len(written)} reveal.js decks in {args.out}; open one in a browser (it loads reveal.js "
+          f"from a CDN).")
+
+
 def _warn_in_one_line(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"nqmix: warning: {message}", file=sys.stderr)
 
@@ -196,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("--out", required=True, help="a new or empty folder for the student edition")
     e.set_defaults(run=student_edition)
+
+    d = commands.add_parser("slides", help="one reveal.js deck per notebook, from the notebooks' slide structure",
+                            description=__import__("nqmix_core.slides").slides.__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--out", required=True, help="a new or empty folder for the decks")
+    d.set_defaults(run=slides)
     return parser
 
 

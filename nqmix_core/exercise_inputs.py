@@ -1,10 +1,17 @@
 """The lab's inputs and references (notebook 08): random batches in the kit's layout, seeded mixers, and
-each exercise's reference solution built from the kit's own functions. ``exercises`` compares with them.
+each exercise's reference solution built from the kit's own functions. ``exercises`` compares with them,
+and runs the student's function under a ``DelegationGuard``, so that calling the kit's own implementation
+is no way to pass.
 """
 from __future__ import annotations
 
+import functools
+import importlib
+import math
+import sys
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -76,27 +83,34 @@ def reference_actor_objective(policy, agent_qs, sign, mask, gamma):
     return losses.actor_loss(policy, agent_qs, sign, discount, mask)[0]
 
 
-def counterfactual_qs(joint_q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+def counterfactual_qs(joint_q: torch.Tensor, actions: torch.Tensor, shift: int = 0) -> torch.Tensor:
     """Q(s, (u^{-a}, u')) for every agent a and own action u': joint_q [B, U, ..., U] (N action axes),
-    actions [B, N] -> [B, N, U], the layout of COMA's centralised critic."""
+    actions [B, N] -> [B, N, U], the layout of COMA's centralised critic. ``shift`` ≠ 0 is a mistake the
+    lab recognises: the action that runs over u' is agent (a + shift) mod N's instead of a's own."""
     n_episodes, n_agents = actions.shape
     n_actions = joint_q.shape[-1]
     rows = []
     for a in range(n_agents):
         joint = actions[:, None, :].repeat(1, n_actions, 1)  # [B, U, N]: the joint action taken ...
-        joint[:, :, a] = torch.arange(n_actions)  # ... with agent a's own action replaced by u'
+        joint[:, :, (a + shift) % n_agents] = torch.arange(n_actions)  # ... with agent a's own action set to u'
         rows.append(joint_q[(torch.arange(n_episodes)[:, None], *joint.unbind(-1))])  # [B, U]
     return torch.stack(rows, dim=1)  # [B, N, U]
 
 
-def reference_counterfactual_baseline(policy, joint_q, actions):
-    return losses.counterfactual_baseline(policy, counterfactual_qs(joint_q, actions))  # [B, N]
+def reference_counterfactual_baseline(policy, joint_q, actions, shift: int = 0):
+    return losses.counterfactual_baseline(policy, counterfactual_qs(joint_q, actions, shift))  # [B, N]
 
 
 def reference_welch_verdict(x, y):
     final = pd.DataFrame({"map": "m", "method": ["X"] * len(x) + ["Y"] * len(y), "final": [*x, *y]})
     comparison = results.compare(final, "m", "X", "Y")
     return float(comparison.low), float(comparison.high), comparison.outcome
+
+
+def normal_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """The mistake of using z = 1.96 instead of Welch's t quantile: mean(x) − mean(y) ± 1.96·se."""
+    diff, se = x.mean() - y.mean(), math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
+    return float(diff - 1.959964 * se), float(diff + 1.959964 * se)
 
 
 REFERENCES = {"state_value_target": reference_state_value_target, "mixer_sign": losses.mixer_gradient_sign,
@@ -130,3 +144,56 @@ def diagnose(got: torch.Tensor, near_misses: list[tuple[str, torch.Tensor]], hin
     is True, if given), else the general hint."""
     where = torch.ones(got.shape, dtype=torch.bool) if where is None else where
     return next((h for h, value in near_misses if close(got[where], value[where])), hint)
+
+
+# --- the student's own code: no call of the kit's implementation -------------------------------------------------
+
+def kit_function(dotted: str):
+    """``"losses.state_values"``, ``"nqmix_core.losses.state_values"`` or ``"results.Comparison.outcome"`` -> the
+    function (or class, or property) of ``nqmix_core`` that the path names."""
+    parts = dotted.removeprefix("nqmix_core.").split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # the longest importable module first: "networks.mixers.X"
+        try:
+            found = importlib.import_module("nqmix_core." + ".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            found = getattr(found, attr)
+        return found
+    raise ValueError(f"{dotted!r} names no function of nqmix_core; write FORBIDDEN entries as 'module.function'.")
+
+
+def _code(fn):
+    """The code object that runs when ``fn`` is called (properties, partials and wrappers unwrapped; for a
+    class, the first of ``__init__``, ``forward``, ``__call__`` that the class itself defines)."""
+    if isinstance(fn, type):
+        fn = next((fn.__dict__[k] for k in ("__init__", "forward", "__call__") if k in fn.__dict__), None)
+    fn = fn.fget if isinstance(fn, property) else fn
+    fn = fn.func if isinstance(fn, functools.partial) else fn
+    return getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
+
+
+class DelegationGuard:
+    """Records a call of any of the kit's ``functions`` ({label: function}) made while a guarded student
+    function runs, by whatever name the student reached it (``losses.x``, an imported alias, a helper, the
+    exercise's entry in ``REFERENCES``): the profiler sees the function's code object itself."""
+
+    def __init__(self, functions: dict):
+        self.labels = {code: label for label, fn in functions.items() if (code := _code(fn)) is not None}
+        self.called: str | None = None  # the first forbidden function the student's code called
+
+    def _profile(self, frame, event, arg) -> None:
+        if event == "call" and self.called is None and frame.f_code in self.labels:
+            self.called = self.labels[frame.f_code]
+
+    def wrap(self, fn):
+        """``fn`` with the guard on while it runs (and only then: the check's own reference calls are free)."""
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            previous = sys.getprofile()
+            sys.setprofile(self._profile)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                sys.setprofile(previous)
+        return guarded

@@ -8,7 +8,15 @@ with the kit's own implementation on random inputs and prints "pass" or "not yet
 The random inputs follow the kit's conventions (axis order [B, T, N, U]; ``filled`` mask [B, T]; padded
 steps after an episode's end, where no action is available and the masked softmax is uniform). A check
 never raises: a blank body (returning None), a wrong shape or an exception in the student's code is a
-"not yet" with a hint, so a notebook of blanks still runs from top to bottom.
+"not yet" with a hint, so a notebook of blanks still runs from top to bottom. A function that calls the
+kit's own implementation (anything ``FORBIDDEN`` names for its exercise, and the exercise's entry in
+``REFERENCES``) is a "not yet" too: ``verdict`` runs it under a ``DelegationGuard``.
+
+Each module of checks (this one for the lab, ``exercises_theory``/``_training``/``_evidence`` for notebooks
+01–07) holds three dicts keyed by exercise name: ``CHECKS`` (name -> check(fn) returning None or a hint),
+``REFERENCES`` (name -> the kit's implementation with the exercise's signature) and ``FORBIDDEN`` (name ->
+the kit functions a student's answer may not call, as paths below ``nqmix_core``: ``"losses.td_targets"``,
+``"results.Comparison.outcome"``). Hints name the mistake or the idea, never a line of the solution.
 
 | exercise                  | the kit's reference                                            | paper           |
 |---------------------------|----------------------------------------------------------------|-----------------|
@@ -29,9 +37,12 @@ from nqmix_core.exercise_inputs import (  # noqa: F401  (the notebook reaches th
     BLANK,
     GAMMA,
     REFERENCES,
+    DelegationGuard,
     LabBatch,
     counterfactual_qs,
+    kit_function,
     lab_batch,
+    normal_interval,
     reference_actor_objective,
     reference_counterfactual_baseline,
     reference_state_value_target,
@@ -57,8 +68,10 @@ def _check_state_value_target(fn) -> str | None:
     greedy = losses.greedy_next_values(b.next_qs, None, b.next_avail)  # [B, T, N]
     return _diagnose(got, [  # on the real steps: what a mistake does to the padding varies
         ("count only the available actions: at a padded step nothing is available and π' is uniform there, "
-         "so V'_a must be 0 (torch.where(avail_next, π'·Q', 0))",
+         "so V'_a must be 0 there; an unavailable action adds nothing to V'_a",
          reference_state_value_target(*args[:2], everything, *args[3:], mixer, GAMMA)),
+        ("discount the bootstrap: the next state's value V'_tot is multiplied by γ before it is added to r",
+         reference_state_value_target(*args, mixer, 1.0)),
         ("no bootstrap after a real termination: multiply γ·V'_tot by (1 − terminated)",
          reference_state_value_target(*args[:4], torch.zeros_like(b.terminated), args[5], mixer, GAMMA)),
         ("V'_a is the expectation Σ_u π'_a(u)·Q'_a(u) under the target policy, not max_u Q'_a(u)",
@@ -77,17 +90,17 @@ def _check_mixer_sign(fn) -> str | None:
         if isinstance(result, torch.Tensor) and result.requires_grad:
             return "return a constant: .detach() the signs, the actor loss must not backpropagate through them"
         if any(p.grad is not None for p in mixer.parameters()):
-            return ("a gradient landed on the mixer's weights: take torch.autograd.grad(q_tot.sum(), qs) "
-                    "with respect to the Q-values only, instead of calling .backward()")
+            return ("a gradient landed on the mixer's weights: ask autograd for the gradient with respect to "
+                    "the Q-values only, instead of calling .backward() on Q_tot")
         got, hint = _tensor(result, want.shape)
         if hint:
             return hint
         if not _close(got, want):
             if _close(got.sign(), want):
-                return "return torch.sign(∂Q_tot/∂Q_a) (−1, 0 or +1), not the derivative itself"
+                return "return the sign of ∂Q_tot/∂Q_a (−1, 0 or +1), not the derivative itself"
             return _diagnose(got, [("the sign is flipped: +1 where raising Q_a raises Q_tot", -want)],
                              f"with the {name!r} mixer some signs differ: differentiate Q_tot = mixer(Q, s) with "
-                             f"respect to each Q_a at the sampled Q-values (one backward pass of Q_tot.sum())")
+                             f"respect to each Q_a at the sampled Q-values (one backward pass of the sum of Q_tot over b, t)")
     return None
 
 
@@ -111,7 +124,7 @@ def _check_actor_objective(fn) -> str | None:
         return _diagnose(got, [
             ("this is a loss to minimise: minus the objective", -want), (masking, unmasked),
             (masking, unmasked * ones_t.sum() / b.filled.sum()),  # divided by Σ mask
-            ("weight step t by I_t = γ^t (γ**torch.arange(T))",
+            ("weight step t by I_t = γ^t (Alg. 1 lines 5 and 15): step 0 by 1, step 1 by γ, ...",
              reference_actor_objective(b.policy, b.agent_qs, sign, b.filled, 1.0)),
             ("multiply each agent's term by its sign(∂Q_tot/∂Q_a)",
              reference_actor_objective(b.policy, b.agent_qs, torch.ones_like(sign), b.filled, GAMMA)),
@@ -121,7 +134,7 @@ def _check_actor_objective(fn) -> str | None:
         return "no gradient reaches π: build the loss from the policy tensor itself, without .detach() on it"
     grads = torch.autograd.grad(result, mine, allow_unused=True)
     if grads[1] is not None and grads[1].abs().max() > 0:
-        return "the actor step must not move the critic: use agent_qs.detach() inside the objective"
+        return "the actor step must not move the critic: Q_a is a constant in the objective, cut it from the graph"
     if grads[0] is None or not _close(grads[0], want_grad):
         return "the value is right but its gradient with respect to π is not: let π enter only through Σ_u π·Q"
     return None
@@ -140,9 +153,12 @@ def _check_counterfactual_baseline(fn) -> str | None:
     if hint or _close(got, want):
         return hint
     taken = joint_q[(torch.arange(n_episodes), *actions.unbind(-1))]  # [B]
+    wrong_axis = ("a wrong axis: for agent a it is a's own action, axis 1 + a of joint_q (axis 0 is the "
+                  "episode), that runs over u'; the other agents keep the actions they took")
     return _diagnose(got, [
         ("the baseline averages over agent a's own action u' (weights π_a(u')); Q(s, u) of the joint action "
          "taken is the first term of the advantage, Eq. 6", taken[:, None].expand(-1, n_agents)),
+        *[(wrong_axis, reference_counterfactual_baseline(policy, joint_q, actions, shift)) for shift in (1, -1)],
     ], "for agent a keep the other agents' actions u^{-a} as taken, let a's own action run over u', and weight "
        "Q(s, (u^{-a}, u')) by π_a(u'|τ^a)")
 
@@ -166,6 +182,10 @@ def _check_welch_verdict(fn) -> str | None:
             return "return a tuple (low, high, verdict), e.g. (0.12, 0.48, 'X better')"
         shown = f"X = {np.round(x, 2).tolist()}, Y = {np.round(y, 2).tolist()}"
         if not np.allclose([float(result[0]), float(result[1])], [low, high], rtol=1e-6, atol=1e-9):
+            if np.allclose([float(result[0]), float(result[1])], normal_interval(x, y), rtol=1e-3, atol=1e-6):
+                return (f"for {shown} your interval uses the normal quantile z ≈ 1.96; with so few seeds the "
+                        f"interval needs Student's t quantile t_0.975(ν) with Welch's ν degrees of freedom, "
+                        f"which is wider")
             return (f"for {shown} the interval should be [{low:+.4f}, {high:+.4f}], yours is "
                     f"[{float(result[0]):+.4f}, {float(result[1]):+.4f}]: difference of means ± "
                     f"t_0.975(ν)·√(s²_X/n_X + s²_Y/n_Y) with sample variances (ddof=1) and Welch's ν; if neither "
@@ -178,20 +198,44 @@ def _check_welch_verdict(fn) -> str | None:
     return None
 
 
+FORBIDDEN = {"state_value_target": ["losses.state_values", "losses.td_targets"],
+             "mixer_sign": ["losses.mixer_gradient_sign", "losses.mixer_gradient"],
+             "actor_objective": ["losses.actor_loss", "losses.discount_weights"],
+             "counterfactual_baseline": ["losses.counterfactual_baseline", "losses.counterfactual_advantage",
+                                         "exercise_inputs.counterfactual_qs"],
+             "welch_verdict": ["results.compare", "results.Comparison.outcome"]}
+"""Exercise name -> the kit functions a student's answer may not call (paths below ``nqmix_core``)."""
+
 CHECKS = {"state_value_target": _check_state_value_target, "mixer_sign": _check_mixer_sign,
           "actor_objective": _check_actor_objective, "counterfactual_baseline": _check_counterfactual_baseline,
           "welch_verdict": _check_welch_verdict,
           # the exercises of notebooks 01–07, one module per part of the course
           **exercises_theory.CHECKS, **exercises_training.CHECKS, **exercises_evidence.CHECKS}
 REFERENCES.update({**exercises_theory.REFERENCES, **exercises_training.REFERENCES, **exercises_evidence.REFERENCES})
+for _module in (exercises_theory, exercises_training, exercises_evidence):
+    FORBIDDEN.update(getattr(_module, "FORBIDDEN", {}))
+
+
+def delegation_guard(name: str) -> DelegationGuard:
+    """The guard of exercise ``name``: the kit functions ``FORBIDDEN`` names, and the exercise's reference."""
+    functions = {dotted.removeprefix("nqmix_core."): kit_function(dotted) for dotted in FORBIDDEN.get(name, [])}
+    if name in REFERENCES:
+        reference = REFERENCES[name]
+        module = getattr(reference, "__module__", "") or ""
+        label = f"{module.removeprefix('nqmix_core.')}.{getattr(reference, '__qualname__', name)}"
+        functions.setdefault(label, reference)
+    return DelegationGuard(functions)
 
 
 def verdict(name: str, fn) -> str:
     """"pass" or "not yet: <hint>" for the student's ``fn`` on exercise ``name``; never raises."""
+    guard = delegation_guard(name)
     try:
-        hint = CHECKS[name](fn)
+        hint = CHECKS[name](guard.wrap(fn))
     except Exception as error:  # noqa: BLE001 -- the student's code raised: a "not yet", never a crash
         hint = f"your function raised {type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+    if guard.called is not None:  # whatever the check made of it: the kit's answer is not the student's
+        hint = f"write it yourself, without calling nqmix_core's {guard.called}"
     return "pass" if hint is None else f"not yet: {hint}"
 
 

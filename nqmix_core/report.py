@@ -90,8 +90,8 @@ def long_grid(long: Path, out: Path, reference: str | Path | None, scripts: dict
     from nqmix_core.plotting import learning_curves
 
     by_budget = budget_claims(long, reference)
-    runs = results.load_runs(long)
-    reached = [b for b in BUDGETS if (~results.at_budget(runs, b)["partial"]).any()]
+    runs = results.load_runs(long) if any(long.glob("*/*/seed*/progress.csv")) else None
+    reached = [b for b in BUDGETS if runs is not None and (~results.at_budget(runs, b)["partial"]).any()]
     if reached:  # the curves of the runs complete at the longest budget any run has reached
         cut = results.at_budget(runs, reached[-1])
         fig = learning_curves(cut, ["2s3z", "3s5z"], ["NQMIX", "QMIX", "COMA"], references=scripts,

@@ -8,7 +8,14 @@ guide (``notebooks/README.md``) in which
 * every ``<details><summary>Solution</summary> … </details>`` block is removed from the Markdown cells,
 * every region of a code cell from a ``# BEGIN SOLUTION`` line to its ``# END SOLUTION`` line becomes
   ``# YOUR CODE HERE`` and ``return None`` at the same indentation, so a lab's check cell reports
-  "not yet" instead of failing (notebook 08).
+  "not yet" instead of failing (notebook 08),
+* every region from a ``# BEGIN ANSWER`` line to its ``# END ANSWER`` line (the ``assert``s that check
+  what an exercise or a "predict before you run" prompt should find) is left out,
+* the test markers are left out: ``# NBVAL_…`` comment lines and ``nbval-…`` cell tags,
+
+and the teaching guide is written without its instructor-only sections, the parts between
+``<!-- BEGIN INSTRUCTOR ONLY -->`` and ``<!-- END INSTRUCTOR ONLY -->`` (what each notebook asserts
+answers the notebooks' predictions).
 
 The notebooks are found next to the package (the repository root is ``nqmix_core``'s parent), so the
 command works from any folder. Nothing is written unless every notebook converts; the output folder
@@ -17,7 +24,6 @@ must be new or empty.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -30,11 +36,42 @@ GUIDE = "README.md"
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 SOLUTION_REGION = re.compile(rf"^([ \t]*){BEGIN}[^\n]*\n.*?^[ \t]*{END}[^\n]*(?:\n|\Z)", re.M | re.S)
 SOLUTION_DETAILS = re.compile(r"<details>\s*<summary>\s*Solution\s*</summary>.*?</details>[ \t]*\n?", re.S)
+ANSWER_BEGIN, ANSWER_END = "# BEGIN ANSWER", "# END ANSWER"
+ANSWER_REGION = re.compile(rf"^[ \t]*{ANSWER_BEGIN}[^\n]*\n.*?^[ \t]*{ANSWER_END}[^\n]*(?:\n|\Z)", re.M | re.S)
+TEST_MARKER = re.compile(r"^[ \t]*# *NBVAL_\w*[^\n]*(?:\n|\Z)", re.M)
+INSTRUCTOR_BEGIN, INSTRUCTOR_END = "<!-- BEGIN INSTRUCTOR ONLY -->", "<!-- END INSTRUCTOR ONLY -->"
+INSTRUCTOR_ONLY = re.compile(rf"{INSTRUCTOR_BEGIN}.*?{INSTRUCTOR_END}[ \t]*\n?", re.S)
 
 
 def blank_solutions(source: str) -> str:
     """Replace each ``# BEGIN SOLUTION`` … ``# END SOLUTION`` region by a blank body returning None."""
     return SOLUTION_REGION.sub(lambda m: f"{m[1]}# YOUR CODE HERE\n{m[1]}return None\n", source)
+
+
+def remove_answers(source: str) -> str:
+    """Leave out each ``# BEGIN ANSWER`` … ``# END ANSWER`` region, marker lines included."""
+    return ANSWER_REGION.sub("", source)
+
+
+def remove_test_markers(source: str) -> str:
+    """Leave out the ``# NBVAL_CHECK_OUTPUT``-style lines: they tell the tests, not the reader, something."""
+    return TEST_MARKER.sub("", source)
+
+
+def student_guide(markdown: str) -> str:
+    """The teaching guide without its instructor-only sections (``INSTRUCTOR_BEGIN`` … ``INSTRUCTOR_END``)."""
+    if markdown.count(INSTRUCTOR_BEGIN) != markdown.count(INSTRUCTOR_END):
+        raise UserError(f"{GUIDE} has '{INSTRUCTOR_BEGIN}' and '{INSTRUCTOR_END}' lines that do not pair up; "
+                        f"close every instructor-only section and run the command again.")
+    return re.sub(r"\n{3,}", "\n\n", INSTRUCTOR_ONLY.sub("", markdown))
+
+
+def check_markers(source: str, name: str) -> None:
+    """One-sentence UserError unless every solution and answer region of a code cell is closed."""
+    for begin, end in ((BEGIN, END), (ANSWER_BEGIN, ANSWER_END)):
+        if source.count(begin) != source.count(end):
+            raise UserError(f"{name} has a code cell whose '{begin}' and '{end}' lines do not pair up; "
+                            f"close every such region in the instructor notebook and run the command again.")
 
 
 def remove_solution_details(markdown: str) -> str:
@@ -48,11 +85,12 @@ def student_notebook(notebook: nbformat.NotebookNode, name: str) -> nbformat.Not
     notebook = nbformat.from_dict(notebook)  # a deep copy
     notebook.metadata.pop("widgets", None)  # the saved state of output widgets, gone with the outputs
     for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if any(tag.lower().startswith("nbval") for tag in tags):
+            cell.metadata["tags"] = [tag for tag in tags if not tag.lower().startswith("nbval")]
         if cell.cell_type == "code":
-            if cell.source.count(BEGIN) != cell.source.count(END):
-                raise UserError(f"{name} has a code cell whose '{BEGIN}' and '{END}' lines do not pair up; "
-                                f"close every solution region in the instructor notebook and run the command again.")
-            cell.source = blank_solutions(cell.source)
+            check_markers(cell.source, name)
+            cell.source = remove_test_markers(remove_answers(blank_solutions(cell.source)))
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)  # timing metadata some front ends store
         elif cell.cell_type == "markdown":
@@ -61,16 +99,16 @@ def student_notebook(notebook: nbformat.NotebookNode, name: str) -> nbformat.Not
     return notebook
 
 
-def check_out_folder(out: Path) -> None:
+def check_out_folder(out: Path, what: str = "the student edition") -> None:
     """One-sentence UserError unless ``out`` is a new or empty folder outside the instructor notebooks."""
     if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file; give --out a new or empty folder for the student edition.")
+        raise UserError(f"{out} is a file; give --out a new or empty folder for {what}.")
     if out.is_dir() and any(out.iterdir()):
         raise UserError(f"The folder {out} is not empty; give --out a new or empty folder, so that nothing "
                         f"in it is overwritten.")
     if out.resolve() == NOTEBOOK_DIR or NOTEBOOK_DIR in out.resolve().parents:
         raise UserError(f"{out} is inside the instructor notebooks ({NOTEBOOK_DIR}); give --out a folder "
-                        f"outside it, so the two editions stay apart.")
+                        f"outside it, so that {what} and the notebooks stay apart.")
 
 
 def write_student_edition(out: str | Path) -> list[Path]:
@@ -87,6 +125,8 @@ def write_student_edition(out: str | Path) -> list[Path]:
         raise UserError(f"No notebooks/0*.ipynb found in {NOTEBOOK_DIR}; run the command from a full checkout "
                         f"of the kit (pip install -e .).")
     editions = {path.name: student_notebook(nbformat.read(path, as_version=4), path.name) for path in sources}
+    guide = NOTEBOOK_DIR / GUIDE
+    guide_text = student_guide(guide.read_text(encoding="utf-8")) if guide.is_file() else None
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -96,6 +136,7 @@ def write_student_edition(out: str | Path) -> list[Path]:
     for name, notebook in editions.items():
         nbformat.write(notebook, out / name)
         written.append(out / name)
-    if (NOTEBOOK_DIR / GUIDE).is_file():
-        written.append(Path(shutil.copy2(NOTEBOOK_DIR / GUIDE, out / GUIDE)))
+    if guide_text is not None:
+        (out / GUIDE).write_text(guide_text, encoding="utf-8")
+        written.append(out / GUIDE)
     return written

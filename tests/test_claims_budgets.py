@@ -81,3 +81,14 @@ def test_the_claims_table_gains_one_column_per_budget(tmp_path):
     assert columns == ["verdict at 300k (long grid)", "verdict at 1M (long grid)"]
     assert set(table.set_index("claim").loc[["C4", "C5", "C6"], columns[0]]) == {"not in the long grid"}
     assert "## The SMAX claims at two budgets" in (tmp_path / "out" / "claims.md").read_text()
+
+
+def test_a_grid_with_no_run_in_yet_is_pending_and_a_wrong_folder_is_an_error(tmp_path):
+    from nqmix_core.errors import UserError
+
+    (tmp_path / "grid").mkdir()
+    (tmp_path / "grid" / "grid.yaml").write_text("grids: []\n")
+    table = claims_budgets.budget_claims(tmp_path / "grid")
+    assert set(table["verdict"]) == {"pending"} and len(table) == 6
+    with pytest.raises(UserError):
+        claims_budgets.budget_claims(tmp_path / "typo")
