@@ -16,11 +16,19 @@
 # %% [markdown]
 # # 04 · Training NQMIX on a StarCraft-like battle (SMAX 3m)
 #
-# **Goal.** Train NQMIX on the paper's simple map, read its learning curve the way the paper does
-# (and tell evaluation noise from a policy that changes), and look at a battle before and after
-# training so that "test win rate" means something concrete: does the trained team focus its fire?
-# Paper: Sec. 5 (experimental setup). Time: about three minutes in quick mode (20–50 s of it
-# compiling the simulator).
+# **Learning goals.** After this notebook you can
+# 1. train NQMIX on SMAX 3m under the paper's evaluation protocol (scaled down) and say what a test win
+#    rate counts;
+# 2. read a learning curve with its binomial error bars and reference lines, and tell evaluation noise
+#    from a policy that changes;
+# 3. write the Wilson interval of a win rate yourself (exercise 1);
+# 4. watch the same battle before and after training, and check whether the team focuses its fire;
+# 5. say how SMAX differs from the paper's SMAC.
+#
+# **Prerequisites.** Notebook 03 (NQMIX's networks and one update of Alg. 1); a binomial proportion and
+# its standard error.
+#
+# **Class time.** 50 minutes. **Paper.** Sec. 5 (experimental setup).
 #
 # **The task.** `3m`: three Marines (ours) against three Marines (the enemy). Each of our agents
 # sees only what is near it; at every step it either moves (4 directions), stops, or shoots one
@@ -46,7 +54,7 @@
 # SMAX's own units (at most 2).
 
 # %% tags=["parameters"]
-FULL_RUN = False  # True: the paper's budget and protocol (2M steps; hours even on a GPU)
+FULL_RUN = False  # True: the paper's budget and protocol (2M steps; meant for a GPU)
 SEED = 0
 ENV = "smax:3m"
 T_MAX = 15_000  # environment steps of training
@@ -59,6 +67,7 @@ if FULL_RUN:  # the paper's protocol: 32 + 32 test episodes every 5,000 steps, 2
     T_MAX, TEST_INTERVAL, TEST_EPISODES, DEVICE = 2_000_000, 5_000, 32, "auto"
 
 import dataclasses
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -68,12 +77,16 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
+import nqmix_core
+from nqmix_core import exercises as ex
 from nqmix_core.devices import resolve_device
 from nqmix_core.config import RunConfig, algo_config
 from nqmix_core.episode_view import draw_battles, focus_fire, record_episode
 from nqmix_core.evaluation_noise import consecutive_changes, largest_fall
 from nqmix_core.experiment import train_run
 from nqmix_core.experiment_io import load_checkpoint
+from nqmix_core.plotting import METHOD_COLOURS
+from nqmix_core.reference import strongest_scripts, wilson_interval
 from nqmix_core.registry import make_env, make_learner
 
 torch.set_num_threads(1)  # tiny networks: one thread is fastest, and CI runs two notebooks at once
@@ -81,6 +94,9 @@ device = resolve_device(DEVICE)
 config = RunConfig(algo="nqmix", env=ENV, seed=SEED, t_max=T_MAX, device=str(device),
                    test_interval=TEST_INTERVAL, test_episodes=TEST_EPISODES,
                    checkpoint_interval=T_MAX, tensorboard=False, progress=False)
+# the repository's data folder: above the notebook, or (for a copy elsewhere) above nqmix_core
+candidates = [Path.cwd(), *Path.cwd().parents, Path(nqmix_core.__file__).resolve().parents[1]]
+data = next(p for p in candidates if (p / "data" / "reference").is_dir()) / "data"
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -151,15 +167,34 @@ curve = pd.DataFrame(rows)[["t_env", "updates", "test_greedy_win_rate", "test_st
                             "test_greedy_return"]]
 curve
 
+# %% [markdown]
+# Each point below carries its **95% Wilson interval**: the win rates that $k$ wins in $n$ = `TEST_EPISODES`
+# battles do not rule out (exercise 1 derives it). Two reference lines give the scale: a uniformly random
+# team, and the strongest of the kit's scripted teams with its own Wilson interval (the band), both
+# measured by `nqmix reference` (`data/reference`).
+
 # %%
-fig, ax = plt.subplots(figsize=(6, 3.2))
-ax.plot(curve["t_env"], curve["test_greedy_win_rate"], "o-", label="greedy")
-ax.plot(curve["t_env"], curve["test_stochastic_win_rate"], "s--", label="stochastic")
+script = strongest_scripts(data / "reference")[ENV.partition(":")[2]]
+random_rate = pd.read_csv(data / "reference" / f"smax-{ENV.partition(':')[2]}" / "reference.csv").set_index(
+    "policy").loc["random", "win_rate"]
+fig, ax = plt.subplots(figsize=(9, 3.6))
+for mode, marker, line, offset in (("greedy", "o", "-", -0.006), ("stochastic", "s", "--", 0.006)):
+    rate = curve[f"test_{mode}_win_rate"]
+    low, high = map(pd.Series, zip(*(wilson_interval(round(r * TEST_EPISODES), TEST_EPISODES) for r in rate)))
+    assert (low <= rate + 1e-9).all() and (rate <= high + 1e-9).all()  # each interval holds its point
+    ax.errorbar(curve["t_env"] + offset * T_MAX, rate, yerr=[rate - low, high - rate], fmt=marker + line,
+                color=METHOD_COLOURS["NQMIX"], mfc="white" if mode == "stochastic" else None, capsize=3,
+                label=f"NQMIX, {mode} policy")
+ax.axhspan(script["win_rate_low"], script["win_rate_high"], color="grey", alpha=0.15, lw=0)
+ax.axhline(script["win_rate"], color="grey", ls="--", label=f"scripted team ({script['policy']})")
+ax.axhline(random_rate, color="black", ls=":", label=f"uniform random team ({random_rate:.0%} won)")
 ax.set_xlabel("environment steps")
 ax.set_ylabel("test win rate")
-ax.set_ylim(-0.02, 1.02)
-ax.set_title(f"NQMIX on {ENV}, seed {SEED} ({TEST_EPISODES} test episodes per point)")
-ax.legend()
+ax.set_ylim(-0.03, 1.03)
+ax.set_title(f"NQMIX on {ENV}, seed {SEED}: {TEST_EPISODES} test battles per point, 95% Wilson intervals",
+             fontsize=10)
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -255,14 +290,15 @@ print(f"trained: {'won' if after.won else 'lost'} after {len(after.units) - 1} s
 # Below, the same battle before (top row) and after training (bottom row): one panel per step,
 # chosen among the steps where our agents shoot (all steps if they never do) and the last one.
 # Blue circles are our Marines, red triangles the enemy's (labelled E0, E1, E2), grey crosses
-# dead units; the bar over a unit is its health; an orange arrow joins one of our agents to the
-# enemy it shoots at on that step.
+# dead units; the bar over a unit is its health (green: left, grey: lost). An orange arrow joins one
+# of our agents to the enemy it aims at on that step, a dark red dashed arrow an enemy to the Marine it
+# aims at. Both rows are drawn at the same scale, each centred on its own battle.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-fig = draw_battles({"untrained": before, f"after {T_MAX:,} steps": after}, n_panels=6)
+fig = draw_battles({"untrained": before, f"after {T_MAX:,} steps": after}, n_panels=4)
 titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-assert len(titles) <= 2 * 6 and all(title.startswith("step") for title in titles)
+assert len(titles) <= 2 * 4 and all(title.startswith("step") for title in titles)
 assert titles[-1].endswith("won" if after.won else "lost")
 plt.show()
 
@@ -317,18 +353,95 @@ display(fire.round(2), Markdown("\n".join(describe_focus(team) for team in teams
 # * A fall in one run's curve is either evaluation noise or the policy changing; compare it with the
 #   standard error of a *difference* of two evaluations before blaming either.
 # * Training here is a scaled-down run on 2 CPU cores; the paper trains for 2M steps. The
-#   reproduction grid in `data/reproduction` (notebook 05) uses budgets that fit this machine.
+#   reproduction grid in `data/reproduction_cpu` (notebook 05; `data/README.md` describes it) trains every
+#   method with one set of CPU settings (8 episodes per update) over several seeds; its 3m runs are
+#   printed below: how many seeds, how many steps, and the final greedy win rates.
 # * The same command trains from the terminal:
 #   `nqmix train --algo nqmix --env smax:3m --seed 0 --t-max 200000`.
-#
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# read from the committed data (data/reproduction_cpu/figures, written by `nqmix plot`)
+finals = pd.read_csv(data / "reproduction_cpu" / "figures" / "final_win_rates.csv")
+finals_3m = finals[(finals["map"] == "3m") & finals["method"].isin(["NQMIX", "QMIX"])]
+assert (finals_3m["seeds"] >= 3).all()
+finals_3m[["method", "seeds", "steps", "mean (greedy)", "min (greedy)", "max (greedy)"]]
+
+# %% [markdown]
 # ## Exercises
 #
-# **1. QMIX on the same budget.** Train QMIX with the same settings. Which learns faster here, and
-# is one seed enough to say so?
+# **Exercise 1 — the Wilson interval of a win rate (write code).** A test win rate is $p = k/n$: $k$
+# battles won out of $n$. The error bars of section 3 are **Wilson** 95% intervals: all the true win
+# rates $q$ under which the observed $p$ lies within $z = 1.96$ standard errors,
+# $|p - q| \le z\sqrt{q(1-q)/n}$. Unlike the textbook interval $p \pm z\sqrt{p(1-p)/n}$, which uses the
+# *observed* $p$ in the standard error, it does not shrink to a single point when no battle (or every
+# battle) is won. Squaring the inequality gives a quadratic in $q$; its two roots are the interval's ends.
+#
+# **Predict before you run.** With 16 test battles, half of them won, is the interval about ±0.05,
+# ±0.1 or ±0.25 wide? With none won, does it reach above 0.1? And about how many battles does an
+# evaluation need before a win rate near 0.5 is known to ±0.1? Write your guesses down, then fill in the
+# function and run the three cells after it.
+#
+# <details><summary>Hint</summary>
+#
+# Move everything to one side: $(1 + z^2/n)\,q^2 - (2p + z^2/n)\,q + p^2 = 0$. Solve it with the
+# quadratic formula and simplify; both roots lie in $[0, 1]$.
+# </details>
+
+
+# %%
+def wilson_interval_of(wins, episodes, z=1.959964):
+    """The Wilson score interval of a win rate of ``wins`` out of ``episodes`` battles.
+
+    | argument | type           | meaning                                                   |
+    |----------|----------------|-----------------------------------------------------------|
+    | wins     | int            | battles won, 0 ≤ wins ≤ episodes                           |
+    | episodes | int            | battles played, ≥ 1                                        |
+    | z        | float          | the normal quantile: 1.959964 for a 95% interval           |
+    | returns  | (float, float) | (low, high) with 0 ≤ low ≤ wins / episodes ≤ high ≤ 1      |
+    """
+    # BEGIN SOLUTION
+    p, z2 = wins / episodes, z * z / episodes
+    centre = (p + z2 / 2) / (1 + z2)
+    half = z * math.sqrt(p * (1 - p) / episodes + z2 / (4 * episodes)) / (1 + z2)
+    return centre - half, centre + half
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check("wilson_interval", wilson_interval_of)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+interval = ex.yours_or_kits("wilson_interval", wilson_interval_of)
+half_widths = {}
+for n in (16, 32, 64, 128, 256):
+    low, high = interval(n // 2, n)
+    half_widths[n] = (high - low) / 2
+    print(f"{n:3d} battles: half won -> [{low:.2f}, {high:.2f}] (±{half_widths[n]:.2f}); "
+          f"none won -> [0.00, {interval(0, n)[1]:.2f}]")
+# BEGIN ANSWER
+assert 0.2 < half_widths[16] < 0.25 and interval(0, 16)[1] > 0.1  # wide at 16 battles, even at 0 wins
+assert half_widths[64] > 0.1 > half_widths[128]  # ±0.1 needs about 100 battles
+# END ANSWER
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# At 8/16 the interval is more than ±0.2 wide (printed above), so two evaluations of an unchanged policy
+# can easily differ by 0.2 or more. With no battle won it still reaches above 0.1: "0 of 16" does not show
+# that the team cannot win. The width shrinks like $1/\sqrt{n}$, four times the battles for half the
+# width, and ±0.1 needs between 64 and 128 battles, several times the paper's 32 per evaluation. That is
+# why the paper (and notebook 05) average evaluations over seeds instead of reading one curve point by point.
+# </details>
+#
+# **Exercise 2 — QMIX on the same budget (discussion).** Train QMIX with the same settings. Which learns
+# faster here, and is one seed enough to say so?
 
 # %%
 exercise_config = dataclasses.replace(config, algo="qmix", t_max=5_000)  # raise t_max to T_MAX
-print(f"exercise 1 is set up: {exercise_config.algo} for {exercise_config.t_max} steps")
+print(f"exercise 2 is set up: {exercise_config.algo} for {exercise_config.t_max} steps")
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -339,18 +452,18 @@ print(f"exercise 1 is set up: {exercise_config.algo} for {exercise_config.t_max}
 # ```
 # QMIX explores with ε-greedy, starting at ε = 1 and annealing over 50,000 steps, so in the first
 # 15,000 steps most of its behaviour actions are random, while NQMIX samples its own policy. Which
-# one is ahead at 15,000 steps differs from seed to seed: in `data/reproduction` (notebook 05) the
-# 3m runs of both methods overlap widely. One seed is not enough: an evaluation of 16 battles has a
-# standard error up to $0.5/\sqrt{16} \approx 0.13$, the policy itself can change from one
-# evaluation to the next (section 3), and seeds differ by more than either. Notebook 05 compares
-# methods over three seeds with 95% intervals.
+# one is ahead at 15,000 steps differs from seed to seed. One seed is not enough: an evaluation of 16
+# battles has an interval of about ±0.2 (exercise 1), the policy itself can change from one evaluation
+# to the next (section 3), and seeds differ by more than either. The 3m runs of `data/reproduction_cpu`
+# (the table in section 5: its seeds, its budget and the spread of the final win rates between seeds)
+# are what notebook 05 compares, with 95% intervals over seeds.
 # </details>
 #
-# **2. A heterogeneous map.** Build `smax:2s3z` (2 Stalkers and 3 Zealots a side) and print its
-# sizes. Why does one update cost more there than on 3m?
+# **Exercise 3 — a heterogeneous map (discussion).** Build `smax:2s3z` (2 Stalkers and 3 Zealots a side)
+# and print its sizes. Why does one update cost more there than on 3m?
 
 # %%
-print("exercise 2: make_env('smax:2s3z', 8, device) compiles in 20-50 s")
+print("exercise 3: build the map with make_env('smax:2s3z', 8, device) and print its info")
 
 # %% [markdown]
 # <details><summary>Solution</summary>

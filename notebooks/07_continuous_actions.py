@@ -16,6 +16,20 @@
 # %% [markdown]
 # # 07 · Continuous actions: NQMIX with a deterministic policy gradient (Alg. 2)
 #
+# **Learning goals.** After this notebook you can
+# 1. state the deterministic policy gradient (Eqs. 9–10) and NQMIX's sign-trick form of it (Eq. 14), and
+#    check Eq. 14 against the chain rule by numbers;
+# 2. write Eq. 14 as a loss for the actors yourself (exercise 1);
+# 3. explain where Alg. 2 with NQMIX's mixer, with QMIX's monotonic mixer and independent DDPG end on a
+#    two-agent game with two peaks, and what decides it;
+# 4. run the same learner on SMAX 3m with continuous actions, and say what a short run can and cannot show.
+#
+# **Prerequisites.** Notebook 02 (Eqs. 9, 10 and 14 on small problems), notebook 03 (the mixer and
+# $\mathrm{sgn}(\partial Q_{tot}/\partial Q_a)$), notebook 04 (`train_run`, test returns and win rates). This
+# notebook follows the discrete thread (04–06): only the actions change.
+#
+# **Class time.** 55 minutes. **Paper.** Sec. 4.1 (Eqs. 9–10), Sec. 4.2 (Eq. 14), Alg. 2.
+#
 # Sec. 4 of the paper extends NQMIX to continuous actions by swapping the stochastic actors for
 # deterministic ones, $u^a = \mu^a(\tau^a \mid \theta_a)$:
 #
@@ -34,10 +48,10 @@
 # run on SMAX 3m with continuous actions.
 
 # %% tags=["parameters"]
-FULL_RUN = False  # True: more seeds and longer runs (two-peak: ~10 min on a CPU; SMAX: use a GPU)
+FULL_RUN = False  # True: more seeds and longer runs (the SMAX run is meant for a GPU)
 SEEDS = [0, 1, 2, 3]  # two-peak seeds per method
 N_ROLLOUTS = 200  # rollouts of 16 one-step episodes, 2 learner updates after each
-SMAX_STEPS = 3_000  # environment steps of the SMAX 3m run
+SMAX_STEPS = 6_000  # environment steps of the SMAX 3m run (a smoke test in quick mode)
 DEVICE = "cpu"
 
 # %%
@@ -49,12 +63,14 @@ import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
 from scipy.stats import fisher_exact
 
 from nqmix_core import continuous_losses, losses
+from nqmix_core import exercises as ex
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.config import RunConfig, algo_config
 from nqmix_core.envs.continuous import (
@@ -66,6 +82,7 @@ from nqmix_core.envs.continuous import (
 from nqmix_core.experiment import train_run
 from nqmix_core.networks.continuous import ContinuousAgentNetwork, DeterministicActors
 from nqmix_core.networks.mixers import make_mixer
+from nqmix_core.plotting import METHOD_COLOURS
 from nqmix_core.registry import make_learner
 from nqmix_core.runner import rollout
 from nqmix_core.train import Counters, Generators, collect_and_learn, seed_everything
@@ -73,7 +90,7 @@ from nqmix_core.train import Counters, Generators, collect_and_learn, seed_every
 torch.set_num_threads(1)  # small networks: a second thread only adds overhead
 sns.set_theme(style="whitegrid", context="notebook")
 METHODS = ["nqmix-cont", "qmix-cont", "iddpg"]
-NOTEBOOK_START = time.perf_counter()
+LABELS = {"nqmix-cont": "NQMIX-cont", "qmix-cont": "QMIX-cont", "iddpg": "IDDPG"}  # the kit's colour keys
 
 # %% [markdown]
 # ## 1 · Eq. 14 by numbers
@@ -307,30 +324,45 @@ print(success.round(2).to_string())
 print(f"nqmix-cont vs qmix-cont, seeds on the high peak: Fisher exact test p = {p_value:.2f} "
       f"({'no evidence' if p_value > 0.05 else 'evidence'} of a difference at the 5 % level)")
 
+# %% [markdown]
+# The figure draws every run on the reward landscape, one panel per method: a black dot where its greedy
+# joint action started, an arrow to where it ended. Shading and the thin contours give $r$ (lighter is
+# higher; everything below $r = -1$ has the darkest shade), the two peak tops are marked, and the dashed
+# purple line is the border between the two basins.
+
 # %%
-fig, ax = plt.subplots(figsize=(7.2, 6.2))
-contours = ax.contourf(grid.numpy(), grid.numpy(), landscape.clamp(min=-3).T.numpy(), levels=30, cmap="Greys_r")
-fig.colorbar(contours, ax=ax, label="r(u1, u2)  (clipped at −3)", shrink=0.8)
-ax.contour(grid.numpy(), grid.numpy(), high_basin.T.double().numpy(), levels=[0.5], colors="tab:purple",
-           linestyles="--", linewidths=1.5)
-ax.plot([], [], color="tab:purple", linestyle="--", label="basin border")
-style = {"nqmix-cont": ("tab:red", "o"), "qmix-cont": ("tab:blue", "s"), "iddpg": ("tab:orange", "^")}
-for algo, group in runs.groupby("method", sort=False):
-    color, marker = style[algo]
+floor = -1.0  # r below this is drawn in the darkest shade: only the two hills matter here
+shades = plt.matplotlib.colors.ListedColormap(plt.cm.Greys(np.linspace(0.6, 0.0, 256)))  # light = high r
+fig, axes = plt.subplots(1, 3, figsize=(9.2, 3.9), sharex=True, sharey=True, layout="constrained")
+for ax, algo in zip(axes, METHODS):
+    group = runs[runs["method"] == algo]
+    colour = METHOD_COLOURS[LABELS[algo]]
+    filled = ax.contourf(grid.numpy(), grid.numpy(), landscape.clamp(min=floor).T.numpy(),
+                         levels=np.linspace(floor, 1.0, 11), cmap=shades)
+    heights = ax.contour(grid.numpy(), grid.numpy(), landscape.T.numpy(), levels=[-0.5, 0.0, 0.5], colors="dimgrey",
+                         linewidths=0.8)
+    ax.contour(grid.numpy(), grid.numpy(), high_basin.T.double().numpy(), levels=[0.5], colors="tab:purple",
+               linestyles="--", linewidths=2.0)
     for u1_start, u2_start, u1, u2 in group[["u1 start", "u2 start", "u1", "u2"]].itertuples(index=False):
         ax.annotate("", xy=(u1, u2), xytext=(u1_start, u2_start),
-                    arrowprops={"arrowstyle": "->", "color": color, "lw": 1.6, "shrinkA": 0, "shrinkB": 4})
-    ax.scatter(group["u1"], group["u2"], marker=marker, s=70, color=color, edgecolor="white", label=f"{algo} end",
-               zorder=3)
-ax.scatter(runs["u1 start"], runs["u2 start"], marker=".", color="k", s=30, label="start (greedy μ)", zorder=3)
-for center, name in ((payoff.high_center, "high peak"), (payoff.low_center, "low peak")):
-    ax.scatter([center], [center], marker="+", color="k", s=80, zorder=2)
-    ax.annotate(name, (center, center), xytext=(center - 0.18, center + 0.12), fontsize=9, color="k")
-ax.set(xlabel="u1", ylabel="u2", title="each run: greedy joint action before → after training",
-       xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal")
-ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+                    arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.5, "shrinkA": 2, "shrinkB": 5})
+    ax.scatter(group["u1"], group["u2"], s=55, color=colour, edgecolor="white", zorder=3)
+    ax.scatter(group["u1 start"], group["u2 start"], marker=".", color="black", s=30, zorder=3)
+    for center in (payoff.high_center, payoff.low_center):
+        ax.scatter([center], [center], marker="+", color="black", s=80, zorder=2)
+    ax.set_title(f"{LABELS[algo]}\n{int(group['high peak'].sum())} of {len(group)} runs end on the high peak",
+                 fontsize=10)
+    ax.set(xlabel="u1 (agent 1's action)", xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal")
+    ax.grid(False)
+axes[0].set_ylabel("u2 (agent 2's action)")
+bar = fig.colorbar(filled, ax=axes, label="reward r(u1, u2)", shrink=0.8)
+bar.add_lines(heights)  # the thin contours: r = −0.5, 0 and 0.5
+handles = [plt.Line2D([], [], marker=".", color="black", ls="", label="start (untrained greedy μ)"),
+           plt.Line2D([], [], marker="+", color="black", ls="", ms=9, label=f"peak tops at u1 = u2 = {payoff.high_center:+.1f} (high), {payoff.low_center:+.1f} (low)"),
+           plt.Line2D([], [], color="tab:purple", ls="--", label="basin border"),
+           *[plt.Line2D([], [], marker="o", color=METHOD_COLOURS[LABELS[a]], label=f"{LABELS[a]} end") for a in METHODS]]
+fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
 assert ((runs[["u1", "u2"]].abs() <= 1.0).all()).all()  # the tanh actors hold the bounds
-plt.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -400,7 +432,7 @@ assert prefers_own >= len(mixing) - slack
 #   actors climb whatever slope the untrained critic has, before any reward has shaped it.
 # * **For NQMIX that part is not settled.** Its untrained critic is much flatter (median |tilt| above,
 #   less than a third of `qmix-cont`'s). Its tilt's sign agrees with the end basin as often as
-#   printed, but a slope that small can be outweighed by the first noisy critic updates (exercise 2
+#   printed, but a slope that small can be outweighed by the first noisy critic updates (exercise 3
 #   shows a run where that happens); so few seeds cannot tell which of the two sets NQMIX's direction.
 # * **Why nothing pulls the actors back.** At the end every critic fits $r$ near its actors (median
 #   RMSE within 0.25 of the final joint action) and is wrong, by more than one reward unit (median),
@@ -426,14 +458,17 @@ assert prefers_own >= len(mixing) - slack
 # $[p_{aim}, p_{move}, r, \theta] \in [0,1]^4$ and SMAX samples from it whether to move (by
 # $r(\cos 2\pi\theta, \sin 2\pi\theta)$) or to shoot (the enemy nearest the aimed point, or the previous
 # target). The run goes through the same `train_run` as the discrete algorithms; its "greedy"
-# evaluation is $\mu$ without noise and "stochastic" is $\mu$ plus the behaviour noise. With a quick
-# budget this is a smoke run of the pipeline, not a result: the paper reports no continuous SMAC run.
+# evaluation is $\mu$ without noise and "stochastic" is $\mu$ plus the behaviour noise. In quick mode this
+# is a **smoke test** of the pipeline, not a result: one seed, a few thousand steps, 16 test battles per
+# evaluation (the paper reports no continuous SMAC run at all). What it checks: the continuous learner
+# trains on SMAX end to end, and every test return stays within SMAX's bounds (0 to 2: the share of the
+# enemy's health destroyed, plus 1 for a win).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 t0 = time.perf_counter()
 smax_config = RunConfig(algo="nqmix-cont", env="smax-cont:3m", seed=0, t_max=SMAX_STEPS, device=DEVICE, n_envs=8,
-                        test_interval=max(SMAX_STEPS // 4, 1000), test_episodes=16, updates_per_episode=0.5,
+                        test_interval=1000 if not FULL_RUN else 5000, test_episodes=16, updates_per_episode=0.5,
                         checkpoint_interval=10**9, tensorboard=False, progress=False)
 smax_algo = algo_config("nqmix-cont", batch_size=16 if not FULL_RUN else 32)
 with tempfile.TemporaryDirectory() as folder:
@@ -444,16 +479,29 @@ print(smax_rows[["t_env", "test_greedy_return", "test_greedy_win_rate", "test_st
                  "test_stochastic_win_rate"]].round(3).to_string(index=False))
 
 # %%
-fig, ax = plt.subplots(figsize=(6.5, 3.5))
-for mode in ("greedy", "stochastic"):
-    ax.plot(smax_rows["t_env"], smax_rows[f"test_{mode}_return"], marker="o", label=f"{mode} return")
-ax.axhline(2.0, color="grey", linestyle=":", label="best possible return")
-ax.set(xlabel="environment steps", ylabel="test return", ylim=(0, 2.1),
-       title="nqmix-cont on SMAX 3m (continuous): return on its full 0–2 scale")
-ax.legend(loc="center right", fontsize=9)
+fig, ax = plt.subplots(figsize=(8, 4.2))
+for mode, marker, line in (("greedy", "o", "-"), ("stochastic", "s", "--")):
+    ax.plot(smax_rows["t_env"], smax_rows[f"test_{mode}_return"], marker=marker, ls=line, lw=1,
+            color=METHOD_COLOURS["NQMIX-cont"], mfc="white" if mode == "stochastic" else None,
+            label=f"NQMIX-cont, {mode} (μ{' + noise' if mode == 'stochastic' else ''})")
+ax.axhline(2.0, color="grey", linestyle=":", label="best possible return (all enemies killed: a win)")
+ax.axhline(smax_rows["test_greedy_return"].iloc[0], color="black", lw=0.8, ls="-.",
+           label="untrained greedy team (step 0)")
+ax.set(xlabel="environment steps", ylabel="mean test return", ylim=(0, 2.1))
+ax.set_title(f"smoke test, not a result: one seed, {len(smax_rows)} evaluations of 16 battles, "
+             f"{int(smax_rows['t_env'].iloc[-1]):,} steps", fontsize=10)
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9, frameon=False)
 assert len(smax_rows) >= 2 and smax_rows["test_greedy_return"].between(0, 2).all()  # damage share + win bonus
+assert smax_rows[["test_greedy_return", "test_stochastic_return"]].stack().between(0, 2).all()
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# Read the points as a check that the pipeline runs, not as a learning curve: with one seed and 16 battles
+# an evaluation, two evaluations of the same policy can differ visibly (notebook 04, section 3), and the
+# discrete learners of notebook 04 needed tens of thousands of steps before their win rates meant much.
+# `FULL_RUN` trains much longer (`SMAX_STEPS` in the first cell) with the paper's evaluation interval;
+# several seeds would then be needed before saying whether NQMIX-cont learns 3m.
 
 # %% [markdown]
 # ## Summary
@@ -466,14 +514,95 @@ plt.show()
 #   learns only near its actors. With four seeds per method the two mixers' difference is within chance.
 # * The same `train_run` trains the continuous learner on SMAX 3m (`smax-cont:3m`).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
-print(f"notebook ran in {time.perf_counter() - NOTEBOOK_START:.1f} s")
-
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1 — no behaviour noise.** Alg. 2 line 2 acts with $\mu$ itself. Train `nqmix-cont`
+# **Exercise 1 — Eq. 14 as a loss (write code).** An optimiser minimises a loss, so the learner turns
+# Eq. 14 into one whose gradient with respect to each action $\mu_a(\tau^a_t)$ is
+# $-I_t\,\mathrm{sgn}(\partial Q_{tot}/\partial Q_a)\,g$ per term, with $g = \nabla_u Q_a(\tau^a_t, u)$ at
+# $u = \mu_a(\tau^a_t)$ held constant; autograd carries it on into the actors' weights (section 1 checked
+# that chain). Average over the *real steps* $(b, t)$ of the batch: a step counts once however many agents
+# act in it, and an agent that no longer acts (mask 0) adds nothing. Write that loss.
+#
+# **Predict before you run.** Agent 1's critic says $Q_1(u) = -(u - 0.5)^2$, highest at $u = 0.5$. The
+# cell after the check starts its action at $u = 0$ and takes 100 gradient steps on your loss, keeping $u$
+# in $[-1, 1]$: once with $\partial Q_{tot}/\partial Q_1 > 0$ and once with $\partial Q_{tot}/\partial Q_1 < 0$.
+# Where does $u$ end each time, and is $Q_{tot}$ higher or lower there than at $u = 0.5$?
+#
+# <details><summary>Hint</summary>
+#
+# $\nabla_u \langle u, g\rangle = g$ when $g$ is a constant, so a sum of inner products, each weighted by
+# its mask, its discount and its sign, has the right gradient once its sign is chosen for *minimising*.
+# Which mask reduction tells you whether step $(b, t)$ is real?
+# </details>
+
+
+# %%
+def deterministic_actor_objective(actions, action_grads, sign, discount, mask):
+    """NQMIX's deterministic actor step (Eq. 14, Alg. 2 line 13) as a loss to minimise.
+
+    | argument     | shape        | meaning                                                    |
+    |--------------|--------------|------------------------------------------------------------|
+    | actions      | [B, T, N, A] | μ_a(τ_t^a), with the graph back to the actors' weights      |
+    | action_grads | [B, T, N, A] | g = ∇_u Q_a(τ_t^a, u) at u = μ_a(τ_t^a), to be held constant |
+    | sign         | [B, T, N]    | sgn(∂Q_tot/∂Q_a): −1, 0 or +1                               |
+    | discount     | [T]          | I_t = γ^t                                                  |
+    | mask         | [B, T, N]    | 1 where agent a acts at a real step, else 0                |
+    | returns      | []           | the loss, a 0-dim tensor with a gradient to ``actions``     |
+    """
+    # BEGIN SOLUTION
+    ascent = (actions * action_grads.detach()).sum(-1)  # [B, T, N]: ⟨μ_a, g⟩
+    weight = sign * discount.view(1, -1, 1) * mask  # [B, T, N]
+    real_steps = mask.amax(-1).sum().clamp(min=1)  # a step counts once, whichever agents act in it
+    return -(weight * ascent).sum() / real_steps
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check("deterministic_actor_objective", deterministic_actor_objective)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+objective = ex.yours_or_kits("deterministic_actor_objective", deterministic_actor_objective)
+
+
+def climb(slope: float, steps: int = 100, lr: float = 0.05) -> float:
+    """Where gradient descent on the actor loss takes one agent's action from u = 0 (throwaway helper)."""
+    u = torch.zeros(1, 1, 1, 1, requires_grad=True)  # [B, T, N, A]: one step, one agent, one component
+    for _ in range(steps):
+        g = -2 * (u.detach() - 0.5)  # ∇_u Q_1 for Q_1(u) = −(u − 0.5)²
+        loss = objective(u, g, torch.full((1, 1, 1), slope), torch.ones(1), torch.ones(1, 1, 1))
+        (step,) = torch.autograd.grad(loss, u)
+        with torch.no_grad():
+            u -= lr * step
+            u.clamp_(-1.0, 1.0)
+    return u.item()
+
+
+ends = {}
+for slope in (+1.0, -1.0):
+    ends[slope] = climb(slope)
+    q_1 = -(ends[slope] - 0.5) ** 2
+    gain = round(slope * q_1, 2) + 0.0  # Q_tot(u) − Q_tot(0.5) per unit of |∂Q_tot/∂Q_1| (+ 0.0: no "−0.00")
+    print(f"∂Q_tot/∂Q_1 {'> 0' if slope > 0 else '< 0'}: u ends at {ends[slope]:+.2f}, Q_1 = {round(q_1, 2) + 0.0:+.2f}, "
+          f"Q_tot(u) − Q_tot(0.5) = {gain:+.2f} × |∂Q_tot/∂Q_1|")
+# BEGIN ANSWER
+assert abs(ends[1.0] - 0.5) < 0.01 and ends[-1.0] == -1.0  # up Q_1 to its top; down Q_1 to the box's edge
+# END ANSWER
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# With a positive slope the action climbs $Q_1$ to its top, $u = 0.5$: Eq. 14 is then Eq. 10, plain
+# DDPG. With a negative slope it walks *down* $Q_1$, away from $u = 0.5$, until the box stops it at
+# $u = -1$. That is no bug: where $\partial Q_{tot}/\partial Q_1 < 0$, a lower $Q_1$ means a higher
+# $Q_{tot}$: the printed change of $Q_{tot}$ is positive, so $u = -1$ beats the top of $Q_1$. Eq. 14 never differentiates
+# $Q_{tot}$ with respect to the action; it follows $Q_a$'s slope and turns it round by the sign, which for a
+# one-dimensional action is the direction of $\partial Q_{tot}/\partial u_a$ (section 1), though not its size.
+# </details>
+#
+# **Exercise 2 — no behaviour noise (discussion).** Alg. 2 line 2 acts with $\mu$ itself. Train `nqmix-cont`
 # with $\varepsilon = 0$ (no noise at all). Where do the actors go, and why?
 
 # %%
@@ -482,8 +611,10 @@ no_noise = pd.DataFrame([train_two_peak("nqmix-cont", seed, n_rollouts=N_ROLLOUT
                                         epsilon_finish=0.0) for seed in SEEDS[:2]])
 print(no_noise[["seed", "u1 start", "u2 start", "tilt", "u1", "u2", "reward"]].round(2)
       .assign(tilt=no_noise["tilt"].round(4)).to_string(index=False))
+# BEGIN ANSWER
 assert (no_noise[["u1", "u2"]] < -0.6).all().all()  # both actors end near the lower-left corner of the box
 assert (no_noise["tilt"] < 0).all()  # where the untrained critic pointed
+# END ANSWER
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -496,7 +627,7 @@ assert (no_noise["tilt"] < 0).all()  # where the untrained critic pointed
 #
 # </details>
 #
-# **Exercise 2 — a narrower high peak.** Make the high peak narrower ($w_{high} = 0.3$, closer to the
+# **Exercise 3 — a narrower high peak (discussion).** Make the high peak narrower ($w_{high} = 0.3$, closer to the
 # classic game of Wei et al. 2018). Which methods still find it?
 
 # %%
@@ -512,9 +643,11 @@ for name, game in (("w_high = 0.4", payoff), ("w_high = 0.3", narrow)):
     shares[name] = ((start_noise * on_high_peak(joint_grid, game)).sum() / start_noise.sum()).item()
     print(f"{name}: basin border on the diagonal at {basin_border(game):+.2f}; "
           f"share of joint actions u ~ N(0, 0.5² I) on the high peak's hill: {shares[name]:.1%}")
+# BEGIN ANSWER
 assert shares["w_high = 0.3"] < shares["w_high = 0.4"]
 assert not narrow_runs["high peak"].any() and (narrow_runs[["u1", "u2"]] < 0).all().all()  # all head to the low side
 assert ((narrow_runs["tilt"] > 0) & (narrow_runs["end basin"] == "low")).any()  # some end low against their tilt
+# END ANSWER
 
 # %% [markdown]
 # <details><summary>Solution</summary>

@@ -16,10 +16,21 @@
 # %% [markdown]
 # # Appendix A · CPU speed: where a 2-core laptop spends its time
 #
+# **Learning goals.** After this appendix you can
+# 1. read wall-clock time to a win rate from a run's `timing.csv` and manifest;
+# 2. say why, on a CPU, the number of learner updates and the cost of each one decide the wall time, not
+#    the simulator;
+# 3. judge which settings shorten a run (cheaper updates, overlapped collection) and which change what the
+#    x-axis of a learning curve means (fewer updates per episode).
+#
+# **Prerequisites.** Notebook 04 (training NQMIX on SMAX 3m, the evaluation protocol).
+#
+# **Class time.** 15 minutes (an optional appendix). **Paper.** Sec. 5 and App. B (the settings it runs with).
+#
 # Engineering, not a lesson: this appendix sits outside the teaching sequence (it used to be section 8 of
 # notebook 05). It reads `data/smax_3m/` and `data/speed_3m/` (runs of `nqmix train`, each folder with its
 # manifest and `timing.csv`) and trains nothing; `benchmarks/` holds the scripts that time the learner's
-# updates and the simulator by themselves (`data/benchmarks/`). Time: seconds.
+# updates and the simulator by themselves (`data/benchmarks/`).
 
 # %% tags=["parameters"]
 METRIC = "test_greedy_win_rate"
@@ -32,6 +43,7 @@ import pandas as pd
 
 import nqmix_core
 from nqmix_core import results, run_table
+from nqmix_core.plotting import METHOD_COLOURS
 
 # the repository's data folder: above the notebook, or (for a copy elsewhere) above nqmix_core
 candidates = [Path.cwd(), *Path.cwd().parents, Path(nqmix_core.__file__).resolve().parents[1]]
@@ -55,23 +67,49 @@ speed_folders = sorted((data / "smax_3m").glob("*_seed*")) + sorted((data / "spe
 speed = run_table.time_to_win_rate(speed_folders)
 speed.round({"first_seconds": 0, "best": 2, "final": 2, "wall_seconds": 0})
 
+# %% [markdown]
+# The figure draws every run's greedy win rate against the wall-clock minutes since its command started.
+# Colour is the method (the kit's colours: NQMIX red, QMIX blue), a shade and a line style its settings;
+# the settings these runs share (SMAX's own reward scale; for NQMIX, τ once per batch) are left out of the
+# labels.
+
 # %%
-fig, ax = plt.subplots(figsize=(10, 4.6))
-settings = list(dict.fromkeys(speed["method"] + ": " + speed["changed"]))  # one colour per (method, settings)
-colours = dict(zip(settings, plt.cm.tab10.colors))
+shared = ("tau_per_time_step=False", "reward_scale=1.0")  # every run here has them (see the table)
+assert speed["changed"].str.contains(shared[1]).all()
+assert speed.loc[speed["method"] == "NQMIX", "changed"].str.contains(shared[0], regex=False).all()
+
+
+def short(changed: str) -> str:
+    """The settings of a run without those every run here shares (throwaway helper for the legend)."""
+    parts = [part for part in changed.split(", ") if part not in shared]
+    return ", ".join(parts) or "paper settings"
+
+
+settings = list(dict.fromkeys(zip(speed["method"], speed["changed"].map(short))))  # one style per (method, settings)
+families = {"NQMIX": plt.cm.Reds, "QMIX": plt.cm.Blues}
+dashes = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1))]
+style = {}
+for method in dict.fromkeys(m for m, _ in settings):
+    mine = [key for key in settings if key[0] == method]
+    for i, key in enumerate(mine):  # the method's own colour, darker for each further setting
+        shade = families[method](0.5 + 0.45 * i / max(len(mine) - 1, 1)) if len(mine) > 1 else METHOD_COLOURS[method]
+        style[key] = {"color": shade, "ls": dashes[i % len(dashes)]}
+fig, ax = plt.subplots(figsize=(9, 5.2))
 for folder, row in zip(speed_folders, speed.itertuples()):
     curve = pd.read_csv(folder / "progress.csv").merge(pd.read_csv(folder / "timing.csv"), on="t_env")
-    key = f"{row.method}: {row.changed}"
-    ax.plot(curve["wall_seconds"] / 60, curve[METRIC], lw=1, alpha=0.8, color=colours[key],
-            ls="-" if row.method == "NQMIX" else "--", label=key if ax.get_legend_handles_labels()[1].count(key) == 0 else None)
+    key = (row.method, short(row.changed))
+    label = f"{key[0]}: {key[1]}"
+    ax.plot(curve["wall_seconds"] / 60, curve[METRIC], lw=1.2, alpha=0.9, **style[key],
+            label=label if label not in ax.get_legend_handles_labels()[1] else None)
 ax.set_xscale("log")
 ax.set_xticks([0.5, 1, 2, 5, 10, 20, 30], labels=["0.5", "1", "2", "5", "10", "20", "30"])
-ax.axvline(5, color="grey", ls=":")
-ax.axhline(0.8, color="grey", ls=":")
+ax.axvline(5, color="grey", ls=":", label="5 minutes")
+ax.axhline(0.8, color="grey", ls="--", lw=0.8, label="win rate 0.8")
 ax.set_xlabel("wall-clock minutes since the command started (log scale; 2-core CPU)")
 ax.set_ylabel(METRIC.removeprefix("test_").replace("_", " "))
-ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="method: settings (one line per seed)",
-          title_fontsize=9)
+ax.set_ylim(-0.02, 1.0)
+ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+          title="method: settings (one line per seed)", title_fontsize=9, frameon=False)
 fig.tight_layout()
 plt.show()
 

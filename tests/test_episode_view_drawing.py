@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from nqmix_core.episode_view import (SMAX_MOVE_ACTIONS, EpisodeFrames, attack_targets, draw_battles,  # noqa: E402
-                                     focus_fire, snapshot_steps)
+from nqmix_core.episode_view import (FONT_SIZE, SMAX_MOVE_ACTIONS, EpisodeFrames, attack_targets,  # noqa: E402
+                                     decode_aims, draw_battles, focus_fire, snapshot_steps)
 
 N_ALLIES = 3  # 3m: units 0-2 are ours, 3-5 the enemy's
 
@@ -33,6 +33,22 @@ def test_attack_targets_match_which_unit_jaxmarl_damages():
     _, next_state, *_ = env.step_env(jax.random.PRNGKey(1), state, actions)
     damaged = np.flatnonzero(np.asarray(next_state.unit_health) < np.asarray(state.unit_health))
     assert sorted(damaged.tolist()) == sorted(t for t in attack_targets(ally_actions, N_ALLIES) if t >= 0)
+
+
+def test_decoded_aims_match_which_unit_jaxmarl_damages_for_both_teams():
+    jax = pytest.importorskip("jax")
+    smax = pytest.importorskip("jaxmarl.environments.smax")
+    env = smax.SMAX(scenario=smax.map_name_to_scenario("3m"), world_steps_per_env_step=1)
+    _, state = env.reset(jax.random.PRNGKey(0))
+    close_together = jax.numpy.array([[10.0, 10], [10, 11], [10, 12], [12, 10], [12, 11], [12, 12]])
+    state = state.replace(unit_positions=close_together)
+    for unit, action in [(3, SMAX_MOVE_ACTIONS + 0), (4, SMAX_MOVE_ACTIONS + 2), (1, SMAX_MOVE_ACTIONS + 1)]:
+        actions = dict(zip(env.agents, [4] * 6))  # everyone stops but one shooter
+        actions[env.agents[unit]] = action
+        _, next_state, *_ = env.step_env(jax.random.PRNGKey(1), state, actions)
+        damaged = np.flatnonzero(np.asarray(next_state.unit_health) < np.asarray(state.unit_health))
+        aims = decode_aims(np.asarray(next_state.prev_attack_actions), N_ALLIES)  # [U]
+        assert damaged.tolist() == [aims[unit]] and (np.delete(aims, unit) == -1).all()
 
 
 def test_focus_fire_counts_steps_with_two_or_more_shooters():
@@ -81,4 +97,23 @@ def test_draw_battles_has_a_panel_per_snapshot_and_an_arrow_per_shot():
     assert arrows == [3, 2, 0]
     assert panels[0, -1].get_title() == "step 8 · lost"
     assert len(fig.legends) == 1
+    plt.close(fig)
+
+
+def test_rows_share_one_scale_and_enemy_aims_are_drawn():
+    before = hand_made_episode([[0, 0, 0]] * 3, won=False)
+    far = [{**u, "positions": u["positions"] * [1.0, 2.0]} for u in before.units]  # a taller battle
+    before = EpisodeFrames(far, False, 0.0, before.actions, before.avail_actions, before.filled)
+    after = hand_made_episode([[5, 5, 5], [6, 6, 6]], won=True)
+    after.units[1]["aims"] = np.array([3, 3, 3, 0, 2, -1])  # our three on E0; E0 aims at 0, E1 at 2
+    fig = draw_battles({"before": before, "after": after}, n_panels=3)
+    panels = np.array(fig.axes).reshape(2, 3)
+    spans = [np.diff(ax.get_xlim())[0] / ax.get_position().width for ax in panels[:, 0]]  # data units per figure
+    assert spans[0] == pytest.approx(spans[1])
+    arrows = [text.arrow_patch for text in panels[1, 0].texts if text.arrow_patch is not None
+              and text.get_text() == ""]  # aims; the enemy labels' leader lines carry their text
+    assert len(arrows) == 3 + 2 and len({a.get_linestyle() for a in arrows}) == 2  # ours solid, theirs dashed
+    sizes = [t.get_fontsize() for ax in fig.axes for t in [*ax.texts, ax.title]] + \
+            [t.get_fontsize() for t in fig.legends[0].get_texts()]
+    assert min(sizes) >= FONT_SIZE and fig.get_figwidth() <= 9.0
     plt.close(fig)
