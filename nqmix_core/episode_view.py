@@ -84,7 +84,8 @@ def record_episode(env, learner, mode: str = "greedy", seed: int = 0, t_env: int
         filled.append(running.clone())
         result = env.step(actions)
         if running[0]:
-            units.append({**env.units(0), "aims": unit_aims(env)})
+            now = env.units(0)
+            units.append({**now, "aims": unit_aims(now)})
             total += float(result.reward[0])
             won = bool(result.won[0])
         running &= ~(result.terminated | result.timed_out).cpu()
@@ -118,14 +119,11 @@ def decode_aims(attack_actions: np.ndarray, n_allies: int) -> np.ndarray:
     return np.where(actions >= SMAX_MOVE_ACTIONS, target, -1)
 
 
-def unit_aims(env, copy: int = 0) -> np.ndarray | None:
-    """Whom every unit of ``copy`` aimed at on the step just played, read from the SMAX state that
-    ``SMAXEnv`` holds; None for an environment without one."""
-    state = getattr(getattr(getattr(env, "_carry", None), "state", None), "state", None)
-    if state is None or not hasattr(state, "prev_attack_actions"):
+def unit_aims(units: dict) -> np.ndarray | None:
+    """Whom every unit aimed at on the step just played, from ``SMAXEnv.units()``; None without that record."""
+    if "attack_actions" not in units:
         return None
-    n_allies = int((np.asarray(state.unit_teams[copy]) == 0).sum())
-    return decode_aims(np.asarray(state.prev_attack_actions[copy]), n_allies)
+    return decode_aims(units["attack_actions"], int((np.asarray(units["team"]) == 0).sum()))
 
 
 def focus_fire(actions: np.ndarray, avail_actions: np.ndarray, filled: np.ndarray) -> dict[str, float]:

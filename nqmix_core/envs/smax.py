@@ -260,6 +260,7 @@ class SMAXEnv:
         | alive      | [U] bool |                                                  |
         | team       | [U]      | 0 = our agents, 1 = the heuristic enemy          |
         | types      | [U]      | unit type names, e.g. "marine"                   |
+        | attack_actions | [U]  | each unit's action on the step just played, as SMAX records it for attacks (``episode_view.decode_aims`` turns it into targets) |
         """
         if self._carry is None:
             raise RuntimeError("Call reset() before units().")
@@ -268,4 +269,5 @@ class SMAXEnv:
         return {"positions": state.unit_positions, "health": state.unit_health / max_health,
                 "alive": state.unit_alive.astype(bool), "team": state.unit_teams,
                 "types": np.array(self._env.unit_type_names)[state.unit_types],
+                "attack_actions": state.prev_attack_actions,
                 "map_size": (float(self._env.map_width), float(self._env.map_height))}
