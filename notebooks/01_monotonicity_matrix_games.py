@@ -16,16 +16,25 @@
 # %% [markdown]
 # # 01 · Where monotonic mixing fails: matrix games
 #
-# **Goal.** See, by experiment, what the monotonicity constraint of QMIX costs, and what NQMIX does
-# about it. Paper: Sec. 3 (Eq. 1) and Sec. 4.2. Time: about a minute and a half in quick mode.
+# **Learning goals.** After this notebook you can
+# 1. say what a mixer is, state IGM (Eq. 1), and check by autograd that QMIX's mixer is monotonic and NQMIX's is not;
+# 2. show by a two-line argument, and by training, that a monotonic mixer cannot represent a non-monotonic payoff;
+# 3. tell apart what a critic can *represent* from what a policy *finds*, and recognise relative
+#    overgeneralisation in NQMIX's actors;
+# 4. decide for any two-agent payoff whether a monotonic mixer can represent it (exercise 1).
 #
-# You know single-agent RL; this notebook first says what QMIX is (a primer, with the kit's real mixers),
-# then compares four methods on the classic non-monotonic game of QTRAN / WQMIX / QPLEX, plus NQMIX trained on
-# uniformly random data (to separate *what the critic can represent* from *what its exploration lets it see*),
-# and finally opens up NQMIX's agents to see why its actors choose what they choose.
+# **Prerequisites.** Single-agent Q-learning (targets, greedy policies, a target network); the idea of a
+# policy gradient.
+#
+# **Class time.** 50 minutes. **Paper.** Sec. 3 (Eq. 1), Sec. 4.2 (Eq. 13), Sec. 5.2 (NQMIX-M).
+#
+# This notebook first says what QMIX is (a primer, with the kit's real mixers), then compares four methods on
+# the classic non-monotonic game of QTRAN / WQMIX / QPLEX, plus NQMIX trained on uniformly random data (to
+# separate *what the critic can represent* from *what its exploration lets it see*), and finally opens up
+# NQMIX's agents to see why its actors choose what they choose.
 
 # %% tags=["parameters"]
-FULL_RUN = False  # True: 10 seeds and a longer run (a few minutes on a CPU)
+FULL_RUN = False  # True: 10 seeds and longer runs
 SEEDS = range(10) if FULL_RUN else range(3)
 N_UPDATES = 1500 if FULL_RUN else 400  # learner updates, each on 32 freshly collected one-step episodes
 DEVICE = "cpu"
@@ -36,10 +45,11 @@ import torch
 
 from nqmix_core.config import algo_config
 from nqmix_core.envs.matrix import QTRAN_PAYOFF
+from nqmix_core import exercises as ex
 from nqmix_core.matrix_games import (MATRIX_METHODS, MatrixTrainer, format_agent_values, format_table,
                                      marginal_payoffs, mixer_signs, run_methods, summarise)
 from nqmix_core.networks import make_mixer
-from nqmix_core.plotting import q_tot_heatmaps
+from nqmix_core.plotting import q_tot_heatmaps, smallest_text_points
 
 torch.set_num_threads(1)  # tiny networks: more threads only add overhead
 payoff = torch.tensor(QTRAN_PAYOFF)
@@ -149,24 +159,17 @@ print("optimal joint action:", "".join(ACTIONS[u] for u in best), "with payoff",
 # while agent 2 plays A: $Q_{tot}(A,A)=8 > Q_{tot}(B,A)=-12$, so monotonicity needs $Q_1(A) > Q_1(B)$.
 # With agent 2 on B: $Q_{tot}(A,B)=-12 < Q_{tot}(B,B)=0$, so it needs $Q_1(A) < Q_1(B)$. Contradiction:
 # the ordering of agent 1's values cannot depend on agent 2's action under monotonic mixing.
-# The check below finds every such contradiction in the payoff.
+# The cell below reads both comparisons off the payoff: row A minus row B, column by column.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def row_order_flips(table):
-    """Pairs of agent-1 actions whose payoff order flips with agent 2's action (none if monotonic-representable)."""
-    flips = []
-    for i in range(table.shape[0]):
-        for k in range(i + 1, table.shape[0]):
-            diff = table[i] - table[k]
-            if (diff > 0).any() and (diff < 0).any():
-                flips.append(ACTIONS[i] + " vs " + ACTIONS[k])
-    return flips
+a_minus_b = payoff[0] - payoff[1]  # [U]: agent 1's A minus B, for each action of agent 2
+print("row A − row B, for agent 2 on A, B, C:", a_minus_b.tolist())
+assert (a_minus_b > 0).any() and (a_minus_b < 0).any()  # the order of A and B flips with agent 2's action
 
-
-print("agent 1 orderings that flip:", row_order_flips(payoff))
-print("agent 2 orderings that flip:", row_order_flips(payoff.T))
-assert row_order_flips(payoff), "the QTRAN payoff is non-monotonic"
+# %% [markdown]
+# One pair whose order flips is enough to rule out every monotonic mixer. In the exercises you will write
+# the test for every pair of actions and every payoff.
 
 # %% [markdown]
 # ## Predict before you run
@@ -198,12 +201,14 @@ print(f"{len(MATRIX_METHODS)} methods x {len(SEEDS)} seeds in {time.perf_counter
 
 # %% [markdown]
 # ## What each method learned (seed 0)
-# The true payoff beside each method's full learned $Q_{tot}$ table; the black box marks the joint action
-# the method picks (greedy $Q_a$ for Q-learners, the most likely action of each actor for NQMIX).
+# The true payoff beside each method's full learned $Q_{tot}$ table, all on one colour scale (the bar at the
+# right); the black box marks the joint action the method picks (greedy $Q_a$ for Q-learners, the most
+# likely action of each actor for NQMIX).
 
 # %%
 fig = q_tot_heatmaps(payoff, {k: v[0].q_tot for k, v in runs.items()},
                      {k: v[0].joint_action for k, v in runs.items()}, ncols=3)
+assert smallest_text_points(fig) >= 9  # readable at notebook width
 plt.show()
 qmix = runs["QMIX"][0].q_tot
 # QMIX's table is flat where it should be 8: monotonic mixing spreads the −12s over row and column A
@@ -245,7 +250,7 @@ assert all(run.q_tot[0, 0] < 0 for run in missed)  # ... and on those seeds its 
 #   its own. The next two sections open the agents up to see why they go elsewhere.
 #
 # None of this contradicts the paper, which makes no matrix-game claim; it shows what its argument does
-# and does not buy. Notebook 02 looks at the sign trick's direction against the exact gradient.
+# and does not buy. Notebook 02b looks at the sign trick's direction against the exact gradient.
 
 # %% [markdown]
 # ## Why NQMIX's actors miss (A, A): each agent's view
@@ -432,20 +437,65 @@ editor.show()
 
 # %% [markdown]
 # ## Exercises
-# **Exercise 1 — a monotonic game.** Train QMIX on `[[8, 1, 1], [1, 0, 0], [1, 0, 0]]`. Does it now pick
-# (A, A)? Does `row_order_flips` find anything? The cell below runs it.
+#
+# **Exercise 1 — which payoffs can a monotonic mixer represent?** Write `order_flips`: for a payoff table
+# (rows: agent 1's actions, columns: agent 2's), mark every pair of rows whose order flips with agent 2's
+# action, as in the section "Why a monotonic mixer cannot represent it". For two agents, a monotonic mixer
+# can represent the payoff exactly when no pair of rows flips and no pair of columns flips (apply the
+# function to `table.T` for agent 2).
+#
+# > **Predict before you run.** Which pairs flip in the QTRAN payoff? In the "monotonic game"
+# > `[[8, 1, 1], [1, 0, 0], [1, 0, 0]]`? In the QTRAN payoff with its −12s replaced by −2? Does a tie
+# > (two equal entries in one column) count as a flip? Write your answers down, then write the function.
+
+# %%
+def order_flips(table: torch.Tensor) -> torch.Tensor:
+    """Which pairs of agent 1's actions a monotonic mixer cannot order.
+
+    Input: table [U1, U2], the payoff with agent 1's actions as rows and agent 2's as columns.
+    Output: bool [U1, U1]; entry [i, k] is True when table[i, j] > table[k, j] for some column j and
+    table[i, j'] < table[k, j'] for another column j' (so [i, k] and [k, i] agree, and [i, i] is False).
+    """
+    # BEGIN SOLUTION
+    diff = table[:, None, :] - table[None, :, :]  # [U1, U1, U2]: row i − row k in every column
+    return (diff > 0).any(dim=-1) & (diff < 0).any(dim=-1)
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check("order_flips", order_flips)
+
+# %% [markdown]
+# The experiment uses your function (or the kit's, until yours passes) on three payoffs, then trains QMIX on
+# the monotonic game: does it now pick the optimum (A, A)?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-exercise_payoff = torch.tensor([[8.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
-print("flips:", row_order_flips(exercise_payoff))
-exercise_runs = run_methods({"QMIX": MATRIX_METHODS["QMIX"]}, exercise_payoff, seeds=range(1), n_updates=N_UPDATES)
+flips_fn = ex.yours_or_kits("order_flips", order_flips)
+games = {"QTRAN": payoff.float(), "monotonic game": torch.tensor([[8.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]),
+         "QTRAN with −2": torch.tensor([[8.0, -2.0, -2.0], [-2.0, 0.0, 0.0], [-2.0, 0.0, 0.0]])}
+possible = {}
+for name, table in games.items():
+    pairs = {agent: [ACTIONS[i] + " vs " + ACTIONS[k] for i, k in torch.nonzero(torch.triu(flips_fn(t), 1)).tolist()]
+             for agent, t in (("agent 1", table), ("agent 2", table.T))}
+    possible[name] = not any(pairs.values())
+    print(f"{name:<15} flips {pairs}; monotonic mixer possible: {possible[name]}")
+exercise_runs = run_methods({"QMIX": MATRIX_METHODS["QMIX"]}, games["monotonic game"], seeds=range(1),
+                            n_updates=N_UPDATES)
 print(format_table(summarise(exercise_runs)))
+# BEGIN ANSWER
+assert possible == {"QTRAN": False, "monotonic game": True, "QTRAN with −2": False}
+assert all(run.success for run in exercise_runs["QMIX"])  # QMIX picks (A, A) on the monotonic game
+# END ANSWER
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# No ordering flips, so a monotonic $Q_{tot}$ can represent the game and IGM holds: QMIX picks (A, A).
+# In the QTRAN payoff A flips with B and with C, for both agents; B vs C never flips (their rows are
+# equal, and a tie is no contradiction: a non-decreasing mixer may give them the same value). The
+# monotonic game has no flip, so a monotonic $Q_{tot}$ can represent it and IGM holds: QMIX picks (A, A).
+# Replacing −12 by −2 keeps every flip (8 > −2 but −2 < 0): that payoff is still non-monotonic.
 # </details>
 #
 # **Exercise 2 — less punishment.** Replace the −12s of the QTRAN payoff by −2. Which methods now find
@@ -454,7 +504,7 @@ print(format_table(summarise(exercise_runs)))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-mild_payoff = torch.tensor([[8.0, -2.0, -2.0], [-2.0, 0.0, 0.0], [-2.0, 0.0, 0.0]])
+mild_payoff = games["QTRAN with −2"]
 print("agent 1, partner uniform:", [round(v, 2) for v in mild_payoff.mean(dim=1).tolist()])
 mild_runs = run_methods({k: MATRIX_METHODS[k] for k in ("QMIX", "NQMIX")}, mild_payoff, seeds=range(1),
                         n_updates=N_UPDATES)

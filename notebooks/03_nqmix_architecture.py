@@ -16,30 +16,32 @@
 # %% [markdown]
 # # 03 · The NQMIX architecture, and one update dissected
 #
-# **Goal.** Build NQMIX for a real task, look at every network and every tensor of one update, and
-# test one of the paper's claims against data. Paper: Sec. 4.2, Alg. 1, App. B.1. Time: about two
-# minutes in quick mode (a third of it compiling the simulator).
+# **Learning goals.** After this notebook you can
+# 1. name NQMIX's three networks (shared agent network, per-agent actors, MLP mixer), their sizes and the
+#    tensor shapes each one reads and writes;
+# 2. follow one update of Alg. 1 stage by stage, and check it against the learner's own computation;
+# 3. measure how often the mixer's slope $\partial Q_{tot}/\partial Q_a$ is negative, and what a sign that is
+#    constant per agent means;
+# 4. test the paper's overestimation claim on a short run, and say what such a run can and cannot decide;
+# 5. count the mixer's parameters yourself (exercise 1).
 #
-# NQMIX has three parts (Sec. 4.2, Fig. 1):
+# **Prerequisites.** Notebook 01 (what a mixer is, Eq. 13's sign); notebook 02b helps but is not needed.
 #
-# * a **shared agent network** (the critic's per-agent part, as in QMIX): Linear 64 → GRU 64 →
-#   Linear $|U|$ gives $Q_a(\tau^a_t, \cdot)$; its GRU state $h^a_t$ encodes the history $\tau^a_t$;
-# * one **actor per agent**, not shared: $h^a_t$ → Linear 64 + ReLU → Linear $|U|$ → softmax over
-#   the available actions gives $\pi_a(u\mid\tau^a_t)$;
-# * a **mixer** without a monotonicity constraint: an MLP on $[Q_1,\dots,Q_n, s_t]$ with
-#   $32\,(A+4) - A$ hidden units and one output, $Q_{tot}$.
+# **Class time.** 55 minutes. **Paper.** Sec. 4.2–4.3 (Alg. 1), App. B.1.
 #
-# Sec. 2 redraws the paper's Figure 1 from these modules themselves, with the shapes of a real batch.
-#
-# The task is SMAX `2s3z` (2 Stalkers and 3 Zealots against the same, JaxMARL's StarCraft-like
-# simulator): a map with two unit types, where the paper reports NQMIX ahead of QMIX.
+# NQMIX has three parts (Sec. 4.2, Fig. 1): a **shared agent network** (Linear 64 → GRU 64 → Linear $|U|$)
+# giving $Q_a(\tau^a_t, \cdot)$ and the GRU state $h^a_t$; one **actor per agent** ($h^a_t$ → Linear 64 + ReLU
+# → Linear $|U|$ → softmax over the available actions) giving $\pi_a(u\mid\tau^a_t)$; and a **mixer** without
+# a monotonicity constraint, an MLP on $[Q_1,\dots,Q_n, s_t]$ with $32\,(A+4) - A$ hidden units and one
+# output, $Q_{tot}$. The task is SMAX `2s3z` (2 Stalkers and 3 Zealots on each side, JaxMARL's
+# StarCraft-like simulator), a map with two unit types where the paper reports NQMIX ahead of QMIX.
 
 # %% tags=["parameters"]
-FULL_RUN = False  # True: longer training runs for Sec. 4 (about 15 minutes on a 2-core CPU)
+FULL_RUN = False  # True: longer training runs for Secs. 3 and 4
 SEED = 0
 MAP = "smax:2s3z"
 N_ENVS = 16  # episodes collected per iteration, also the size of the dissected batch
-TRAIN_ITERATIONS = 30  # collect N_ENVS episodes + one update, per learner (Sec. 4)
+TRAIN_ITERATIONS = 30  # collect N_ENVS episodes + one update, per learner (Secs. 3 and 4)
 MEASURE_EVERY = 10  # iterations between target-vs-return measurements
 BATCH_SIZE = 16  # episodes per learner update
 DEVICE = "cpu"
@@ -49,30 +51,27 @@ if FULL_RUN:
     TRAIN_ITERATIONS, MEASURE_EVERY, BATCH_SIZE = 600, 50, 32
 
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-import nqmix_core
 from nqmix_core import analysis, architecture_figure, losses
+from nqmix_core import exercises as ex
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.config import algo_config
 from nqmix_core.envs.smax import SMAC_EPISODE_LIMITS
 from nqmix_core.learners.common import soft_update_rate
 from nqmix_core.networks import count_parameters
+from nqmix_core.plotting import smallest_text_points
 from nqmix_core.registry import make_env, make_learner
 from nqmix_core.runner import rollout
 from nqmix_core.train import Counters, Generators, collect_and_learn, seed_everything
 from nqmix_core.widgets import TargetLagExplorer
 from nqmix_core.widgets.target_lag import drift_lag, half_life
 
-# Measured on 2 cores: one learner update on 32 episodes of 2s3z took 0.58 s with 1 thread and
-# 1.1 s with 2 (the matrices are small; a second thread only adds hand-off cost).
-torch.set_num_threads(1)
+torch.set_num_threads(1)  # the matrices are small: a second thread only adds hand-off cost
 pd.set_option("display.width", 120)
-NOTEBOOK_START = time.perf_counter()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -116,15 +115,13 @@ totals = {part: count_parameters(module) for part, module in parts.items()}
 print("\nparameters per part:", totals, "  total:", sum(totals.values()))
 
 # %% [markdown]
-# The actors are one module: `fc1.weight` has shape $[N, 64, 64]$, one $64\times64$ matrix per agent,
-# applied with a single `einsum`. Stacking them is only a layout choice — agent $a$'s output depends on
-# slice $a$ alone, and RMSprop works element by element, so this is $N$ independent actors with $N$
-# independent optimisers, as App. B.1 asks. Five actors are $5 \times 4{,}810 = 24{,}050$ parameters:
-# about two thirds of the shared agent network they read from (the table above).
+# The actors are one module: `fc1.weight` has shape $[N, 64, 64]$, one matrix per agent, applied with a single
+# `einsum`. Agent $a$'s output depends on slice $a$ alone and RMSprop works element by element, so these are
+# $N$ independent actors with $N$ independent optimisers, as App. B.1 asks.
 #
-# **Mixer sizes.** App. B.1 chooses the width $32\,(A+4) - A$ "in order to make the numbers of
-# parameters of mixers for both NQMIX and QMIX similar". Here are the counts for SMAX maps, with
-# QMIX's mixer as pymarl builds it for SMAC (two-layer hypernetworks with 64 hidden units, embedding 32):
+# **Mixer sizes.** App. B.1 chooses the width $32\,(A+4) - A$ "in order to make the numbers of parameters of
+# mixers for both NQMIX and QMIX similar". The counts for SMAX maps, against QMIX's mixer as pymarl builds it
+# (two-layer hypernetworks, 64 hidden units, embedding 32) and as the QMIX paper did (one-layer hypernetworks):
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -137,12 +134,11 @@ assert mixer_table.sort_values("A")["ratio"].is_monotonic_increasing  # ... but 
 print(mixer_table.round({"ratio": 2, "ratio_one_layer": 2}).to_string(index=False))  # one_layer: the QMIX paper's hypernets
 
 # %% [markdown]
-# "Similar" is fair around five agents (2s3z, 5m_vs_6m: within 4%), but the ratio is not constant:
-# 0.76 on 3m and 1.36 on 8m. The NQMIX mixer's first layer has $(A+S)\,(32(A+4)-A) \approx 32\,A\,S$
-# weights, and $S = 12(A+E)$ grows with $A$ too, so its size grows like $A^2$. pymarl's QMIX mixer is
-# dominated by its hypernetworks' first layers ($64\,S$ twice, for the $W_1$ and $W_{final}$ hypernetworks, plus $32\,S$ twice, for the
-# $b_1$ hypernetwork and the first layer of $V(s)$) and the
-# $64 \times 32A$ output layer of the $W_1$ hypernetwork: linear in $S$ and in $A$.
+# "Similar" is fair around five agents (within 4% on 2s3z and 5m_vs_6m) but not constant: 0.76 on 3m, 1.36
+# on 8m. The NQMIX mixer's first layer has about $32\,A\,S$ weights and $S = 12(A+E)$ grows with $A$ too, so
+# it grows like $A^2$; pymarl's hypernetworks are linear in $S$ and in $A$. Against the QMIX paper's
+# one-layer hypernetworks (`ratio_one_layer`) the formula is close on every map: both are dominated by
+# about $32\,A\,S$ weights. You will count the NQMIX mixer's parameters yourself in the exercises.
 
 # %% [markdown]
 # ## 2 · A real batch, and every stage of one update
@@ -168,13 +164,12 @@ print(f"returns (2.0 = win with every enemy dead): mean {stats.returns.mean():.3
 # %% [markdown]
 # ### Figure 1, drawn from the modules
 #
-# The paper's Figure 1 shows (a) the mixer reading $[Q_1(\tau^1_t, u^1_t),\dots,Q_n(\tau^n_t, u^n_t), s_t]$
-# and (b) the shared agent network (Linear → GRU → Linear, giving $Q_a$) whose GRU state $h^a_t$ the
-# per-agent actors read. Here it is drawn from `learner` itself: `architecture_figure.capture_calls`
-# runs `learner.compute_losses(batch)` once with a forward hook on each network and on each of its
-# layers, and records the class name and the input and output shapes of the first call. Every label
-# in the figure is one of those records, so the figure changes when the code does (try
-# `algo_config("nqmix", rnn_hidden_dim=32)`). First the records:
+# The paper's Figure 1 shows (a) the mixer reading $[Q_1(\tau^1_t, u^1_t),\dots,Q_n(\tau^n_t, u^n_t), s_t]$ and
+# (b) the shared agent network whose GRU state $h^a_t$ the per-agent actors read. Here it is drawn from
+# `learner` itself: `architecture_figure.capture_calls` runs `learner.compute_losses(batch)` once with a forward
+# hook on each network and each of its layers, and records the class name and the input and output shapes
+# of the first call. Every label in the figure is one of those records, so the figure changes when the code
+# does (try `algo_config("nqmix", rnn_hidden_dim=32)`). First the records:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -192,18 +187,26 @@ records = pd.DataFrame([{"module": path, "class": call.class_name,
 print(records.to_string(index=False))
 
 # %%
-sizes = {"B": n_episodes, "T+1": max_steps + 1, "N": n, "D = O+U+N": o + u + n, "H": hidden_dim, "U": u, "S": s}
+mixer_width = learner.mixer.hidden.out_features  # 32·(N+4)−N
+sizes = {"B": n_episodes, "T+1": max_steps + 1, "T": max_steps, "N": n, "D": o + u + n, "H": hidden_dim, "U": u,
+         "S": s, "B·N": n_episodes * n, "N+S": n + s, "M": mixer_width}
+assert len(set(sizes.values())) == len(sizes)  # every size is a different number: each shape reads one way
 figure_1 = architecture_figure.draw_architecture(calls, sizes)
 drawn = "\n".join(text.get_text() for text in figure_1.axes[0].texts)
-assert all(call.class_name in drawn and architecture_figure.format_shapes(call.outputs) in drawn
-           for call in calls.values())  # every box is labelled with its module's record
+assert all(call.class_name in drawn and all(architecture_figure.format_shapes((shape,), sizes) in drawn
+                                            for shape in call.inputs + call.outputs)
+           for call in calls.values())  # every box is labelled with its module's record, in symbols
+assert "actor objective" in drawn and smallest_text_points(figure_1) >= 9  # the actor path; readable text
 plt.show()
 
 # %% [markdown]
-# Three things the boxes show that the paper's figure does not: the agent network runs over all
-# $T+1$ observations at once and its GRU over $B \cdot N$ sequences (one per episode and agent, all
-# with the same weights); the actors are two `BatchedLinear` layers that carry the agent axis $N$ in
-# their weights; and the mixer's first layer reads $N + S$ numbers, the chosen $Q_a$ and the state.
+# The key under the figure gives each symbol's value in this batch; $M = 32(N+4) - N$ is the mixer's width
+# and $D = O + U + N$ the agent network's input. Three things the boxes show that the paper's figure does
+# not: the agent network runs over all $T+1$ observations at once and its GRU over $B \cdot N$ sequences
+# (one per episode and agent, all with the same weights); the actors are two `BatchedLinear` layers that
+# carry the agent axis $N$ in their weights; and the actor path ends in the actor objective (Eq. 13), where
+# $\pi_a$ meets the agent network's $Q_a$ (detached) and the sign of $\partial Q_{tot}/\partial Q_a$, which
+# autograd takes through the mixer.
 
 # %% [markdown]
 # Now the update, stage by stage, with the learner's own methods and the loss functions of
@@ -289,14 +292,11 @@ print(f"sign −1 on {initial_negative:.2f} of (step, agent) pairs at initialisa
       f"(2 Stalkers, then 3 Zealots): {[round(f, 2) for f in initial_per_agent]}")
 
 # %% [markdown]
-# **What a constant sign per agent means.** Each agent's sign is the same at every step of every
-# episode of this batch. Write $\sigma_a = \pm 1$ for agent $a$'s sign. If it never changes, then
-# $Q_{tot}$ is an *increasing* function of each $\sigma_a Q_a$: the mixer acts as a monotone mixer —
-# the kind QMIX's constraint allows — over $Q_a$ for the positive agents and $-Q_a$ for the negative
-# ones. Eq. 13 then asks each actor to climb one fixed direction, $\sigma_a \sum_u \pi_a(u)\,Q_a(u)$,
-# which a monotone mixer over the flipped values would ask too. The non-monotonic freedom NQMIX is
-# built for — a slope whose sign changes with the state or with the other agents' values — is
-# unused. The check, on this batch:
+# **What a constant sign per agent means.** Each agent's sign is the same at every step of every episode of
+# this batch. Write $\sigma_a = \pm 1$ for it. Then $Q_{tot}$ is an *increasing* function of each
+# $\sigma_a Q_a$: the mixer acts as a monotone mixer (the kind QMIX allows) over $Q_a$ for the positive agents
+# and $-Q_a$ for the negative ones, and Eq. 13 asks each actor to climb one fixed direction. The freedom NQMIX
+# is built for, a slope whose sign changes with the state or the other agents' values, is unused. The check:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -310,14 +310,13 @@ print(f"∂Q_tot/∂(σ_a Q_a) > 0 on {share_monotone:.2f} of the real (step, ag
 # %% [markdown]
 # ### The optimiser steps and the soft target update (Alg. 1 lines 13, 14, 16)
 #
-# `train_step` takes one RMSprop step on the critic (agent network + mixer), one on the actors, then
-# pulls every target network towards its online network. Alg. 1 writes the soft update
-# $\theta' \leftarrow \tau\theta + (1-\tau)\theta'$ (line 16) *inside* the loop over the $T$ time steps of
-# the mini-batch, with $\tau = 0.001$ per time step. The kit takes one optimiser step per mini-batch, so
-# the online weights do not change during those $T$ updates, and $T$ of them equal one update at rate
-# $1 - (1-\tau)^T$ (`learners.common.soft_update_rate`). The target networks start as copies, so after
-# the first update each target must have moved by exactly that fraction of the online network's step
-# (up to float32 rounding).
+# `train_step` takes one RMSprop step on the critic (agent network + mixer), one on the actors, then pulls
+# every target network towards its online network. Alg. 1 writes the soft update
+# $\theta' \leftarrow \tau\theta + (1-\tau)\theta'$ (line 16) *inside* the loop over the $T$ time steps of the
+# mini-batch, with $\tau = 0.001$ per time step. The kit takes one optimiser step per mini-batch, so the online
+# weights do not change during those $T$ updates, and $T$ of them equal one update at rate $1 - (1-\tau)^T$
+# (`learners.common.soft_update_rate`). The targets start as copies, so after the first update each must have
+# moved by exactly that fraction of the gap (up to float32 rounding).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -350,10 +349,9 @@ print(f"critic gradient norm {update_info['grad_norm']:.3f} (clipped at {learner
 # %% [markdown]
 # ### How far behind the online network is a soft target?
 #
-# After $k$ updates at rate $r$ a target that started a gap $g$ away is $(1-r)^k g$ away, so the gap
-# halves every $\ln 2 / -\ln(1-r)$ updates. When the online network keeps moving at a steady pace,
-# the target settles where the online network was $(1-r)/r$ updates earlier (`widgets.target_lag`).
-# For this learner's $\tau$:
+# After $k$ updates at rate $r$ a target that started a gap $g$ away is $(1-r)^k g$ away: the gap halves every
+# $\ln 2 / -\ln(1-r)$ updates, and a target chasing a steadily moving network settles $(1-r)/r$ updates
+# behind it (`widgets.target_lag`). For this learner's $\tau$:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -367,9 +365,8 @@ assert lag_table["rate r"][1] == rate  # the rate the real update above moved th
 print(lag_table.round({"rate r": 4, "half-life (updates)": 1, "drift lag (updates)": 1}).to_string(index=False))
 
 # %% [markdown]
-# Move $\tau$ and $T$ below. The plot runs the kit's own `soft_update` on a one-parameter network whose
-# online value ramps from 0 to 1 over the first half of the plot and then stays: the solid red target is Alg. 1's
-# (τ per time step), the dashed one τ applied once per update.
+# Move $\tau$ and $T$ below: the plot runs the kit's own `soft_update` on a one-parameter network whose online
+# value ramps from 0 to 1 and then stays; solid red is Alg. 1's target (τ per time step), dashed τ once per update.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -380,25 +377,20 @@ lag_explorer.show()
 # %% [markdown]
 # ## 3 · Training briefly: the sign, the actor objective, and the targets
 #
-# We now train NQMIX and QMIX on the same map, each for `TRAIN_ITERATIONS` iterations of
-# "collect 16 episodes with the behaviour policy, one update on a random mini-batch of
-# `BATCH_SIZE` episodes" (`collect_and_learn`). QMIX uses pymarl's settings (ε-greedy with ε from 1
-# down to 0.05 over 50k steps, double-Q max target, hard target copies every 200 episodes); NQMIX the
-# paper's (samples its own stochastic policy, state-value target, soft targets with $\tau = 0.001$).
-#
-# Every `MEASURE_EVERY` iterations we take the learner's **own 16 most recent episodes** and compare
-# its TD target $y_t$ with the discounted return $G_t = \sum_{k \ge t}\gamma^{k-t} r_k$ that those
-# episodes actually obtained, over the real steps of the episodes that ended by termination (a
-# time-out truncates $G_t$; this quick run has none). We also re-measure both learners on the fixed
-# batch of Sec. 2.
+# We train NQMIX and QMIX on the same map for `TRAIN_ITERATIONS` iterations of "collect 16 episodes, one
+# update on a mini-batch of `BATCH_SIZE` episodes" (`collect_and_learn`). QMIX uses pymarl's settings
+# (ε-greedy, ε from 1 to 0.05 over 50k steps; double-Q max target; hard target copies every 200 episodes),
+# NQMIX the paper's (its own stochastic policy, state-value target, soft targets with $\tau = 0.001$). Every
+# `MEASURE_EVERY` iterations we compare each learner's TD target $y_t$ on its **own 16 most recent episodes**
+# with the discounted return $G_t = \sum_{k \ge t}\gamma^{k-t} r_k$ those episodes obtained (terminated
+# episodes only: a time-out truncates $G_t$).
 #
 # > **Predict before you run.** Write your answers down, then run the next cell.
-# > 1. After 30 updates, will the fraction of negative signs have moved from its initial value?
-# >    Will any agent's sign flip?
-# > 2. Whose TD target will sit above the discounted returns the episodes really obtained: QMIX's,
-# >    NQMIX's, both, neither?
+# > 1. After 30 updates, will the fraction of negative signs have moved from its initial value? Will any
+# >    agent's sign flip?
+# > 2. Whose TD target will sit above the discounted returns: QMIX's, NQMIX's, both, neither?
 # > 3. How far will NQMIX's target networks have moved from their initial weights after 30 updates of
-# >    batches of several dozen steps? (The widget above gives the half-life in updates.)
+# >    batches of several dozen steps? (The lag table above gives the half-life in updates.)
 
 # %%
 def measure(learner, episodes) -> dict:
@@ -461,64 +453,17 @@ assert torch.equal(trained_per_agent > 0.5, torch.tensor(initial_per_agent) > 0.
 assert ((trained_per_agent < 0.1) | (trained_per_agent > 0.9)).all()  # ... and each is still (nearly) constant
 
 # %% [markdown]
-# So after this short run the mixer is still a monotone mixer over $\sigma_a Q_a$ (Sec. 2). Does that
-# change with real training? The committed 300k-step runs on this map (`data/reproduction_cpu`, three
-# seeds, one log row per 5k environment steps) log the fraction of negative signs per agent
-# (`train_diag_sign_negative_agent{a}`). Reading them costs nothing. Below, a `(row, agent)` entry
-# counts as *constant* when its fraction is within 0.05 of 0 or 1; `mixed rows` counts, per agent,
-# the rows where it is not, over the whole run and after its first 50k steps.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-SIGN_COLUMNS = [f"train_diag_sign_negative_agent{a}" for a in range(n)]
-LONG_RUNS = "data/reproduction_cpu/smax-2s3z/nqmix"  # relative to the repository root
-candidates = [Path.cwd(), *Path.cwd().parents, Path(nqmix_core.__file__).resolve().parents[1]]
-long_run_dir = next(folder / LONG_RUNS for folder in candidates if (folder / LONG_RUNS).is_dir())
-long_runs = {seed: pd.read_csv(long_run_dir / f"seed{seed}" / "progress.csv").dropna(subset=SIGN_COLUMNS)
-             for seed in range(3)}
-constant = {seed: (run[SIGN_COLUMNS] <= 0.05) | (run[SIGN_COLUMNS] >= 0.95) for seed, run in long_runs.items()}
-sign_table = pd.DataFrame([{"seed": seed, "rows": len(run), "last t_env": int(run["t_env"].iloc[-1]),
-                            "constant entries": constant[seed].to_numpy().mean(),
-                            "mixed rows per agent": (~constant[seed]).sum().tolist(),
-                            "... after 50k": (~constant[seed])[run["t_env"] > 50_000].sum().tolist(),
-                            "first row": run[SIGN_COLUMNS].iloc[0].round(2).tolist(),
-                            "last row": run[SIGN_COLUMNS].iloc[-1].round(2).tolist()}
-                           for seed, run in long_runs.items()])
-all_constant = pd.concat(constant.values()).to_numpy().mean()
-first_negative = {seed: run[SIGN_COLUMNS].iloc[0] > 0.5 for seed, run in long_runs.items()}
-last_negative = {seed: run[SIGN_COLUMNS].iloc[-1] > 0.5 for seed, run in long_runs.items()}
-assert all_constant > 0.85  # the sign is constant per agent in most log rows ...
-long_mixed = [(seed, agent) for seed, counts in zip(sign_table["seed"], sign_table["... after 50k"])
-              for agent, count in enumerate(counts) if count > len(long_runs[seed]) / 2]
-assert long_mixed == [(0, 3)]  # ... not in all: one agent of one seed is mixed in more than half the rows
-assert sum(map(sum, sign_table["... after 50k"])) - sum(sign_table["... after 50k"][0]) <= 10  # the rest, early
-assert (first_negative[1] & ~last_negative[1]).sum() >= 2  # seed 1: some agents turned from − to +
-assert not last_negative[1].any() and last_negative[2].all()  # seeds 1, 2 end all + and all −
-print(sign_table.round({"constant entries": 3}).to_string(index=False))
-print(f"\nconstant (row, agent) entries over the three seeds: {all_constant:.3f}")
-print(f"(seed, agent) with a mixed sign in more than half the rows: {long_mixed}")
-
-# %% [markdown]
-# In most log rows every agent's sign is constant over the 5k steps of the row: there the mixer is a
-# monotone mixer over $\sigma_a Q_a$, and the signs only say which way each $Q_a$ is read. Training
-# does change *which* way: on seed 1 agents that started negative end positive, and the run ends with
-# every sign $+$ (a plain monotone mixer, as QMIX's), while seed 2 ends with every sign $-$ (monotone
-# in every $-Q_a$). Most mixed rows come in the first 50k steps, while signs are turning over. The
-# exception is agent 3 of seed 0, whose fraction sits between 0 and 1 in more than half the rows, all
-# of them after the first 50k steps. A log row averages thousands of decisions, so it cannot tell a sign that depends
-# on the situation from one that flipped once inside the row. What the logs do show: NQMIX's
-# non-monotonic freedom is used for long by at most one agent of one seed; everywhere else the trained
-# mixer is a monotone mixer over $\sigma_a Q_a$.
+# So after this short run the mixer is still a monotone mixer over $\sigma_a Q_a$ (Sec. 2). Whether that
+# changes with real training is read from the committed 300k-step runs in notebook 06, which logs each agent's
+# fraction of negative signs over whole runs.
 
 # %% [markdown]
 # ## 4 · Is QMIX's target overestimated, and NQMIX's not?
 #
-# The paper's claim (abstract, Sec. 1 and Sec. 4.3): "NQMIX takes the state-value as the learning
-# target, which overcomes the problem in QMIX that the learning target is overestimated." The mechanism
-# it alludes to is Q-learning's maximisation bias: $\max_u Q'_a(u)$ over noisy estimates is biased
-# upwards, while $\sum_u \pi'_a(u)\,Q'_a(u)$ is an average. A direct test: is the mean target above
-# the mean discounted return that the episodes really delivered?
-#
+# The paper's claim (abstract, Secs. 1 and 4.3): "NQMIX takes the state-value as the learning target, which
+# overcomes the problem in QMIX that the learning target is overestimated." The mechanism is Q-learning's
+# maximisation bias: $\max_u Q'_a(u)$ over noisy estimates is biased upwards, while $\sum_u \pi'_a(u)\,Q'_a(u)$
+# is an average. A direct test: is the mean target above the mean discounted return the episodes delivered?
 # First, on each learner's own recent episodes during training:
 
 # %%
@@ -571,79 +516,87 @@ print(f"\nsame NQMIX networks: max target − state-value target, mean {max_minu
 # %% [markdown]
 # **What the numbers say at this budget.**
 #
-# * On their own recent episodes, QMIX's targets sit clearly above the returns (the `target − return`
-#   column of the QMIX rows) and NQMIX's slightly below them. Read naively, this is the paper's claim.
-# * But the fixed batch shows where QMIX's gap comes from: **QMIX's target is already well above the
-#   returns at initialisation** (the first table), before it has seen a reward. It is an offset of its
-#   randomly initialised mixer (the hypernetworks' biases and the state-value head $V(s)$), which 30
-#   updates have not trained away; the updates changed it little. This is not the maximisation bias the
-#   paper means.
-# * NQMIX's target networks, read with the paper's per-time-step $\tau$, have moved most of the way
-#   from their initial weights: 30 updates over batches of several dozen steps each (71 in the batch
-#   of Sec. 2) give $1 - 0.999^{30T}$, between 0.6 and 0.9 for $T$ = 30 to 70. Its target has left
-#   its initial offset (the `from its initial value` line) and sits at or slightly below the returns.
-# * Computing the max-based target **with NQMIX's own networks** isolates the form of the target. It is
-#   *not* higher: through a non-monotone mixer, raising $Q'_a$ lowers $V'_{tot}$ for agents whose slope
-#   $\partial Q_{tot}/\partial Q_a$ is negative (here two of the five, Sec. 3), so $\max_u$ is higher than
-#   $\sum_u \pi'\,Q'$ per agent but not after mixing. "Max over-estimates" is a property of QMIX's
-#   monotone mixer together with the max, not of the max alone.
-# * Two more confounders: QMIX's episodes are played ε-greedily (ε falls from 1 to 0.05 over 50k steps,
-#   and this run stops below 30k steps, the `t_env` column: ε is still above 0.4) while
-#   its max-based target values the greedy policy, and on-policy returns of a still-random policy are a
-#   noisy yardstick for a bias of a few hundredths.
+# * On their own recent episodes, QMIX's targets sit clearly above the returns and NQMIX's slightly below
+#   them. Read naively, this is the paper's claim.
+# * But **QMIX's target is already well above the returns at initialisation** (the first fixed-batch table),
+#   before it has seen a reward: an offset of its randomly initialised mixer (the hypernetworks' biases and
+#   $V(s)$) that 30 updates have not trained away. That is not the maximisation bias the paper means.
+# * NQMIX's targets, read with the paper's per-time-step $\tau$, have moved most of the way from their initial
+#   weights ($1 - 0.999^{30T}$ is 0.6 to 0.9 for $T$ = 30 to 70), and its target sits at or slightly below the returns.
+# * The max-based target computed **with NQMIX's own networks** is *not* higher: through a non-monotone
+#   mixer, raising $Q'_a$ lowers $V'_{tot}$ for agents whose slope $\partial Q_{tot}/\partial Q_a$ is negative
+#   (two of the five here, Sec. 2). "Max overestimates" is a property of QMIX's monotone mixer together with
+#   the max, not of the max alone.
+# * QMIX's episodes are played ε-greedily with ε still above 0.4 (this run stops below 30k steps) while its
+#   target values the greedy policy, and returns of a still-random policy are a noisy yardstick.
 #
-# So this quick run does **not** support or refute the overestimation claim: QMIX's gap is dominated by
-# its mixer's initial offset, and one short run of one seed says little about NQMIX's. A test of the
-# claim needs critics that have converged for their own behaviour policies and several seeds: notebook
-# 06 reads Q_tot against the return obtained from every log row of 300k-step runs on this map.
+# So this quick run does **not** decide the claim. That needs converged critics and several seeds:
+# notebook 05 decides it (claim C2) from $Q_{tot}$ against the return in every log row of 300k-step runs.
 
 # %% [markdown]
 # ## Summary
 #
-# * Figure 1, redrawn from the learner's own modules and one forward pass, labels every network and
-#   layer with its class and the shapes it really reads and writes.
-# * NQMIX on 2s3z has a shared agent network (34.8k parameters), five actors stored as one batched
-#   module (5 × 4.8k), and an MLP mixer (35.9k). Its mixer has 0.76–1.36 times the parameters of
-#   pymarl's QMIX mixer on SMAX maps with 3 to 8 agents: similar around five agents, growing faster.
+# * Figure 1, redrawn from the learner's own modules and one forward pass, labels every network and layer
+#   with its class and the shapes it really reads and writes, and ends the actor path in Eq. 13's objective.
+# * NQMIX on 2s3z: a shared agent network (34.8k parameters), five actors stored as one batched module
+#   (5 × 4.8k) and an MLP mixer (35.9k), 0.76–1.36 times pymarl's QMIX mixer on maps with 3 to 8 agents.
 # * One update, stage by stage, is exactly `NQMIXLearner.compute_losses`; the targets move by exactly
-#   $1 - (1-\tau)^T$ of the gap after each update of a $T$-step batch: Alg. 1's per-time-step $\tau$.
-# * The randomly initialised NQMIX mixer gives a negative $\partial Q_{tot}/\partial Q_a$ on 40% of the
-#   (step, agent) pairs — in practice, always for two of the five agents — and a short training run
-#   does not change that. A sign constant per agent makes the mixer a monotone mixer over $\sigma_a Q_a$:
-#   the non-monotonic freedom is unused. The committed 300k-step runs show the same in most log rows;
-#   training changes which way some agents' $Q_a$ are read, and one agent of one seed has a mixed sign
-#   for long.
-# * The overestimation claim cannot be decided at this budget: QMIX's gap to the real returns is
-#   dominated by its initial offset, and the max target is not higher than the state-value target when
-#   both are computed through NQMIX's non-monotone mixer.
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-print(f"notebook ran in {time.perf_counter() - NOTEBOOK_START:.1f} s")
+#   $1 - (1-\tau)^T$ of the gap per update of a $T$-step batch (Alg. 1's per-time-step $\tau$).
+# * The random NQMIX mixer's slope is negative on 40% of the (step, agent) pairs, always for the same two
+#   agents: a monotone mixer over $\sigma_a Q_a$, and a short run does not change that.
+# * The overestimation claim cannot be decided at this budget: QMIX's gap is dominated by its initial
+#   offset, and the max target is not higher than the state-value target through NQMIX's mixer.
 
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1 — which QMIX does $32(A+4) - A$ match?** The original QMIX paper used *one-layer*
-# hypernetworks: $W_1$ and $W_{final}$ are linear maps of the state, so the mixer has
-# $S \cdot 32A + 32A$ (for $W_1$) $+ 3\,(32S + 32)$ (for $b_1$, $W_{final}$ and the first layer of $V$)
-# $+ 33$ (the output of $V$) parameters. Compare this with the NQMIX mixer on the same maps.
+# **Exercise 1 — count the mixer's parameters.** Write the number of parameters of NQMIX's mixer (App. B.1)
+# for $A$ agents and a state of $S$ features, from the architecture alone: an `nn.Linear` from the mixer's
+# input to $32(A+4) - A$ hidden units, ELU, and an `nn.Linear` to one output. Do not build the mixer
+# (`make_mixer`, `count_parameters` and `analysis.mixer_parameter_counts` are off limits).
+#
+# > **Predict before you run.** Roughly how many parameters does the mixer have on 8m ($A = 8$, $S = 192$)?
+# > Which term dominates as $A$ grows? Write your answers down, then write the function.
+
+# %%
+def nqmix_mixer_parameters(n_agents: int, state_dim: int) -> int:
+    """Parameters (weights and biases) of the NQMIX mixer for A = n_agents agents and S = state_dim state
+    features: Linear(A + S -> 32·(A+4) − A), ELU, Linear(32·(A+4) − A -> 1). Returns an int."""
+    # BEGIN SOLUTION
+    hidden = 32 * (n_agents + 4) - n_agents  # App. B.1's width
+    return (n_agents + state_dim) * hidden + hidden + hidden * 1 + 1  # hidden layer, then output layer
+    # END SOLUTION
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
-single_layer = {name: (s_ := 12 * (a + e)) * 32 * a + 32 * a + 3 * (32 * s_ + 32) + 33 for name, (a, e) in maps.items()}
-one_layer_ratio = {name: round(float(mixer_table.set_index("map").loc[name, "nqmix"] / count), 2)
-                   for name, count in single_layer.items()}
-assert all(1.0 < r < 1.25 for r in one_layer_ratio.values())  # (see the solution)
-print("NQMIX mixer / QMIX mixer with one-layer hypernetworks:", one_layer_ratio)
+ex.check("nqmix_mixer_parameters", nqmix_mixer_parameters)
+
+# %% [markdown]
+# The experiment counts with your function (or the kit's, until yours passes) on the SMAX maps of Sec. 1 and
+# on larger teams, against pymarl's QMIX mixer: where does "similar" stop holding?
+
+# %%
+count_fn = ex.yours_or_kits("nqmix_mixer_parameters", nqmix_mixer_parameters)
+team_ratios = {}
+for a in (3, 5, 8, 10, 15, 20):
+    state_dim = 12 * 2 * a  # A allies against as many enemies: S = 12(A + E)
+    qmix_count = analysis.mixer_parameter_counts(a, state_dim)["qmix"]
+    team_ratios[a] = count_fn(a, state_dim) / qmix_count
+    print(f"A = {a:>2}, S = {state_dim:>3}: NQMIX mixer {count_fn(a, state_dim):>7,}, QMIX mixer {qmix_count:>7,}, "
+          f"ratio {team_ratios[a]:.2f}")
+# BEGIN ANSWER
+assert count_fn(8, 192) == 75_953 and team_ratios[20] > 2  # the solution's numbers
+assert list(team_ratios.values()) == sorted(team_ratios.values())  # the ratio keeps rising
+# END ANSWER
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# Within 25% on every map, and closer as $A$ grows: both are dominated by about $32\,A\,S$ weights
-# (NQMIX's first layer reads $A + S$ inputs into $32(A+4) - A$ units; QMIX's $W_1$ hypernetwork maps
-# $S$ inputs to $32A$ outputs). The formula tracks QMIX's one-layer mixer. pymarl's two-layer
-# hypernetworks, used for SMAC, replace the $32AS$ term by $64S + 64 \cdot 32A$, which grows more slowly.
+# $(A + S)(32(A+4) - A) + (32(A+4) - A) + (32(A+4) - A) + 1$: on 8m, $200 \cdot 376 + 376 + 376 + 1 = 75{,}953$.
+# The first layer's $(A+S)\cdot 32(A+4) \approx 32\,A\,S$ weights dominate, and with $S = 24A$ that grows
+# like $A^2$, while pymarl's QMIX mixer grows about linearly in $S$ and in $A$: the ratio keeps rising, past 2
+# for 20 agents.
 # </details>
 
 # %% [markdown]
@@ -657,7 +610,9 @@ print("NQMIX mixer / QMIX mixer with one-layer hypernetworks:", one_layer_ratio)
 initial_mixer = initial_learner("nqmix").mixer
 linear_slope = (initial_mixer.out.weight @ initial_mixer.hidden.weight[:, :n]).squeeze(0)  # [N]
 observed = torch.tensor(initial_per_agent)  # fraction of steps with sign −1, per agent
-assert torch.equal(linear_slope < 0, observed > 0.5)  # (see the solution)
+# BEGIN ANSWER
+assert torch.equal(linear_slope < 0, observed > 0.5)
+# END ANSWER
 print("linear-part slope per agent:", [round(v, 3) for v in linear_slope.tolist()])
 print("observed fraction of sign −1:", [round(v, 2) for v in initial_per_agent])
 
@@ -668,6 +623,6 @@ print("observed fraction of sign −1:", [round(v, 2) for v in initial_per_agent
 # features in $[0, 1]$), so the ELU slopes $e_j$ hardly change and the sign is set by the fixed
 # weights: each agent gets a random but constant sign. Only once the mixer's hidden units respond to
 # the state and to $Q_a$ can the sign depend on the situation — the freedom NQMIX's Eq. 13 is built
-# for. After 30 updates (Sec. 3) it still had not: the fraction stayed at 0.40; and in the committed
-# 300k-step runs (also Sec. 3) it mostly never does.
+# for. After 30 updates (Sec. 3) it still had not: the fraction stayed at 0.40; notebook 06 reads whether it
+# ever does in the committed 300k-step runs.
 # </details>

@@ -26,13 +26,14 @@ from torch import nn
 LANES = ("mixer", "agent", "actors")  # top to bottom; each is an attribute of the learner
 FLOWS = {"mixer": ("agent", -1, r"chosen $Q_a(\tau_t, u_t)$"),  # lane: (source lane, source layer, what)
          "actors": ("agent", 1, r"$h_t^a$ (detached)")}
-LANE_TITLES = {"mixer": "mixer (Fig. 1a)", "agent": "agent network (Fig. 1b),\nshared by all agents",
-               "actors": "actors (Fig. 1b),\none per agent"}
+LANE_TITLES = {"mixer": "the mixer (Fig. 1a)", "agent": "shared (Fig. 1b)", "actors": "one per agent (Fig. 1b)"}
 INPUT_NAMES = {"mixer": ("", "$s_t$"), "agent": ("$[o_t^a, u_{t-1}^a, a]$",), "actors": ("", "available")}
 OUTPUT_NAMES = {"mixer": "$Q_{tot}$", "agent": r"$Q_a(\tau_t, \cdot)$", "actors": r"$\pi_a(\cdot|\tau_t)$"}
-BOX_WIDTH, BOX_HEIGHT = 0.9, 0.5  # in columns and lanes
-MARGIN = -2.2  # left edge of the lane titles, in columns (the agent lane's first layer is column 0)
-
+BOX_WIDTH, BOX_HEIGHT = 0.92, 0.5  # in columns and lanes
+LEFT = -1.5  # left edge of the drawing, in columns (the agent lane's first layer is column 0)
+FIGURE_WIDTH = 9.0  # inches: shown at its own size in a notebook, so 10-point text stays 10 points
+FONT, SMALL = 10, 9.5  # points: titles and arrows; the lines inside a box
+OUT_ARROW = 0.85  # length of a lane's output arrow, in columns
 
 @dataclass(frozen=True)
 class ModuleCall:
@@ -49,8 +50,13 @@ class ModuleCall:
         return f"{self.class_name}  {format_shapes(self.inputs)} → {format_shapes(self.outputs)}"
 
 
-def format_shapes(shapes: tuple[tuple[int, ...], ...]) -> str:
-    return ", ".join("[" + ", ".join(str(d) for d in shape) + "]" for shape in shapes)
+def format_shapes(shapes: tuple[tuple[int, ...], ...], sizes: dict[str, int] | None = None) -> str:
+    """``[16, 72, 5, 142]``, or with ``sizes`` (symbol -> value, first match wins) ``[B, T+1, N, D]``; a
+    dimension no symbol matches stays a number."""
+    symbol = {}
+    for name, value in (sizes or {}).items():
+        symbol.setdefault(value, name)
+    return ", ".join("[" + ", ".join(symbol.get(d, str(d)) for d in shape) + "]" for shape in shapes)
 
 
 def tensor_shapes(value) -> tuple[tuple[int, ...], ...]:
@@ -102,64 +108,101 @@ def layout(calls: dict[str, ModuleCall]) -> dict[str, tuple[float, float]]:
     return positions
 
 
-def _box(ax, x: float, y: float, text: str, **style) -> None:
-    ax.add_patch(FancyBboxPatch((x - BOX_WIDTH / 2, y - BOX_HEIGHT / 2), BOX_WIDTH, BOX_HEIGHT,
+def _box(ax, x: float, y: float, text: str, width: float = BOX_WIDTH, **style) -> None:
+    ax.add_patch(FancyBboxPatch((x - width / 2, y - BOX_HEIGHT / 2), width, BOX_HEIGHT,
                                 boxstyle="round,pad=0.02", **style))
-    ax.text(x, y, text, ha="center", va="center", fontsize=8)
+    ax.text(x, y, text, ha="center", va="center", fontsize=SMALL)
 
 
-def _arrow(ax, start: tuple[float, float], end: tuple[float, float], text: str = "") -> None:
-    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "lw": 1.2})
+def _arrow(ax, start: tuple[float, float], end: tuple[float, float], text: str = "", **style) -> None:
+    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "lw": 1.3, **style})
     vertical = start[0] == end[0]
-    ax.text((start[0] + end[0]) / 2 + 0.03 * vertical, (start[1] + end[1]) / 2 + 0.03, text, fontsize=7.5,
-            ha="left" if vertical else "center", va="center" if vertical else "bottom", color="0.25")
+    ax.text((start[0] + end[0]) / 2 + 0.04 * vertical, (start[1] + end[1]) / 2 + 0.03 * (not vertical), text,
+            fontsize=FONT, ha="left" if vertical else "center", va="center" if vertical else "bottom", color="0.2")
 
 
-def _shape_lines(call: ModuleCall) -> str:
-    return f"{format_shapes(call.inputs)}\n→ {format_shapes(call.outputs)}"
+def _box_text(call: ModuleCall, sizes) -> str:
+    """``name: Class`` (two lines if long), the input shapes, and ``→`` the output shapes, one per line."""
+    name = call.path.split(".", 1)[1]
+    title = f"{name}: {call.class_name}" if len(name) + len(call.class_name) < 14 else f"{name}:\n{call.class_name}"
+    outputs = ",\n".join(format_shapes((shape,), sizes) for shape in call.outputs)
+    return f"{title}\n{format_shapes(call.inputs, sizes)}\n→ {outputs}"
 
 
-def _draw_lane(ax, calls: dict[str, ModuleCall], lane: str, positions) -> None:
-    """The lane's title (the whole network's call) in the left margin, a dashed frame, one box per
-    layer, the arrows between them, and the lane's outside inputs and its output."""
+def _draw_lane(ax, calls: dict[str, ModuleCall], lane: str, positions, sizes) -> float:
+    """A dashed frame titled with the network's class, one box per layer, the arrows between them, the
+    lane's outside inputs and (except for the actors, whose π goes to the actor objective) its output.
+    Returns the right edge of the frame."""
     layers, whole = lane_layers(calls, lane), calls[lane]
     xs = [positions[call.path][0] for call in layers]
     left, right, y = min(xs) - BOX_WIDTH / 2, max(xs) + BOX_WIDTH / 2, positions[layers[0].path][1]
-    ax.text(MARGIN, y, f"{LANE_TITLES[lane]}\n{whole.class_name}\n{_shape_lines(whole)}", fontsize=8,
-            va="center", ha="left", weight="bold")
+    above = lane != "actors"  # the actors' title goes under their frame, clear of the arrow from the GRU
+    ax.text(left - 0.04, y + (1 if above else -1) * (BOX_HEIGHT / 2 + 0.09), f"{whole.class_name}, {LANE_TITLES[lane]}",
+            fontsize=FONT, weight="bold", ha="left", va="bottom" if above else "top")
     ax.add_patch(FancyBboxPatch((left - 0.04, y - BOX_HEIGHT / 2 - 0.06), right - left + 0.08, BOX_HEIGHT + 0.12,
                                 boxstyle="round,pad=0.02", fc="0.94", ec="0.6", ls="--"))
     for call in layers:
-        _box(ax, *positions[call.path], f"{call.path.split('.', 1)[1]}: {call.class_name}\n{_shape_lines(call)}",
-             fc="white", ec="0.2")
+        _box(ax, *positions[call.path], _box_text(call, sizes), fc="white", ec="0.2")
     for a, b in zip(layers, layers[1:]):
         _arrow(ax, (positions[a.path][0] + BOX_WIDTH / 2, y), (positions[b.path][0] - BOX_WIDTH / 2, y))
     for name, shape in zip(INPUT_NAMES[lane], whole.inputs):
         if name:  # from outside the diagram; an input from another lane is a FLOWS arrow
-            _arrow(ax, (left - 0.55, y), (left - 0.04, y), f"{name}\n{format_shapes((shape,))}")
-    _arrow(ax, (right + 0.04, y), (right + 0.4, y), f"{OUTPUT_NAMES[lane]}\n{format_shapes(whole.outputs[:1])}")
+            _arrow(ax, (left - 0.95, y), (left - 0.06, y), f"{name}\n{format_shapes((shape,), sizes)}")
+    if lane != "actors":
+        _arrow(ax, (right + 0.06, y), (right + OUT_ARROW, y),
+               f"{OUTPUT_NAMES[lane]}\n{format_shapes(whole.outputs[:1], sizes)}")
+    return right + 0.04
+
+
+def _draw_actor_objective(ax, calls, positions, rights, sizes) -> float:
+    """The end of the actor path, Eq. 13: π_a from the actors, Q_a from the agent network and the sign of
+    ∂Q_tot/∂Q_a (autograd through the mixer) meet in the actor objective. Returns the drawing's right end."""
+    rows = {lane: positions[lane_layers(calls, lane)[0].path][1] for lane in LANES}
+    y, width = rows["actors"], 1.25
+    x = rights["actors"] + OUT_ARROW + width / 2
+    _box(ax, x, y, "actor objective\n(Eq. 13)\n" r"$\Sigma\, \mathrm{sgn}_a\, \gamma^t \Sigma_u \pi_a Q_a$" "\n→ a number",
+         width=width, fc="#fff4e0", ec="0.2")
+    _arrow(ax, (rights["actors"] + 0.02, y), (x - width / 2, y),
+           f"{OUTPUT_NAMES['actors']}\n{format_shapes(calls['actors'].outputs[:1], sizes)}")
+    agent_end = rights["agent"] + OUT_ARROW
+    ax.annotate("", xy=(x - 0.3, y + BOX_HEIGHT / 2), xytext=(agent_end - 0.1, rows["agent"] - 0.05),
+                arrowprops={"arrowstyle": "->", "lw": 1.3})
+    ax.text((agent_end + x) / 2 - 0.2, (rows["agent"] + y) / 2, "$Q_a$ (detached)", fontsize=FONT, ha="right",
+            va="center", color="0.2")
+    sign_x = rights["mixer"] + OUT_ARROW + 0.15
+    sign_x = max(sign_x, x + 0.2)
+    ax.plot([rights["mixer"] + OUT_ARROW, sign_x], [rows["mixer"]] * 2, ls="--", lw=1.3, color="black")
+    ax.annotate("", xy=(sign_x, y + BOX_HEIGHT / 2), xytext=(sign_x, rows["mixer"]),
+                arrowprops={"arrowstyle": "->", "lw": 1.3, "ls": "--"})
+    ax.text(sign_x + 0.05, (rows["mixer"] + rows["agent"]) / 2, r"sgn $\partial Q_{tot}/\partial Q_a$"
+            f"\n{format_shapes(calls['mixer'].inputs[:1], sizes)}\n(autograd)", fontsize=FONT, ha="left",
+            va="center", color="0.2")
+    return sign_x + 1.05
 
 
 def draw_architecture(calls: dict[str, ModuleCall], sizes: dict[str, int] | None = None) -> plt.Figure:
-    """Figure 1 from recorded calls: one lane per network, one box per layer, arrows for the data flow.
+    """Figure 1 from recorded calls: one lane per network, one box per layer, arrows for the data flow, and
+    the actor path's end (the actor objective, Eq. 13).
 
-    ``sizes`` (e.g. ``{"B": 16, "N": 5}``) is written under the diagram as a key to the shapes.
+    ``sizes`` (symbol -> value, e.g. ``{"B": 16, "T+1": 72, "N": 5}``) writes every shape with symbols, the
+    first symbol whose value matches each dimension, and is printed under the diagram as the key; without
+    it the shapes are numbers. The figure is ``FIGURE_WIDTH`` inches wide, its text at least ``SMALL`` points.
     """
     positions = layout(calls)
-    last_column = max(x for x, _ in positions.values())
-    fig, ax = plt.subplots(figsize=(1.9 * (last_column + 1 - MARGIN), 1.8 * len(LANES)))
-    for lane in LANES:
-        _draw_lane(ax, calls, lane, positions)
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 2.0 * len(LANES) + (0.5 if sizes else 0.0)))
+    rights = {lane: _draw_lane(ax, calls, lane, positions, sizes) for lane in LANES}
     for lane, (source, index, what) in FLOWS.items():
         sx, sy = positions[lane_layers(calls, source)[index].path]
         tx, ty = positions[lane_layers(calls, lane)[0].path]
         step = BOX_HEIGHT / 2 if ty > sy else -BOX_HEIGHT / 2
         _arrow(ax, (sx, sy + step), (tx, ty - step - 0.06 * (1 if step > 0 else -1)),
-               f"{what}\n{format_shapes(calls[lane].inputs[:1])}")
+               f"{what}\n{format_shapes(calls[lane].inputs[:1], sizes)}")
+    right_edge = _draw_actor_objective(ax, calls, positions, rights, sizes)
     if sizes:
-        ax.text(MARGIN, -0.6, "   ".join(f"{name} = {value}" for name, value in sizes.items()), fontsize=8)
-    ax.set_xlim(MARGIN - 0.05, last_column + 1.0)
-    ax.set_ylim(-0.75, len(LANES) - 0.6)
+        key = "   ".join(f"{name} = {value}" for name, value in sizes.items())
+        ax.text(LEFT, -0.62, "key: " + key, fontsize=FONT, va="top")
+    ax.set_xlim(LEFT, right_edge)
+    ax.set_ylim(-0.85 if sizes else -0.6, len(LANES) - 0.5)
     ax.axis("off")
-    fig.tight_layout()
+    fig.tight_layout(pad=0.2)
     return fig

@@ -1,10 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -12,40 +14,48 @@
 # ---
 
 # %% [markdown]
-# # 02 · The off-policy policy gradient, checked by numbers
+# # 02a · The off-policy policy gradient, checked by numbers
 #
-# NQMIX's actor step (Alg. 1 line 14) rests on a chain of formulas from Sec. 3, Sec. 4 and
-# Appendix A of the paper:
+# **Learning goals.** After this notebook you can
+# 1. compute $V^\pi$, $Q^\pi$ and the discounted visitation $d^\pi$ of a small MDP exactly, and check the
+#    policy-gradient theorem (Eq. 2) against autograd;
+# 2. explain COMA's counterfactual advantage (Eqs. 5–6), and why it must learn on-policy;
+# 3. measure how biased the off-policy gradient (Eq. 3) is, and why it still points uphill for a tabular policy;
+# 4. sample Eq. 7 two ways and see it converge like $1/\sqrt n$: to $\nabla J$ on-policy, to Eq. 3 off-policy;
+# 5. write Eq. 2 for a softmax policy yourself (exercise 1).
+#
+# **Prerequisites.** Policy gradients (REINFORCE), Bellman equations in matrix form; notebook 01's primer.
+#
+# **Class time.** 55 minutes. **Paper.** Sec. 3 (Eqs. 2–3), Sec. 4.1 (Eqs. 4–7), App. A.
+#
+# NQMIX's actor step (Alg. 1 line 14) rests on a chain of formulas. This notebook checks the first half;
+# notebook 02b checks the sign trick (Eqs. 11–13) and the deterministic forms (Eqs. 9, 10, 14).
 #
 # | label | formula | what it says |
 # |---|---|---|
 # | Eq. 2 | $\nabla_\theta J = \sum_s d^\pi(s) \sum_u \nabla_\theta \pi(u\mid s)\, Q^\pi(s,u)$ | the policy-gradient theorem |
-# | Eq. 3 | $\nabla_\theta J \approx \sum_s d^b(s) \sum_u \nabla_\theta \pi(u\mid s)\, Q^\pi(s,u)$ | off-policy actor-critic: states come from a behaviour policy $b$ |
 # | Eqs. 5–6 | $g = E_\pi\big[\nabla_\theta \log \pi^a(u^a\mid\tau^a)\, A^a(s,\mathbf u)\big]$, $A^a = Q(s,\mathbf u) - \sum_{u'^a} \pi^a(u'^a\mid\tau^a)\, Q(s,(\mathbf u^{-a},u'^a))$ | COMA, the on-policy multi-agent gradient NQMIX is compared with |
+# | Eq. 3 | $\nabla_\theta J \approx \sum_s d^b(s) \sum_u \nabla_\theta \pi(u\mid s)\, Q^\pi(s,u)$ | off-policy actor-critic: states come from a behaviour policy $b$ |
 # | Eq. 7 | $\nabla_\theta J = E_{s,t}\big[\gamma^t \sum_u \nabla_\theta \pi(u\mid s_t)\, Q^\pi(s_t,u)\big]$ | the same sum as an expectation over sampled $(s, t)$ |
-# | Eq. 13 | $\theta_a \leftarrow \theta_a + \alpha\, \mathrm{sgn}(\partial Q_{tot}/\partial Q_a)\, \gamma^t \sum_u \nabla \pi_a(u\mid\tau^a_t)\, Q_a(\tau^a_t,u)$ | the sign trick that lets the mixer be non-monotonic |
-# | Eqs. 9, 10, 14 | $\nabla_\theta \mu_\theta(s)\, \nabla_u Q^\mu(s,u)\rvert_{u=\mu_\theta(s)}$ | the deterministic (continuous-action) versions |
 #
-# Each formula is checked below on a problem small enough to solve exactly, so every estimate is
-# compared with the *true* gradient, not with another estimate. All the math lives in
-# `nqmix_core.theory` (float64, fixed seeds); this notebook only calls it and plots.
+# Each formula is checked on a problem small enough to solve exactly, so every estimate is compared with
+# the *true* gradient, not with another estimate. All the math lives in `nqmix_core.theory` (float64,
+# fixed seeds); this notebook only calls it and plots.
 
 # %% tags=["parameters"]
-FULL_RUN = False  # True: more samples, more random games and MDPs (a few minutes on a CPU)
+FULL_RUN = False  # True: more samples and more random MDPs (a few minutes on a CPU)
 SEED = 0
-N_STATES, N_ACTIONS, GAMMA = 5, 3, 0.9  # the small tabular MDP of Secs. 1-4
+N_STATES, N_ACTIONS, GAMMA = 5, 3, 0.9  # the small tabular MDP of every section
 MC_SIZES = [10, 30, 100, 300, 1000, 3000, 10000]  # samples per Eq. 7 estimate
 MC_REPEATS = 16  # independent repetitions at each size; we report the RMS error over them
-N_GAMES = 2000  # random one-step games for the sign trick (Sec. 5)
-N_SURVEY = 200  # random MDPs for the off-policy survey (Sec. 3)
+N_SURVEY = 200  # random MDPs for the off-policy survey (Sec. 4)
 
 # %%
 if FULL_RUN:
     MC_SIZES = MC_SIZES + [30000]
-    MC_REPEATS, N_GAMES, N_SURVEY = 64, 20000, 2000
+    MC_REPEATS, N_SURVEY = 64, 2000
 
 import dataclasses
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,19 +63,20 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from nqmix_core import exercises as ex
 from nqmix_core import theory as th
+from nqmix_core.plotting import smallest_text_points
 
 torch.set_num_threads(1)  # every tensor here is tiny: extra threads only add hand-off overhead
 sns.set_theme(style="whitegrid", context="notebook")
 D = torch.float64
-NOTEBOOK_START = time.perf_counter()
 
 # %% [markdown]
 # ## 1 · A small MDP where everything is exact
 #
 # A random MDP with 5 states, 3 actions and $\gamma = 0.9$ (`th.random_mdp`), a fixed start state
 # $s_0$, and a tabular softmax policy $\pi_\theta(u\mid s) = e^{\theta_{su}} / \sum_{u'} e^{\theta_{su'}}$.
-# The objective of Sec. 3 is $J(\theta) = V^\pi(s_0)$. Everything is a small linear solve:
+# The paper's objective (its Sec. 3) is $J(\theta) = V^\pi(s_0)$. Everything is a small linear solve:
 #
 # * $V^\pi = r_\pi + \gamma P_\pi V^\pi$, i.e. $(I - \gamma P_\pi)\, V^\pi = r_\pi$, with
 #   $P_\pi(s, s') = \sum_u \pi(u\mid s) P(s'\mid s,u)$ and $r_\pi(s) = \sum_u \pi(u\mid s) R(s,u)$;
@@ -74,14 +85,14 @@ NOTEBOOK_START = time.perf_counter()
 #   is the row vector $\rho_0 \sum_t (\gamma P_\pi)^t = \rho_0 (I - \gamma P_\pi)^{-1}$. It is not a
 #   probability distribution: its total mass is $\sum_t \gamma^t = 1/(1-\gamma) = 10$.
 #
-# We also draw a second logits table $\theta_b$ for a behaviour policy, used from Sec. 3 on.
+# We also draw a second logits table $\theta_b$ for a behaviour policy, used from Sec. 4 on.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 mdp = th.random_mdp(N_STATES, N_ACTIONS, GAMMA, seed=SEED)
 gen = torch.Generator().manual_seed(SEED)
 theta = torch.randn(N_STATES, N_ACTIONS, generator=gen, dtype=D)  # target policy π
-theta_b = 2.0 * torch.randn(N_STATES, N_ACTIONS, generator=gen, dtype=D)  # behaviour policy b (Sec. 3)
+theta_b = 2.0 * torch.randn(N_STATES, N_ACTIONS, generator=gen, dtype=D)  # behaviour policy b (Sec. 4)
 
 policy = th.softmax_policy(theta)
 values, q_values = th.value_functions(mdp, policy)
@@ -119,11 +130,11 @@ print(grad_j.numpy().round(3))
 print(f"Eq. 2 equals it to machine precision (relative error < 1e-12): {eq2_error < 1e-12}")
 
 # %% [markdown]
-# ## 2b · COMA: a multi-agent policy gradient that has to stay on-policy (Eqs. 5–6)
+# ## 3 · COMA: a multi-agent policy gradient that has to stay on-policy (Eqs. 5–6)
 #
 # The paper's experiments pit NQMIX against **COMA** (Foerster et al. 2018), and its case for NQMIX is
 # that COMA must learn on-policy while NQMIX learns off-policy. So before measuring what off-policy
-# learning costs (Sec. 3), here is COMA.
+# learning costs (Sec. 4), here is COMA.
 #
 # *The setting.* $n$ agents each act from their own history with their own policy $\pi^a(u^a\mid\tau^a)$,
 # but there is one **team** reward. Single-agent REINFORCE (Eq. 4) would push agent $a$'s action
@@ -157,7 +168,7 @@ print(f"Eq. 2 equals it to machine precision (relative error < 1e-12): {eq2_erro
 # explodes.) So COMA throws its episodes away after one update: the kit's `COMALearner`
 # (`learners/coma.py`) trains on the episodes of the rollout it has just collected, and nothing older.
 # NQMIX's Eq. 7 avoids this by *summing* over actions, $\sum_u \nabla\pi(u\mid s)\, Q(s, u)$, with the
-# critic, instead of sampling them; only the states come from $b$ — Sec. 3 measures what that costs.
+# critic, instead of sampling them; only the states come from $b$ — Sec. 4 measures what that costs.
 #
 # **By hand**, on the one-step game of notebook 01 with the critic equal to its payoff
 # $Q(\mathbf u) = \begin{pmatrix} 8 & -12 & -12\\ -12 & 0 & 0\\ -12 & 0 & 0\end{pmatrix}$
@@ -237,7 +248,7 @@ print("actions from b:  E[A^a] =", mean_advantage_b.tolist(),
 # on fresh episodes, and why the paper's off-policy route goes through Eq. 3.
 
 # %% [markdown]
-# ## 3 · Off-policy actor-critic (Eq. 3): how wrong is it?
+# ## 4 · Off-policy actor-critic (Eq. 3): how wrong is it?
 #
 # $$\nabla_\theta J(\theta) \approx g(\theta) = \sum_s d^b(s) \sum_u \nabla_\theta \pi(u\mid s,\theta)\, Q^\pi(s,u) \tag{3}$$
 #
@@ -301,7 +312,7 @@ for lam in [0.0, 0.5, 1.0]:  # the widget measures what the table above measured
 # $$\langle g, \nabla J\rangle = \sum_s \frac{d^b(s)}{d^\pi(s)}\, \big\|\nabla_{\theta_s} J\big\|^2 > 0 .$$
 #
 # Eq. 3 re-weights the states, it never turns a state's update around. (With parameters shared
-# between states this argument fails: see Exercise 2.) A survey over random MDPs, target policies
+# between states this argument fails: see Exercise 3.) A survey over random MDPs, target policies
 # and behaviour policies $b_\lambda$ with $\lambda \sim U(0, 1)$:
 
 # %%
@@ -333,22 +344,32 @@ print(f"  relative error of Eq. 3: median {survey['relative error'].median():.2f
       f"90th percentile {survey['relative error'].quantile(0.9):.2f}, max {survey['relative error'].max():.2f}")
 print(f"  cosine to ∇J:            median {survey['cosine'].median():.3f}, min {survey['cosine'].min():.3f}")
 
+# %% [markdown]
+# The figure: on the left the bias along $b_\lambda$ for this MDP; on the right every random MDP of the
+# survey, placed by how far apart the two visitations are, coloured by the cosine between Eq. 3 and $\nabla J$
+# (the colour bar runs to exactly 1; the darker a point, the closer Eq. 3's direction is to $\nabla J$'s).
+
 # %%
 fine_table = pd.DataFrame([off_policy_row(lam) for lam in np.linspace(0, 1, 21)])
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-axes[0].plot(fine_table["λ"], fine_table["relative error"], marker="o", label="relative error ‖g − ∇J‖/‖∇J‖")
-axes[0].plot(fine_table["λ"], 1 - fine_table["cosine to ∇J"], marker="s", label="1 − cosine(g, ∇J)")
-axes[0].set(xlabel="λ  (b = softmax((1−λ)θ + λθ_b))", ylabel="bias of Eq. 3", title="This MDP")
-axes[0].legend()
-sns.scatterplot(data=survey, x="TV(d^b, d^π)", y="relative error", hue="cosine", palette="viridis", s=18,
-                ax=axes[1])
-axes[1].set(title=f"{len(survey)} random MDPs", xlabel="TV distance between normalised d^b and d^π")
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [1, 1.2]})
+axes[0].plot(fine_table["λ"], fine_table["relative error"], marker="o", color="0.1", label="‖g − ∇J‖ / ‖∇J‖")
+axes[0].plot(fine_table["λ"], 1 - fine_table["cosine to ∇J"], marker="s", color="0.6", label="1 − cos(g, ∇J)")
+axes[0].set(xlabel="λ  (b = softmax((1−λ)θ + λθ_b))", ylabel="bias of Eq. 3 (g)", title="this MDP")
+axes[0].legend(loc="upper left", fontsize=10)
+points = axes[1].scatter(survey["TV(d^b, d^π)"], survey["relative error"], c=survey["cosine"], cmap="viridis_r",
+                         vmin=float(survey["cosine"].min()), vmax=1.0, s=16, edgecolors="0.3", linewidths=0.3)
+colour_bar = fig.colorbar(points, ax=axes[1], pad=0.02)
+colour_bar.set_label("cos(Eq. 3, ∇J)")
+axes[1].set(title=f"{len(survey)} random MDPs", xlabel="TV distance of normalised d^b, d^π",
+            ylabel="relative error of Eq. 3")
+assert colour_bar.vmax == 1.0 and colour_bar.vmin <= survey["cosine"].min()  # every cosine is on the bar's scale
 assert np.corrcoef(survey["TV(d^b, d^π)"], survey["relative error"])[0, 1] > 0.5  # bias grows with the mismatch
 plt.tight_layout()
+assert smallest_text_points(fig) >= 9  # readable at notebook width
 plt.show()
 
 # %% [markdown]
-# ## 4 · Eq. 7: the gradient as an expectation over sampled $(s, t)$
+# ## 5 · Eq. 7: the gradient as an expectation over sampled $(s, t)$
 #
 # $$\nabla_\theta J(\pi) = E_{s,t}\Big[\gamma^t \sum_u \nabla_\theta \pi(u\mid s_t,\theta)\, Q^\pi(s_t,u)\Big] \tag{7}$$
 #
@@ -395,16 +416,11 @@ def log_log_slope(errors: np.ndarray) -> float:
     return float(np.polyfit(np.log(MC_SIZES), np.log(errors), 1)[0])
 
 
-sampling_start = time.perf_counter()
 on_trajectory = rms_relative_error(running_estimates(policy, "trajectory"), grad_j)
 on_geometric = rms_relative_error(running_estimates(policy, "geometric"), grad_j)
 off_estimates = running_estimates(behaviour, "trajectory")
 off_to_grad, off_to_eq3 = rms_relative_error(off_estimates, grad_j), rms_relative_error(off_estimates, eq3_far)
 off_bias = th.relative_error(eq3_far, grad_j).item()
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-print(f"sampling took {time.perf_counter() - sampling_start:.1f} s")
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -422,232 +438,113 @@ print("log-log slopes:", {name: round(slope, 2) for name, slope in slopes.items(
 print(f"exact bias of Eq. 3 for this b: {off_bias:.3f}")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-reference = on_trajectory[0] * np.sqrt(MC_SIZES[0] / np.array(MC_SIZES))
-axes[0].loglog(MC_SIZES, on_trajectory, "o-", label="trajectories (sum over t)")
-axes[0].loglog(MC_SIZES, on_geometric, "s-", label="geometric (s, t) pairs")
-axes[0].loglog(MC_SIZES, reference, "k--", label="∝ 1/√n")
-axes[0].loglog(MC_SIZES, on_geometric[0] * np.sqrt(MC_SIZES[0] / np.array(MC_SIZES)), "k--")
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+sqrt_n = lambda start: start * np.sqrt(MC_SIZES[0] / np.array(MC_SIZES))  # noqa: E731  (the 1/√n reference)
+axes[0].loglog(MC_SIZES, on_trajectory, "o-", color="0.1", label="trajectories (sum over t)")
+axes[0].loglog(MC_SIZES, on_geometric, "s-", color="0.6", label="geometric (s, t) pairs")
+axes[0].loglog(MC_SIZES, sqrt_n(on_trajectory[0]), "--", color="0.35", lw=1, label="∝ 1/√n")
+axes[0].loglog(MC_SIZES, sqrt_n(on_geometric[0]), "--", color="0.35", lw=1)
 axes[0].set(xlabel="samples n", ylabel="RMS relative error", title="b = π: Eq. 7 → ∇J")
-axes[0].legend()
-axes[1].loglog(MC_SIZES, off_to_grad, "o-", color="C3", label="error to ∇J")
-axes[1].loglog(MC_SIZES, off_to_eq3, "s-", color="C2", label="error to Eq. 3")
-axes[1].axhline(off_bias, color="C3", linestyle=":", label="exact bias of Eq. 3")
-axes[1].loglog(MC_SIZES, off_to_eq3[0] * np.sqrt(MC_SIZES[0] / np.array(MC_SIZES)), "k--", label="∝ 1/√n")
+axes[0].legend(loc="lower left", fontsize=10)
+axes[1].loglog(MC_SIZES, off_to_grad, "o-", color="0.1", label="error to ∇J")
+axes[1].loglog(MC_SIZES, off_to_eq3, "s-", color="0.6", label="error to Eq. 3")
+axes[1].axhline(off_bias, color="0.1", linestyle=":", label="exact bias of Eq. 3")
+axes[1].loglog(MC_SIZES, sqrt_n(off_to_eq3[0]), "--", color="0.35", lw=1, label="∝ 1/√n")
 axes[1].set(xlabel="samples n (trajectories of b)", title="b ≠ π: Eq. 7 → Eq. 3, not ∇J")
-axes[1].legend()
+axes[1].legend(loc="lower left", fontsize=10)
 plt.tight_layout()
+assert smallest_text_points(fig) >= 9  # readable at notebook width
 plt.show()
 
 # %% [markdown]
 # On-policy, both readings of Eq. 7 converge to $\nabla J$ at the Monte-Carlo rate $1/\sqrt n$. Off
 # policy, the same estimator converges just as fast — to Eq. 3, whose distance from $\nabla J$ is the
-# bias of Sec. 3. More samples cannot remove it; only a correction of the state weighting (e.g.
+# bias of Sec. 4. More samples cannot remove it; only a correction of the state weighting (e.g.
 # importance ratios $d^\pi/d^b$) could.
-
-# %% [markdown]
-# ## 5 · The sign trick (Eqs. 11–13) on a one-step two-agent game
-#
-# Take one state, two agents with 3 actions each, per-agent values $Q_1(u_1)$, $Q_2(u_2)$, a mixer
-# $Q_{tot} = f(Q_1(u_1), Q_2(u_2))$ and independent softmax policies $\pi_1, \pi_2$. The objective is
-# $J = E_{u\sim\pi}[Q_{tot}]$, and its exact gradient for agent 1 (`th.exact_agent_gradients`) is
-#
-# $$\nabla_{\theta_1} J = \sum_{u_1} \nabla \pi_1(u_1)\; h_1(u_1), \qquad h_1(u_1) = E_{u_2\sim\pi_2}\big[f(Q_1(u_1), Q_2(u_2))\big],$$
-#
-# where $h_1$ is what action $u_1$ is really worth to the team. NQMIX's step (Eq. 13, $T = 1$) for a
-# sampled joint action $u$ is $\mathrm{sgn}\big(\partial f/\partial Q_1\big)\rvert_{u} \sum_{u_1}\nabla\pi_1(u_1) Q_1(u_1)$.
-# We evaluate the sign at **every** joint action and weight it by $\pi(u)$: that is the mean of the
-# per-sample steps of Alg. 1 when $u \sim \pi$, i.e. what a large minibatch averages to, so any
-# disagreement below belongs to the method and not to sampling noise
-# (`th.sign_trick_directions`, built on the kit's `mixer_gradient_sign` and `actor_loss`):
-#
-# $$\text{NQMIX}_1 = E_{u\sim\pi}\big[\mathrm{sgn}\, \partial f/\partial Q_1\big] \cdot \nabla_{\theta_1} E_{\pi_1}[Q_1] .$$
-#
-# So NQMIX always moves agent 1 along $\pm\nabla E_{\pi_1}[Q_1]$: it ranks agent 1's actions by
-# $Q_1$, while the true gradient ranks them by $h_1$. Four mixers:
-#
-# * **linear**, $f = 2q_1 + 3q_2$: $h_1 = 2Q_1 + \text{const}$, so NQMIX is the gradient up to the factor 2.
-# * **bilinear**, $f = q_1 + q_2 - 2 q_1 q_2$: $\partial f/\partial q_1 = 1 - 2q_2$ does not depend on $q_1$, so
-#   $h_1$ is still affine in $Q_1$ and both directions are parallel. The true factor is the *mean slope*
-#   $E_\pi[\partial f/\partial Q_1]$; NQMIX's is a *vote*, $E_\pi[\mathrm{sgn}\,\partial f/\partial Q_1]$. They point
-#   opposite ways exactly when the two have different signs.
-# * **MLP**, a fixed random $f(q) = w_2 \cdot \tanh(W_1 q + b_1)$: non-monotonic, nothing is parallel.
-# * **monotone MLP**, the same with $|W_1|, |w_2|$ as QMIX does: every sign is $+1$.
-#
-# Every game draws $Q_a(u) \sim N(0, 1)$ and logits $\sim N(0, 1)$.
-
-# %%
-game_gen = torch.Generator().manual_seed(SEED + 2)
-agent_qs = torch.randn(N_GAMES, 2, 3, generator=game_gen, dtype=D)  # [G, N, U]
-logits = torch.randn(N_GAMES, 2, 3, generator=game_gen, dtype=D)  # [G, N, U]
-mixers = {"linear 2q1+3q2": lambda qs, state: qs @ torch.tensor([2.0, 3.0], dtype=D),
-          "bilinear q1+q2−2q1q2": th.bilinear_mixer(2.0),
-          "MLP (non-monotone)": th.random_mlp_mixer(2, seed=SEED),
-          "monotone MLP (QMIX-like)": th.random_mlp_mixer(2, seed=SEED, monotone=True)}
-cosines, slopes_and_votes = {}, {}
-for name, mixer in mixers.items():
-    exact = th.exact_agent_gradients(mixer, agent_qs, logits)  # [G, N, U]
-    nqmix = th.sign_trick_directions(mixer, agent_qs, logits)  # [G, N, U]
-    cosines[name] = torch.nn.functional.cosine_similarity(exact, nqmix, dim=-1).flatten().numpy()  # [G·N]
-    slopes_and_votes[name] = [x.flatten().numpy() for x in th.mixer_slope_averages(mixer, agent_qs, logits)]
-
-# %%
-# NBVAL_CHECK_OUTPUT
-sign_table = pd.DataFrame({"mixer": list(cosines),
-                           "same direction (cos > 0)": [np.mean(c > 0) for c in cosines.values()],
-                           "median cosine": [np.median(c) for c in cosines.values()],
-                           "5% quantile cosine": [np.quantile(c, 0.05) for c in cosines.values()]})
-linear_cos, bilinear_cos = cosines["linear 2q1+3q2"], cosines["bilinear q1+q2−2q1q2"]
-mean_slope, vote = slopes_and_votes["bilinear q1+q2−2q1q2"]
-assert np.allclose(linear_cos, 1.0)  # linear monotone f: the true gradient up to a positive factor
-assert np.allclose(np.abs(bilinear_cos), 1.0)  # bilinear f: parallel, only the sign can be wrong ...
-assert np.array_equal(bilinear_cos < 0, np.sign(mean_slope) != np.sign(vote))  # ... exactly when vote ≠ mean slope
-assert 0.5 < np.mean(cosines["MLP (non-monotone)"] > 0) < 0.95  # MLP: often right, often wrong
-assert (cosines["monotone MLP (QMIX-like)"] > 0).all()  # monotone f: always uphill in these games ...
-assert cosines["monotone MLP (QMIX-like)"].min() < 0.9  # ... but not the gradient's direction
-print(f"{N_GAMES} random games × 2 agents")
-print(sign_table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-
-# %% [markdown]
-# Where does the non-monotone MLP go wrong? The vote $E_\pi[\mathrm{sgn}\,\partial f/\partial Q_a]$
-# lies in $[-1, 1]$; when it is close to $\pm 1$ almost every joint action agrees on the sign and
-# the sign trick is usually right, when it is close to 0 the sign is a coin flip.
-#
-# In the right panel two mixers put all their cosines on the ends of the range: the linear mixer's
-# are all 1 and the bilinear mixer's are all $\pm 1$ (to rounding; the table cell checks both). Their
-# ECDFs are vertical steps at $x = \pm 1$ and flat lines at heights 0 and 1, which would lie on the
-# frame of the plot. The axes are therefore padded a little beyond $[-1, 1]$ and $[0, 1]$, and the
-# linear mixer is drawn as a wide pale band underneath, so that the bilinear step at $x = 1$ stays
-# visible on top of it.
-
-# %%
-mlp_cos = cosines["MLP (non-monotone)"]
-_, mlp_vote = slopes_and_votes["MLP (non-monotone)"]
-bins = pd.cut(np.abs(mlp_vote), [0, 0.2, 0.5, 0.8, 1.0], include_lowest=True,
-              labels=["0 – 0.2", "0.2 – 0.5", "0.5 – 0.8", "0.8 – 1"])
-by_margin = pd.Series(mlp_cos > 0).groupby(bins, observed=True).mean()
-fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-agree = bilinear_cos > 0
-axes[0].scatter(mean_slope[agree], vote[agree], s=6, alpha=0.5, label="same direction")
-axes[0].scatter(mean_slope[~agree], vote[~agree], s=6, color="C3", label="opposite direction")
-axes[0].axhline(0, color="k", lw=0.8)
-axes[0].axvline(0, color="k", lw=0.8)
-axes[0].set(xlabel="E_π[∂f/∂Q_a]  (true factor)", ylabel="E_π[sgn ∂f/∂Q_a]  (NQMIX's factor)",
-            title="bilinear f: a vote vs a mean")
-axes[0].legend(loc="lower right")
-axes[1].bar(by_margin.index.astype(str), by_margin.values, color="C0")
-axes[1].set(xlabel="|vote| = |E_π[sgn ∂f/∂Q_a]|", ylabel="fraction with cos > 0", ylim=(0, 1),
-            title="MLP f: right when the vote is clear")
-ecdf_styles = {"linear 2q1+3q2": {"lw": 7, "alpha": 0.35, "zorder": 1},  # wide band under the others
-               "bilinear q1+q2−2q1q2": {"lw": 2, "ls": "--", "zorder": 3}}
-ecdf_notes = {"linear 2q1+3q2": "  (every cosine = 1)", "bilinear q1+q2−2q1q2": "  (every cosine = ±1)"}
-for name, c in cosines.items():
-    sns.ecdfplot(c, ax=axes[2], label=name + ecdf_notes.get(name, ""),
-                 **ecdf_styles.get(name, {"lw": 1.5, "zorder": 2}))
-axes[2].set(xlabel="cosine(NQMIX step, exact gradient)", title="all mixers",
-            xlim=(-1.1, 1.1), ylim=(-0.04, 1.04))  # padded: the linear and bilinear steps sit at exactly ±1
-axes[2].legend(loc="upper left", fontsize=8)
-x_low, x_high = axes[2].get_xlim()
-y_low, y_high = axes[2].get_ylim()
-assert x_low < -1 and x_high > 1 and y_low < 0 and y_high > 1  # every ECDF lies inside the frame, none on it
-assert by_margin.iloc[0] < 0.7 and by_margin.iloc[-1] > 0.9  # close votes: near chance; clear votes: mostly right
-plt.tight_layout()
-plt.show()
-
-# %% [markdown]
-# So the sign trick is exact for linear monotone mixers (VDN is the case $f = q_1 + q_2$) and parallel
-# for bilinear ones, where it fails when a minority of joint actions with a large slope outweighs the
-# majority. For a general non-monotone mixer it is a heuristic that is right when the mixer's slope
-# sign is nearly the same across the joint actions the policies play. Even a monotone mixer does not
-# give the gradient's direction, since NQMIX ranks actions by $Q_a$ rather than by their team value
-# $h_a$. (All of this assumes exact $Q_a$ and an exact factorisation $Q_{tot} = f(Q_1, Q_2)$; in NQMIX
-# both are learned.)
-
-# %% [markdown]
-# ## 6 · Deterministic policies (Eqs. 9, 10 and 14)
-#
-# $$\nabla_\theta J(\mu_\theta) = E_{s\sim\rho^\mu}\big[\gamma^t\, \nabla_\theta \mu_\theta(s)\, \nabla_u Q^\mu(s,u)\rvert_{u=\mu_\theta(s)}\big] \tag{9}$$
-#
-# We read $E_{s\sim\rho^\mu}[\gamma^t \cdots]$ like Eq. 7: $(s, t)$ from trajectories of $\mu$, with the
-# $\gamma^t$ written out (if $\rho^\mu$ were already the discounted distribution, $\gamma^t$ would be
-# counted twice). The check is a **linear-quadratic** control problem with 3 state and 2 action
-# dimensions (`th.random_lq_problem`): $s_{t+1} = As_t + Bu_t$, $r_t = -s_t^\top s_t - u_t^\top u_t$,
-# $s_0 \sim N(0, I)$, and a linear policy $\mu_K(s) = Ks$. Everything is exact again:
-#
-# * $V^\mu(s) = -s^\top P s$ with $P = I + K^\top K + \gamma (A+BK)^\top P (A+BK)$, and $J(K) = -\operatorname{tr}(P)$;
-#   $\nabla_K J$ comes from autograd through this linear solve.
-# * $\nabla_u Q^\mu(s,u)$ at $u = Ks$ is linear in $s$, $= Gs$, where autograd on
-#   $Q^\mu(s,u) = r(s,u) + \gamma V^\mu(As+Bu)$ finds $G$. $\nabla_K \mu_K(s)$ turns it into the outer
-#   product $(Gs)s^\top$, so Eq. 9 equals $G\,\Sigma_K$ with
-#   $\Sigma_K = \sum_t \gamma^t E[s_t s_t^\top] = I + \gamma (A+BK) \Sigma_K (A+BK)^\top$.
-# * Eq. 10 is the same average over sampled trajectories (`th.lq_sampled_policy_gradient`).
-
-# %%
-# NBVAL_CHECK_OUTPUT
-problem = th.random_lq_problem(state_dim=3, action_dim=2, gamma=GAMMA, seed=SEED)
-gain = 0.2 * torch.randn(2, 3, generator=torch.Generator().manual_seed(SEED), dtype=D)
-lq_truth = th.lq_exact_gradient(problem, gain)
-eq9 = th.deterministic_policy_gradient(problem, gain)
-eq9_error = th.relative_error(eq9, lq_truth).item()
-lq_gen = torch.Generator().manual_seed(SEED + 3)
-eq10_sizes = [10, 100, 1000, 10000]
-eq10_errors = np.array([np.sqrt(np.mean([th.relative_error(th.lq_sampled_policy_gradient(problem, gain, n, lq_gen),
-                                                             lq_truth).item() ** 2 for _ in range(MC_REPEATS)]))
-                        for n in eq10_sizes])
-eq10_slope = float(np.polyfit(np.log(eq10_sizes), np.log(eq10_errors), 1)[0])
-assert eq9_error < 1e-12  # Eq. 9 is the exact gradient
-assert -0.65 < eq10_slope < -0.35  # Eq. 10's sampled average converges like 1/√n
-print(f"J(K) = {th.lq_objective(problem, gain).item():.4f}")
-print("∇_K J by autograd:\n", lq_truth.numpy().round(3))
-print(f"Eq. 9 equals it to machine precision (relative error < 1e-12): {eq9_error < 1e-12}")
-print("Eq. 10, RMS relative error vs trajectories:",
-      {n: float(f"{e:.2g}") for n, e in zip(eq10_sizes, eq10_errors)}, f" slope {eq10_slope:.2f}")
-
-# %% [markdown]
-# **Eq. 14, the deterministic sign trick.** In a one-step game with deterministic actions
-# $u_a = \mu_a = \theta_a$, values $Q_a(u) = -(u - c_a)^2$ and any mixer $f$, the chain rule gives
-#
-# $$\nabla_{\theta_a} f(Q_1(\mu_1), Q_2(\mu_2)) = \frac{\partial f}{\partial Q_a}\, \nabla_\theta \mu_a\, \nabla_u Q_a
-# = \Big|\frac{\partial f}{\partial Q_a}\Big| \cdot \underbrace{\mathrm{sgn}\Big(\frac{\partial f}{\partial Q_a}\Big) \nabla_\theta \mu_a\, \nabla_u Q_a}_{\text{Eq. 14}} .$$
-#
-# There is only one joint action, so there is nothing to vote over: Eq. 14 is the exact gradient
-# scaled by a non-negative per-agent factor, even for the non-monotone MLP. The stochastic sign trick
-# of Sec. 5 lost exactly this: the magnitudes $|\partial f/\partial Q_a|$ across joint actions.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-det_gen = torch.Generator().manual_seed(SEED + 4)
-actions, targets = torch.randn(2, N_GAMES, 2, generator=det_gen, dtype=D)  # [G, N] each
-det_exact, det_nqmix = th.deterministic_game_directions(mixers["MLP (non-monotone)"], actions, targets)
-mixer_slope = det_exact / (-2.0 * (actions - targets))  # ∂f/∂Q_a, since ∇_θ μ_a = 1 and ∇_u Q_a = −2(u − c_a)
-ratio = det_exact / det_nqmix  # exact gradient / Eq. 14, agent by agent
-negative_slopes = (mixer_slope < 0).double().mean().item()
-assert torch.allclose(ratio, mixer_slope.abs())  # Eq. 14 = exact gradient / |∂f/∂Q_a|: never downhill ...
-assert negative_slopes > 0.1  # ... although the mixer's slope is often negative
-print(f"Eq. 14 vs exact gradient in {N_GAMES} games: same direction in {np.mean(ratio.numpy() >= 0):.0%} "
-      f"of agent-games; the mixer slope is negative in {negative_slopes:.0%} of them")
 
 # %% [markdown]
 # ## Summary
 #
 # * Eq. 2 is the exact gradient (to machine precision).
+# * COMA's counterfactual baseline (Eq. 6) adds no bias *on-policy*: the advantage averages to 0 under $\pi$,
+#   and Eq. 5 is then the exact gradient. With actions from an older policy neither holds, so COMA cannot
+#   learn from a replay buffer.
 # * Eq. 3 is *not* the gradient when $b \neq \pi$: its bias grows with the distance between $d^b$ and
 #   $d^\pi$. In the tabular case it still always points uphill.
 # * Eq. 7 needs a normalisation that Appendix A leaves out; read as a sum over each trajectory (Alg. 1)
 #   or with a geometric $t$, its sampled form converges like $1/\sqrt n$ — to $\nabla J$ on-policy and
 #   to Eq. 3 off-policy.
-# * The sign trick (Eq. 13) is exact for linear monotone mixers, parallel but sometimes reversed for
-#   bilinear ones, and a heuristic for general ones; its deterministic version (Eq. 14) is exact up to
-#   a per-agent step size in a one-step game. Eq. 9 is the exact gradient of the LQ problem.
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-print(f"notebook ran in {time.perf_counter() - NOTEBOOK_START:.1f} s")
+#
+# Notebook 02b turns to the other half of NQMIX's actor step: the sign of $\partial Q_{tot}/\partial Q_a$.
 
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1 — dropping $\gamma^t$.** Many actor-critic implementations weight every sampled step
+# **Exercise 1 — write Eq. 2 yourself.** For the tabular softmax policy of Sec. 1, write the function below:
+# Eq. 2's right-hand side, $\sum_s d(s) \sum_u \nabla_\theta \pi(u\mid s)\, Q(s,u)$, with $d$ and $Q$ held
+# fixed. Use `torch` only (autograd is allowed; `th.policy_gradient_sum` and `th.exact_gradient` are not).
+#
+# > **Predict before you run.** Which entries of the result are 0 for a state that the policy never
+# > reaches ($d(s) = 0$)? And for a state whose $Q(s, \cdot)$ is the same for every action? Write your
+# > answers down, then fill in the function and run the check.
+
+# %%
+def policy_gradient_eq2(logits: torch.Tensor, q_values: torch.Tensor, visitation: torch.Tensor) -> torch.Tensor:
+    """Eq. 2's sum for the softmax policy π(u|s) = softmax(logits[s])[u].
+
+    Inputs: logits θ [S, U], q_values Q(s, u) [S, U] and visitation d(s) [S], all float64; Q and d are
+    constants (no gradient flows into them).
+    Output: [S, U], entry [s, u] = ∂/∂θ[s, u] of Σ_s' d(s') Σ_u' π(u'|s') Q(s', u').
+    """
+    # BEGIN SOLUTION
+    policy = torch.softmax(logits, dim=-1)  # [S, U]
+    values = (policy * q_values).sum(-1, keepdim=True)  # V(s) = Σ_u π(u|s) Q(s, u): [S, 1]
+    return visitation[:, None] * policy * (q_values - values)  # ∂π(u|s)/∂θ_su' = π(u)(1[u = u'] − π(u')): [S, U]
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check("policy_gradient_eq2", policy_gradient_eq2)
+
+# %% [markdown]
+# The experiment uses your function (or the kit's, until yours passes) to take 200 steps of gradient ascent
+# on $J(\theta)$ from the $\theta$ of Sec. 1, once with the exact $d^\pi$ (Eq. 2, on-policy) and once with
+# the far behaviour policy's $d^b$ (Eq. 3). Which reaches the higher $J$ after the same number of steps?
+
+# %%
+eq2_fn = ex.yours_or_kits("policy_gradient_eq2", policy_gradient_eq2)
+far_d = th.discounted_visitation(mdp, th.softmax_policy(theta_b))  # d^b of the far behaviour policy: [S]
+ascent = {"Eq. 2 (d^π, on-policy)": theta.clone(), "Eq. 3 (d^b fixed)": theta.clone()}
+for step in range(1, 201):
+    for name, logits in ascent.items():
+        _, q_now = th.value_functions(mdp, th.softmax_policy(logits))
+        d_now = th.discounted_visitation(mdp, th.softmax_policy(logits)) if name.startswith("Eq. 2") else far_d
+        ascent[name] = logits + 0.5 * eq2_fn(logits, q_now, d_now)  # one step of gradient ascent, step size 0.5
+    if step in (10, 200):
+        print(f"after {step:>3} steps: J =", {name: round(th.objective(mdp, logits).item(), 3)
+                                             for name, logits in ascent.items()})
+print(f"J at the start: {th.objective(mdp, theta).item():.3f}")
+# BEGIN ANSWER
+final_j = {name: th.objective(mdp, logits).item() for name, logits in ascent.items()}
+assert min(final_j.values()) > 14.3 and abs(final_j["Eq. 2 (d^π, on-policy)"] - final_j["Eq. 3 (d^b fixed)"]) < 0.1
+assert final_j["Eq. 3 (d^b fixed)"] > final_j["Eq. 2 (d^π, on-policy)"]  # biased, yet slightly ahead here
+# END ANSWER
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# A state with $d(s) = 0$ contributes a row of zeros; so does a state whose $Q(s,\cdot)$ is constant, since
+# then $Q(s,u) - V(s) = 0$ for every $u$ (the baseline $V$ comes from $\sum_u \nabla\pi(u\mid s) = 0$).
+#
+# In the experiment both runs climb from about 4 to nearly the same $J$, about 14.4. In the tabular case
+# each state's block of Eq. 3 is $d^b(s)/d^\pi(s)$ times the true one (Sec. 4), so both directions vanish
+# at the same place, the optimal policy: the re-weighting changes the path and the speed, not the
+# destination. Here Eq. 3 is even slightly ahead after 200 steps: a biased direction is not necessarily a
+# slower one. With parameters shared between states (Exercise 3) the destinations can differ.
+# </details>
+#
+# **Exercise 2 — dropping $\gamma^t$.** Many actor-critic implementations weight every sampled step
 # equally, which drops the $\gamma^t$ of Eq. 7 (Alg. 1 keeps it with $I \leftarrow \gamma I$). Without it
 # the states are weighted by the undiscounted (stationary) distribution of $\pi$. The cell computes
 # that distribution as the limit $\gamma' \to 1$ of the normalised $d^\pi$ and uses it in Eq. 2's sum.
@@ -664,20 +561,22 @@ for gamma_prime in [0.99, 0.999, 0.9999]:
     no_discount_cosines.append(th.cosine_similarity(no_discount, grad_j).item())
     print(f"γ' = {gamma_prime}: relative error {th.relative_error(no_discount, grad_j).item():.3f}, "
           f"cosine {th.cosine_similarity(no_discount, grad_j).item():.3f}")
-assert min(no_discount_errors) > 0.1 and min(no_discount_cosines) > 0.9  # (see the solution)
+# BEGIN ANSWER
+assert min(no_discount_errors) > 0.1 and min(no_discount_cosines) > 0.9
+# END ANSWER
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
 # It is not $\nabla J$: the relative error stays above 0.1 as $\gamma' \to 1$. It is still an
-# ascent direction here (cosine above 0.9), for the same reason as in Sec. 3: in the tabular case any
+# ascent direction here (cosine above 0.9), for the same reason as in Sec. 4: in the tabular case any
 # positive re-weighting of the states keeps every state's block pointing the same way. This is the
 # "missing $\gamma^t$" of many implementations; it changes which states the update cares about
 # (late states count as much as early ones), not whether each state's update is sensible.
 # </details>
 
 # %% [markdown]
-# **Exercise 2 — shared parameters.** Replace the logits table by logits $\phi(s)^\top\theta$ with
+# **Exercise 3 — shared parameters.** Replace the logits table by logits $\phi(s)^\top\theta$ with
 # 2 random features per state for 10 states, so that states share parameters. Is Eq. 3 still always
 # an ascent direction? The cell surveys 200 random MDPs with a behaviour policy far from $\pi$.
 
@@ -695,7 +594,9 @@ for seed in range(200):
                                           features)
     feature_cosines.append(th.cosine_similarity(eq3_features, th.exact_gradient(feature_mdp, weights, features)).item())
 feature_cosines = np.array(feature_cosines)
-assert (feature_cosines < 0).sum() >= 1 and np.median(feature_cosines) > 0.9  # (see the solution)
+# BEGIN ANSWER
+assert (feature_cosines < 0).sum() >= 1 and np.median(feature_cosines) > 0.9
+# END ANSWER
 print(f"cosine(Eq. 3, ∇J) with shared features: median {np.median(feature_cosines):.3f}, "
       f"min {feature_cosines.min():.3f}, negative in {np.sum(feature_cosines < 0)} of {len(feature_cosines)}")
 
@@ -707,32 +608,4 @@ print(f"cosine(Eq. 3, ∇J) with shared features: median {np.median(feature_cosi
 # cosine, i.e. Eq. 3 points downhill even with an exact critic. Typical draws still have a cosine above 0.9.
 # Imani, Graves and White (2018) build a small example in which Off-PAC converges to the wrong
 # policy, and fix the state weighting with "emphatic" weightings.
-# </details>
-
-# %% [markdown]
-# **Exercise 3 — how non-monotone?** The bilinear mixer $f = q_1 + q_2 - c\, q_1 q_2$ is VDN at $c = 0$.
-# How does the fraction of games where NQMIX's step points the same way as the gradient change with
-# the coupling $c$?
-
-# %%
-# NBVAL_CHECK_OUTPUT
-agreement = {}
-for coupling in [0.0, 0.5, 1.0, 2.0, 4.0, 16.0]:
-    mixer = th.bilinear_mixer(coupling)
-    cos = torch.nn.functional.cosine_similarity(th.exact_agent_gradients(mixer, agent_qs, logits),
-                                                th.sign_trick_directions(mixer, agent_qs, logits), dim=-1)
-    agreement[coupling] = (cos > 0).double().mean().item()
-    print(f"c = {coupling:>4}: same direction in {agreement[coupling]:.3f} of agent-games")
-assert agreement[0.0] == 1.0 and agreement[0.5] > agreement[1.0] > agreement[2.0]  # (see the solution)
-assert max(agreement[c] for c in [2.0, 4.0, 16.0]) - min(agreement[c] for c in [2.0, 4.0, 16.0]) < 0.03
-assert 0.75 < agreement[16.0] < 0.95
-
-# %% [markdown]
-# <details><summary>Solution</summary>
-#
-# At $c = 0$ (VDN) always. The agreement falls as $c$ grows — the slope $1 - c\,Q_2$ changes sign
-# for more and more of the other agent's actions — and levels off between 75% and 95%: for large $c$,
-# $f \approx -c\,q_1 q_2$, the true factor is the mean of $-Q_2$ and NQMIX's is the vote of
-# $\mathrm{sgn}(-Q_2)$ under $\pi_2$. They differ when one of the other agent's actions has a large
-# $|Q_2|$ of the minority sign.
 # </details>
