@@ -16,14 +16,16 @@
 # %% [markdown]
 # # 05 · Results and ablation: the paper's claims decided from data
 #
-# **Goals.** Read the kit's reproduction data the way a reviewer would: plot the learning curves with
-# their uncertainty and a reference policy beside them; decide each of the paper's claims from the numbers
-# with a rule written down before the data were read, at the budget it was decided at; say plainly where the
-# data agree with the paper, where they contradict it and where they cannot decide; write the equivalence
-# test the rules use.
+# **Learning goals.** After this notebook you can
+# 1. read learning curves with their 95% intervals over seeds and a scripted reference policy beside them;
+# 2. decide a claim from data with a rule written down before the data were read, at the budget it was
+#    decided at, and tell "does not hold" from "inconclusive";
+# 3. say where the reproduction agrees with the paper, where it contradicts it and where it cannot decide;
+# 4. write the equivalence test (two one-sided tests) that the rules use (exercise 4).
 #
 # **Prerequisites.** Notebook 04 (a learning curve, a win rate and its noise); a t-interval.
-# **Paper.** Sec. 5.1 (Fig. 2), Sec. 5.2 (Fig. 3), and the claims of Secs. 1 and 4. **Class time:** 55 minutes.
+#
+# **Class time.** 55 minutes. **Paper.** Sec. 5.1 (Fig. 2), Sec. 5.2 (Fig. 3), and the claims of Secs. 1 and 4.
 #
 # **This notebook trains nothing**: it reads folders that the kit's commands wrote (every run's folder has
 # its manifest: command, commit, seed, versions, device, wall time).

@@ -16,14 +16,16 @@
 # %% [markdown]
 # # 06 · Why the paper's NQMIX stops exploring, and what keeps it exploring
 #
-# **Goals.** Read a learning failure the way a researcher would: first rule out a bug with a case whose
-# answer is known, then measure the mechanism, then test a fix against the unfixed method with a rule
-# written before the data; meet the kit's diagnostics (policy entropy, the sign of ∂Q_tot/∂Q_a and how
-# often the agents agree on it) and write two of them yourself.
+# **Learning goals.** After this notebook you can
+# 1. rule out a bug with a case whose answer is known before calling a failure a finding;
+# 2. read a run's diagnostics (policy entropy, collected actions that are not argmax π, the sign of
+#    ∂Q_tot/∂Q_a and how often the agents agree on it) and write two of them yourself (exercises 1 and 3);
+# 3. test a fix against the unfixed method with a rule written before the data, and read "inconclusive".
 #
 # **Prerequisites.** Notebooks 04 and 05 (learning curves, final win rates, the claims' decision rules).
-# **Paper.** Alg. 1 (line 2, "generate an episode following u ~ π"; line 16, the soft target update),
-# Sec. 5 ("evaluation episodes with learned parameterized policy or greedy policy"). **Class time:** 50 minutes.
+#
+# **Class time.** 50 minutes. **Paper.** Alg. 1 (line 2, "generate an episode following u ~ π"; line 16, the
+# soft target update), Sec. 5 ("evaluation episodes with learned parameterized policy or greedy policy").
 #
 # **This notebook trains nothing**: it reads `data/exploration_2s3z/` (written by `nqmix sweep
 # data/exploration_2s3z/grid.yaml`), the 3m runs of `data/reproduction_cpu/` and, in section 7,

@@ -24,7 +24,7 @@
 #    two-agent game with two peaks, and what decides it;
 # 4. run the same learner on SMAX 3m with continuous actions, and say what a short run can and cannot show.
 #
-# **Prerequisites.** Notebook 02 (Eqs. 9, 10 and 14 on small problems), notebook 03 (the mixer and
+# **Prerequisites.** Notebook 02b (Eqs. 9, 10 and 14 on small problems, Sec. 2), notebook 03 (the mixer and
 # $\mathrm{sgn}(\partial Q_{tot}/\partial Q_a)$), notebook 04 (`train_run`, test returns and win rates). This
 # notebook follows the discrete thread (04–06): only the actions change.
 #

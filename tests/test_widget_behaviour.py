@@ -1,4 +1,4 @@
-"""The behaviour-policy slider of notebook 02 shows the bias of Eq. 3 as nqmix_core.theory computes it."""
+"""The behaviour-policy slider of notebook 02a shows the bias of Eq. 3 as nqmix_core.theory computes it."""
 import pytest
 import torch
 
@@ -11,7 +11,7 @@ D = torch.float64
 
 @pytest.fixture(scope="module")
 def problem():
-    """Notebook 02's MDP, target logits θ and behaviour logits θ_b."""
+    """Notebook 02a's MDP, target logits θ and behaviour logits θ_b."""
     mdp = th.random_mdp(5, 3, 0.9, seed=0)
     gen = torch.Generator().manual_seed(0)
     theta = torch.randn(5, 3, generator=gen, dtype=D)

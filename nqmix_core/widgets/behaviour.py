@@ -1,4 +1,4 @@
-"""A behaviour-policy slider for notebook 02: move b_λ away from π and watch the bias of Eq. 3.
+"""A behaviour-policy slider for notebook 02a: move b_λ away from π and watch the bias of Eq. 3.
 
 The behaviour policy is b_λ = softmax((1 − λ)θ + λθ_b): λ = 0 is the target policy π = softmax(θ)
 itself (on-policy), λ = 1 is b = softmax(θ_b). For each λ the widget compares the off-policy gradient

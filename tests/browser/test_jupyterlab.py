@@ -438,7 +438,7 @@ BEHAVIOUR_LINE = re.compile(r"λ = (\d+\.\d+):.*relative error [^=]*= (\d+\.\d+)
 
 
 def _behaviour_slider_round_trip(page, shots: Path, stem: str, record_property):
-    """Notebook 02's BehaviourSlider: moving λ off 0 makes Eq. 3's printed relative error grow from 0."""
+    """Notebook 02a's BehaviourSlider: moving λ off 0 makes Eq. 3's printed relative error grow from 0."""
     slider_widget = page.locator(".jp-OutputArea-output").filter(
         has=page.locator(".widget-hslider", has_text="λ"))
     assert slider_widget.count() == 1, "the BehaviourSlider (a widget with a λ slider) was not rendered"
