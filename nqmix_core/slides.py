@@ -34,10 +34,11 @@ import nbformat
 
 from nqmix_core.errors import UserError
 from nqmix_core.student_edition import (
-    NOTEBOOK_DIR,
     blank_solutions,
     check_markers,
     check_out_folder,
+    instructor_notebooks,
+    make_out_folder,
     remove_answers,
     remove_solution_details,
     remove_test_markers,
@@ -110,16 +111,8 @@ def write_slides(out: str | Path) -> list[Path]:
     except ImportError:
         raise UserError("The slides need nbconvert, which comes with the notebooks' extras: "
                         "pip install -e '.[notebooks]', then run the command again.") from None
-    sources = sorted(NOTEBOOK_DIR.glob("0*.ipynb"))
-    if not sources:
-        raise UserError(f"No notebooks/0*.ipynb found in {NOTEBOOK_DIR}; run the command from a full checkout "
-                        f"of the kit (pip install -e .).")
-    decks = {path.stem: deck(nbformat.read(path, as_version=4), path.stem) for path in sources}
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"Could not create the folder {out} ({error.strerror}); give --out a folder you can "
-                        f"write to.") from None
+    decks = {path.stem: deck(nbformat.read(path, as_version=4), path.stem) for path in instructor_notebooks()}
+    make_out_folder(out)
     written = []
     for stem, html in decks.items():
         path = out / f"{stem}.slides.html"

@@ -111,6 +111,24 @@ def check_out_folder(out: Path, what: str = "the student edition") -> None:
                         f"outside it, so that {what} and the notebooks stay apart.")
 
 
+def instructor_notebooks() -> list[Path]:
+    """Every ``notebooks/0*.ipynb``, in order; a one-sentence UserError when there is none."""
+    sources = sorted(NOTEBOOK_DIR.glob("0*.ipynb"))
+    if not sources:
+        raise UserError(f"No notebooks/0*.ipynb found in {NOTEBOOK_DIR}; run the command from a full checkout "
+                        f"of the kit (pip install -e .).")
+    return sources
+
+
+def make_out_folder(out: Path) -> None:
+    """Create ``out`` (checked by ``check_out_folder``); a one-sentence UserError when it cannot be made."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"Could not create the folder {out} ({error.strerror}); give --out a folder you can "
+                        f"write to.") from None
+
+
 def write_student_edition(out: str | Path) -> list[Path]:
     """Write the student edition of every ``notebooks/0*.ipynb`` and the teaching guide into ``out``.
 
@@ -120,18 +138,11 @@ def write_student_edition(out: str | Path) -> list[Path]:
     """
     out = Path(out)
     check_out_folder(out)
-    sources = sorted(NOTEBOOK_DIR.glob("0*.ipynb"))
-    if not sources:
-        raise UserError(f"No notebooks/0*.ipynb found in {NOTEBOOK_DIR}; run the command from a full checkout "
-                        f"of the kit (pip install -e .).")
-    editions = {path.name: student_notebook(nbformat.read(path, as_version=4), path.name) for path in sources}
+    editions = {path.name: student_notebook(nbformat.read(path, as_version=4), path.name)
+                for path in instructor_notebooks()}
     guide = NOTEBOOK_DIR / GUIDE
     guide_text = student_guide(guide.read_text(encoding="utf-8")) if guide.is_file() else None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"Could not create the folder {out} ({error.strerror}); give --out a folder you can "
-                        f"write to.") from None
+    make_out_folder(out)
     written = []
     for name, notebook in editions.items():
         nbformat.write(notebook, out / name)
