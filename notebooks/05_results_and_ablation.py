@@ -352,9 +352,20 @@ if by_budget is not None:
         for part in row["evidence"].split("; "):
             print(f"    {part}")
 
+# %% [markdown]
+# Every run of the long grid that has reached a budget, with its final greedy win rate there (a description, not
+# a verdict: the verdicts above wait for three seeds of every method):
+
 # %%
+# NBVAL_CHECK_OUTPUT
 if by_budget is not None:
     long_runs = results.load_runs(repo / LONG)
+    at_each = {claims_budgets.budget_label(b): results.final_win_rates(results.at_budget(long_runs, b))
+               .set_index(["map", "method", "seed"])["final"] for b in claims_budgets.BUDGETS}
+    print(pd.DataFrame(at_each).to_string(na_rep="not yet", float_format="{:.2f}".format))
+
+# %%
+if by_budget is not None:
     reached = [b for b in claims_budgets.BUDGETS if (~results.at_budget(long_runs, b)["partial"]).any()]
     if reached:
         learning_curves(results.at_budget(long_runs, reached[-1]), ["2s3z", "3s5z"], ["NQMIX", "QMIX", "COMA"],
