@@ -5,12 +5,21 @@ All functions take a ``generator`` so a seeded run is reproducible on any device
 An agent with no available action at all only occurs on padded steps (after an episode's end):
 a discrete environment must leave every agent at least one action, and the runner stops with a
 ``UserError`` when one does not. On such a step every function here treats all U actions as
-available, exactly as ``networks.masked_softmax`` does, so each distribution still sums to 1 and no
+available, exactly as ``masked_softmax`` does, so each distribution still sums to 1 and no
 NaN (0/0) can reach ``sample``.
 """
 from __future__ import annotations
 
 import torch
+
+MASKED_LOGIT = -1e10
+"""Logit given to unavailable actions: exp() of it is exactly 0 in float32, and it stays finite,
+so a step with no available action at all (padding) gives a uniform policy instead of NaN."""
+
+
+def masked_softmax(logits: torch.Tensor, avail_actions: torch.Tensor) -> torch.Tensor:
+    """π(u|τ) over the available actions only: logits [..., U], avail [..., U] bool -> [..., U]."""
+    return torch.softmax(logits.masked_fill(~avail_actions, MASKED_LOGIT), dim=-1)
 
 
 def greedy(scores: torch.Tensor, avail_actions: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """The episode replay buffer (Alg. 1 lines 3–4): whole episodes, kept on the run's device.
 
-``EpisodeBatch`` (B episodes in pymarl's layout [B, T, N, ...]) lives in ``nqmix_core.episode_batch``.
+``EpisodeBatch`` (B episodes in pymarl's layout [B, T, N, ...]) lives in ``nqmix_core.specs``.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import fields
 import torch
 
 from nqmix_core.errors import UserError
-from nqmix_core.specs import EnvInfo, EpisodeBatch, empty_batch, no_previous_actions  # noqa: F401  (re-exported)
+from nqmix_core.specs import EnvInfo, EpisodeBatch, empty_batch
 
 
 INITIAL_SLOTS = 256

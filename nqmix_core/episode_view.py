@@ -34,7 +34,7 @@ import torch
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from nqmix_core.buffer import no_previous_actions
+from nqmix_core.specs import no_previous_actions
 
 SMAX_MOVE_ACTIONS = 5
 """Actions before the first attack action (4 moves and stop): jaxmarl's ``num_movement_actions``."""

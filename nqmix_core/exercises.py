@@ -52,7 +52,7 @@ from nqmix_core.exercise_inputs import (  # noqa: F401  (the notebook reaches th
 from nqmix_core.exercise_inputs import close as _close
 from nqmix_core.exercise_inputs import diagnose as _diagnose
 from nqmix_core.exercise_inputs import as_result as _tensor
-from nqmix_core.networks import masked_softmax
+from nqmix_core.action_selection import masked_softmax
 
 # --- the checks: each returns None (pass) or a hint -----------------------------------------------
 

@@ -35,7 +35,8 @@ import torch
 from tqdm import tqdm
 
 from nqmix_core import diagnostics, registry, train
-from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
+from nqmix_core.buffer import EpisodeBuffer
+from nqmix_core.specs import EpisodeBatch
 from nqmix_core.config import AlgoConfig, RunConfig, algo_config
 from nqmix_core.devices import resolve_device
 from nqmix_core.errors import UserError

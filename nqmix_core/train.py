@@ -11,7 +11,8 @@ from typing import Callable
 
 import torch
 
-from nqmix_core.buffer import EpisodeBatch, EpisodeBuffer
+from nqmix_core.buffer import EpisodeBuffer
+from nqmix_core.specs import EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.learners import CriticLearner

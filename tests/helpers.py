@@ -1,7 +1,7 @@
 """Small builders shared by the tests."""
 import torch
 
-from nqmix_core.buffer import EpisodeBatch, empty_batch
+from nqmix_core.specs import EpisodeBatch, empty_batch
 from nqmix_core.envs.base import EnvInfo
 
 INFO = EnvInfo(n_agents=3, obs_dim=5, state_dim=7, n_actions=4, episode_limit=6)

@@ -25,7 +25,7 @@ from nqmix_core.config import AlgoConfig, RunConfig, algo_config
 from nqmix_core.envs.matrix import MatrixGame, TwoStepGame
 from nqmix_core.errors import UserError
 from nqmix_core.experiment import train_run
-from nqmix_core.networks import masked_softmax
+from nqmix_core.action_selection import masked_softmax
 from nqmix_core.registry import make_env, make_learner
 from nqmix_core.runner import rollout
 

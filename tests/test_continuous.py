@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nqmix_core import action_selection, continuous_losses, losses
-from nqmix_core.buffer import empty_batch
+from nqmix_core.specs import empty_batch
 from nqmix_core.config import RunConfig, algo_config
 from nqmix_core.envs.base import EnvInfo, Observation
 from nqmix_core.envs.continuous import TwoPeakPayoff, two_peak_reward

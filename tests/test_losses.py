@@ -4,7 +4,8 @@ import math
 import torch
 
 from nqmix_core import losses
-from nqmix_core.networks import Actors, masked_softmax
+from nqmix_core.action_selection import masked_softmax
+from nqmix_core.networks import Actors
 
 
 def test_state_value_puts_zero_weight_on_unavailable_actions():

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nqmix_core import diagnostics, losses
-from nqmix_core.networks import masked_softmax
+from nqmix_core.action_selection import masked_softmax
 
 
 def product_mixer(qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:

@@ -36,12 +36,8 @@ from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 from nqmix_core.config import AlgoConfig
 from nqmix_core.learners.common import LearnerBase, frozen_copy, hard_update, optimiser_step, rmsprop
-from nqmix_core.networks import (
-    AgentNetwork,
-    agent_inputs,
-    masked_softmax,
-    sequence_inputs,
-)
+from nqmix_core.action_selection import masked_softmax
+from nqmix_core.networks import AgentNetwork, agent_inputs, sequence_inputs
 from nqmix_core.networks.coma_critic import (
     COMACritic,
     coma_critic_input_dim,

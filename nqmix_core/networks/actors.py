@@ -13,15 +13,7 @@ import math
 import torch
 from torch import nn
 
-MASKED_LOGIT = -1e10
-"""Logit given to unavailable actions: exp() of it is exactly 0 in float32, and it stays finite,
-so a step with no available action at all (padding) gives a uniform policy instead of NaN."""
-
-
-def masked_softmax(logits: torch.Tensor, avail_actions: torch.Tensor) -> torch.Tensor:
-    """π(u|τ) over the available actions only: logits [..., U], avail [..., U] bool -> [..., U]."""
-    return torch.softmax(logits.masked_fill(~avail_actions, MASKED_LOGIT), dim=-1)
-
+from nqmix_core.action_selection import masked_softmax
 
 class BatchedLinear(nn.Module):
     """N independent linear layers, weights [N, in, out], applied to inputs [..., N, in]."""

@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 
 from nqmix_core.losses import actor_loss, discount_weights, mixer_gradient_sign
-from nqmix_core.networks.actors import masked_softmax
+from nqmix_core.action_selection import masked_softmax
 from nqmix_core.theory.tabular import DTYPE
 
 Mixer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

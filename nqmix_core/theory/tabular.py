@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nqmix_core.networks.actors import masked_softmax
+from nqmix_core.action_selection import masked_softmax
 
 DTYPE = torch.float64
 
