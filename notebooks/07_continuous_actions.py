@@ -40,9 +40,9 @@
 # | Eq. 14 | $\theta_a \leftarrow \theta_a + \alpha\, \mathrm{sgn}\big(\tfrac{\partial Q_{tot}}{\partial Q_a}\big) \gamma^t \nabla_\theta \mu_a(\tau^a_t)\, \nabla_u Q_a(\tau^a_t,u)\rvert_{u=\mu_a(\tau^a_t)}$ | each agent climbs its own $Q_a$, turned round where the mixer's slope is negative |
 # | Alg. 2 l. 10 | $Q'_{tot} = \mathrm{Mixer}'\big[Q'_1(\tau^1_{t+1}, \mu'^1(\tau^1_{t+1})), \dots, s_{t+1}\big]$ | the TD target uses the target actors' actions |
 #
-# The library code is `nqmix_core.continuous_losses` (the equations), `nqmix_core.networks.continuous`
+# The library code is `nqmix_core.continuous_losses` (the equations), `nqmix_core.networks.continuous_agent`
 # (a shared critic agent network $Q_a(\tau, u)$ whose GRU state the per-agent tanh-squashed actors
-# read) and `nqmix_core.learners.continuous` (the learner; presets `nqmix-cont`, `qmix-cont` = the
+# read) and `nqmix_core.learners.continuous_actor_critic` (the learner; presets `nqmix-cont`, `qmix-cont` = the
 # same learner with QMIX's monotonic mixer, `iddpg` = no mixer). We check Eq. 14 by numbers, train
 # all three on a two-agent game built to punish monotonic factorisation, and finish with a short
 # run on SMAX 3m with continuous actions.
@@ -73,14 +73,14 @@ from nqmix_core import continuous_losses, losses
 from nqmix_core import exercises as ex
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.config import RunConfig, algo_config
-from nqmix_core.envs.continuous import (
+from nqmix_core.envs.two_peak import (
     TwoPeakGame,
     TwoPeakPayoff,
     on_high_peak,
     two_peak_reward,
 )
 from nqmix_core.experiment import train_run
-from nqmix_core.networks.continuous import ContinuousAgentNetwork, DeterministicActors
+from nqmix_core.networks.continuous_agent import ContinuousAgentNetwork, DeterministicActors
 from nqmix_core.networks.mixers import make_mixer
 from nqmix_core.plotting import METHOD_COLOURS
 from nqmix_core.registry import make_learner
@@ -137,7 +137,7 @@ print(f"NQMIX mixer: sgn(∂Q_tot/∂Q_a)·∂Q_a/∂u has the sign of ∂Q_tot/
 # ## 2 · A game that punishes monotonic factorisation
 #
 # Two agents pick $u_1, u_2 \in [-1, 1]$ once; the team reward is the larger of two quadratic bumps
-# (`nqmix_core.envs.continuous.TwoPeakGame`, registry name `continuous:two-peak`):
+# (`nqmix_core.envs.two_peak.TwoPeakGame`, registry name `continuous:two-peak`):
 #
 # $$r(u) = \max\Big(h_{low} - \tfrac{\lVert u - c_{low}\rVert^2}{w_{low}^2},\; h_{high} - \tfrac{\lVert u - c_{high}\rVert^2}{w_{high}^2}\Big)$$
 #

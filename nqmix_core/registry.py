@@ -15,12 +15,12 @@ import torch
 from nqmix_core.catalog import ENV_BACKENDS, LEARNER_KINDS, env_names_text
 from nqmix_core.config import PRESETS, AlgoConfig, algo_config
 from nqmix_core.envs.base import BatchedEnv, EnvInfo
-from nqmix_core.envs.continuous import TwoPeakGame
+from nqmix_core.envs.two_peak import TwoPeakGame
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
 from nqmix_core.errors import UserError
 from nqmix_core.learners import NQMIXLearner, QLearner
 from nqmix_core.learners.coma import COMALearner
-from nqmix_core.learners.continuous import ContinuousActorCritic
+from nqmix_core.learners.continuous_actor_critic import ContinuousActorCritic
 from nqmix_core.learners.protocol import Learner
 
 LEARNER_CLASSES: dict[str, type] = {"actor-critic": NQMIXLearner, "q-learning": QLearner, "coma": COMALearner,

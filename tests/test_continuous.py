@@ -10,10 +10,10 @@ from nqmix_core import action_selection, continuous_losses, losses
 from nqmix_core.specs import empty_batch
 from nqmix_core.config import RunConfig, algo_config
 from nqmix_core.envs.base import EnvInfo, Observation
-from nqmix_core.envs.continuous import TwoPeakPayoff, two_peak_reward
+from nqmix_core.envs.two_peak import TwoPeakPayoff, two_peak_reward
 from nqmix_core.errors import UserError
 from nqmix_core.experiment import train_run
-from nqmix_core.networks.continuous import ContinuousAgentNetwork, DeterministicActors
+from nqmix_core.networks.continuous_agent import ContinuousAgentNetwork, DeterministicActors
 from nqmix_core.registry import make_env, make_learner
 
 CONTINUOUS = ["nqmix-cont", "qmix-cont", "iddpg"]

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from nqmix_core.networks.actors import BatchedLinear
-from nqmix_core.networks.mixers import IndependentCritics  # noqa: F401  (the "mixer" of mixer="none")
 
 
 def continuous_agent_inputs(obs: torch.Tensor, last_actions: torch.Tensor) -> torch.Tensor:

@@ -47,7 +47,7 @@ class TwoPeakPayoff:
     def __post_init__(self) -> None:
         if not (self.low_width > 0 and self.high_width > 0 and self.high_height > self.low_height):
             raise UserError("A two-peak payoff needs positive widths and high_height > low_height; "
-                            "see TwoPeakPayoff in nqmix_core/envs/continuous.py.")
+                            "see TwoPeakPayoff in nqmix_core/envs/two_peak.py.")
 
 
 def two_peak_reward(actions: torch.Tensor, payoff: TwoPeakPayoff = TwoPeakPayoff()) -> torch.Tensor:

@@ -36,7 +36,7 @@ from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 from nqmix_core.config import AlgoConfig
 from nqmix_core.errors import UserError
 from nqmix_core.learners.common import LearnerBase, frozen_copy, optimiser_step, rmsprop
-from nqmix_core.networks.continuous import (
+from nqmix_core.networks.continuous_agent import (
     ContinuousAgentNetwork,
     DeterministicActors,
     continuous_agent_inputs,
