@@ -63,6 +63,7 @@ from nqmix_core.config import algo_config
 from nqmix_core.envs.smax import SMAC_EPISODE_LIMITS
 from nqmix_core.learners.common import soft_update_rate
 from nqmix_core.networks import count_parameters
+from nqmix_core.networks.mixers import mixer_parameter_counts
 from nqmix_core.plotting import smallest_text_points
 from nqmix_core.registry import make_env, make_learner
 from nqmix_core.runner import rollout
@@ -127,7 +128,7 @@ print("\nparameters per part:", totals, "  total:", sum(totals.values()))
 # NBVAL_CHECK_OUTPUT
 maps = {"3m": (3, 3), "2s3z": (5, 5), "5m_vs_6m": (5, 6), "8m": (8, 8)}  # name: (A, E)
 mixer_table = pd.DataFrame([{"map": name, "A": a, "S = 12(A+E)": 12 * (a + e),
-                             **analysis.mixer_parameter_counts(a, 12 * (a + e))} for name, (a, e) in maps.items()])
+                             **mixer_parameter_counts(a, 12 * (a + e))} for name, (a, e) in maps.items()])
 assert mixer_table.loc[mixer_table["map"] == "2s3z", "nqmix"].item() == count_parameters(learner.mixer)
 assert ((mixer_table["ratio"] > 0.7) & (mixer_table["ratio"] < 1.4)).all()  # similar: within ±40%
 assert mixer_table.sort_values("A")["ratio"].is_monotonic_increasing  # ... but NQMIX's grows faster with A
@@ -396,7 +397,7 @@ lag_explorer.show()
 def measure(learner, episodes) -> dict:
     """Target vs discounted return on ``episodes`` (terminated ones only)."""
     targets = analysis.learner_targets(learner, episodes)  # [B, T]
-    returns = analysis.discounted_returns(episodes.reward, episodes.filled, learner.config.gamma)  # [B, T]
+    returns = losses.discounted_returns(episodes.reward, episodes.filled, learner.config.gamma)  # [B, T]
     gap = analysis.target_return_gap(targets, returns, episodes.filled, analysis.terminated_episodes(episodes.terminated))
     return {"target": gap["target_mean"], "return": gap["return_mean"], "target − return": gap["gap"]}
 
@@ -480,7 +481,7 @@ print(gap_log.round(3).to_string(index=False))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-batch_returns = analysis.discounted_returns(batch.reward, batch.filled, gamma)  # [B, T]
+batch_returns = losses.discounted_returns(batch.reward, batch.filled, gamma)  # [B, T]
 def initial_learner(algo: str):
     seed_everything(SEED)  # the same initial weights as the training run
     return make_learner(algo_config(algo, batch_size=BATCH_SIZE), info, DEVICE)
@@ -553,7 +554,7 @@ print(f"\nsame NQMIX networks: max target − state-value target, mean {max_minu
 # **Exercise 1 — count the mixer's parameters.** Write the number of parameters of NQMIX's mixer (App. B.1)
 # for $A$ agents and a state of $S$ features, from the architecture alone: an `nn.Linear` from the mixer's
 # input to $32(A+4) - A$ hidden units, ELU, and an `nn.Linear` to one output. Do not build the mixer
-# (`make_mixer`, `count_parameters` and `analysis.mixer_parameter_counts` are off limits).
+# (`make_mixer`, `count_parameters` and `mixer_parameter_counts` are off limits).
 #
 # > **Predict before you run.** Roughly how many parameters does the mixer have on 8m ($A = 8$, $S = 192$)?
 # > Which term dominates as $A$ grows? Write your answers down, then write the function.
@@ -581,7 +582,7 @@ count_fn = ex.yours_or_kits("nqmix_mixer_parameters", nqmix_mixer_parameters)
 team_ratios = {}
 for a in (3, 5, 8, 10, 15, 20):
     state_dim = 12 * 2 * a  # A allies against as many enemies: S = 12(A + E)
-    qmix_count = analysis.mixer_parameter_counts(a, state_dim)["qmix"]
+    qmix_count = mixer_parameter_counts(a, state_dim)["qmix"]
     team_ratios[a] = count_fn(a, state_dim) / qmix_count
     print(f"A = {a:>2}, S = {state_dim:>3}: NQMIX mixer {count_fn(a, state_dim):>7,}, QMIX mixer {qmix_count:>7,}, "
           f"ratio {team_ratios[a]:.2f}")

@@ -12,11 +12,9 @@ from __future__ import annotations
 import torch
 
 from nqmix_core import losses
-from nqmix_core.losses import discounted_returns  # noqa: F401  (notebooks read it from here)
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.specs import EpisodeBatch
 from nqmix_core.learners import CriticLearner, NQMIXLearner, QLearner
-from nqmix_core.networks.mixers import mixer_parameter_counts, qmix_one_layer_parameters  # noqa: F401  (notebooks 03 and 05 read them here)
 
 
 def terminated_episodes(terminated: torch.Tensor) -> torch.Tensor:

@@ -201,7 +201,7 @@ FORBIDDEN = {
     "sign_trick_step": ["nqmix_core.theory.sign_trick_directions", "nqmix_core.theory.sign_trick.sign_trick_directions",
                         "nqmix_core.theory.mixer_slope_averages", "nqmix_core.theory.sign_trick.mixer_slope_averages",
                         "nqmix_core.losses.actor_loss"],
-    "nqmix_mixer_parameters": ["nqmix_core.networks.count_parameters", "nqmix_core.analysis.mixer_parameter_counts",
+    "nqmix_mixer_parameters": ["nqmix_core.networks.count_parameters", "nqmix_core.networks.mixers.mixer_parameter_counts",
                                "nqmix_core.networks.make_mixer", "nqmix_core.networks.mixers.NQMIXMixer"],
 }
 """exercise name -> the kit functions the student's code must not call (``exercises.verdict``'s guard)."""

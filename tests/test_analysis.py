@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from nqmix_core import analysis
+from nqmix_core import analysis, losses
+from nqmix_core.networks.mixers import mixer_parameter_counts
 from nqmix_core.buffer import EpisodeBuffer
 from tests.helpers import INFO, random_batch
 
@@ -13,14 +14,14 @@ def test_discounted_returns_by_hand():
     # episode 0: 3 real steps, rewards 1, 2, 4; episode 1: 1 real step then padding (junk reward ignored)
     reward = torch.tensor([[1.0, 2.0, 4.0], [3.0, 9.0, 9.0]])
     filled = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
-    returns = analysis.discounted_returns(reward, filled, gamma=0.5)
+    returns = losses.discounted_returns(reward, filled, gamma=0.5)
     # G_2 = 4, G_1 = 2 + 0.5·4 = 4, G_0 = 1 + 0.5·4 = 3; episode 1: G_0 = 3, padding 0
     assert torch.allclose(returns, torch.tensor([[3.0, 4.0, 4.0], [3.0, 0.0, 0.0]]))
 
 
 def test_discounted_returns_gamma_one_is_reward_to_go():
     reward = torch.tensor([[1.0, 1.0, 1.0, 1.0]])
-    returns = analysis.discounted_returns(reward, torch.ones(1, 4), gamma=1.0)
+    returns = losses.discounted_returns(reward, torch.ones(1, 4), gamma=1.0)
     assert returns.tolist() == [[4.0, 3.0, 2.0, 1.0]]
 
 
@@ -61,7 +62,7 @@ def test_recent_episodes_wraps_around_the_ring():
 
 
 def test_mixer_parameter_counts_by_hand():
-    counts = analysis.mixer_parameter_counts(n_agents=3, state_dim=36)  # SMAX 3m: 12·(3+3)
+    counts = mixer_parameter_counts(n_agents=3, state_dim=36)  # SMAX 3m: 12·(3+3)
     hidden = 32 * (3 + 4) - 3  # 221
     nqmix = (3 + 36) * hidden + hidden + hidden + 1  # Linear(A+S, H) + Linear(H, 1)
     qmix = ((36 * 64 + 64) + (64 * 3 * 32 + 3 * 32)  # hyper_w1: S -> 64 -> A·E
