@@ -10,9 +10,14 @@ the two columns is the budget's doing, not the seeds'.
 
 **Rules, written before the long runs were read** (the verdict rules themselves are ``claims_rules``'):
 
-* a budget's verdicts are read only when every method the claim compares has at least ``MIN_SEEDS``
-  complete runs on every heterogeneous map at that budget; until then the cell says "pending" and how many
-  runs are in, and no interval is drawn from fewer;
+* a map is read at a budget only when every method the claim compares has at least ``MIN_SEEDS``
+  complete runs on it at that budget; no interval is drawn from fewer;
+* when every map is read, the claims are decided as in the main table; when no map is, every cell says
+  "pending" and how many runs are in;
+* when only some maps are read (added before the second and third seeds of any map were read): C2 and C3
+  are conjunctions over the maps, so a part that does not hold on a read map decides "does not hold" for
+  the whole claim; any other reading stays "pending", with what the read maps say in its leans. R is
+  read per map, so it is given for the read maps and says which are still pending.
 * C2 is read on the second half of each budget (as for the 300k grid), on the maps the long grid holds;
 * R compares each method's final with the strongest script of its map, as in the main table.
 
@@ -39,31 +44,43 @@ def budget_label(steps: int) -> str:
     return f"{steps // 1000}k" if steps and steps % 1000 == 0 else str(steps)
 
 
-def _pending(final: pd.DataFrame, maps: tuple[str, ...]) -> str:
-    """"" when every method has ``MIN_SEEDS`` complete runs on every map; else what is still missing."""
+STATEMENTS = (("C2", "NQMIX's target overestimates less than QMIX's"),
+              ("C3", "on heterogeneous maps NQMIX ≥ QMIX > COMA"),
+              ("R", "learned methods end above the strongest scripted policy"))
+
+
+def _short(final: pd.DataFrame, maps: tuple[str, ...]) -> list[str]:
+    """What is still missing, e.g. ["NQMIX on 3s5z 1"]: methods with fewer than ``MIN_SEEDS`` complete runs."""
     counts = final.dropna(subset=["final"]).groupby(["map", "method"]).size()
-    short = [f"{method} on {m} {counts.get((m, method), 0)}" for m in maps for method in METHODS
-             if counts.get((m, method), 0) < MIN_SEEDS]
-    return "" if not short else f"pending: runs complete so far ({MIN_SEEDS} needed each): " + ", ".join(short)
+    return [f"{method} on {m} {counts.get((m, method), 0)}" for m in maps for method in METHODS
+            if counts.get((m, method), 0) < MIN_SEEDS]
 
 
 def rows_at(runs: pd.DataFrame, steps: int, data: str, reference_root: str | Path | None) -> list[dict]:
-    """C2, C3 and R decided on ``runs`` cut at ``steps``."""
+    """C2, C3 and R decided on ``runs`` cut at ``steps`` (the rules in the module's docstring)."""
     cut = results.at_budget(runs, steps)
     final = results.final_win_rates(cut)
-    maps = claims.HETEROGENEOUS
     label = budget_label(steps)
-    pending = _pending(final, maps)
-    if pending:
-        return [{**not_measured(c, s, pending), "verdict": "pending"} for c, s in
-                (("C2", "NQMIX's target overestimates less than QMIX's"),
-                 ("C3", "on heterogeneous maps NQMIX ≥ QMIX > COMA"),
-                 ("R", "learned methods end above the strongest scripted policy"))]
-    budget = ", ".join(f"{m} {label}" for m in maps)
+    read = tuple(m for m in claims.HETEROGENEOUS if not _short(final, (m,)))
+    missing = _short(final, claims.HETEROGENEOUS)
+    pending = f"pending: runs complete so far ({MIN_SEEDS} needed each): " + ", ".join(missing)
+    if not read:
+        return [{**not_measured(c, s, pending), "verdict": "pending"} for c, s in STATEMENTS]
+    waiting = [m for m in claims.HETEROGENEOUS if m not in read]
+    budget = ", ".join(f"{m} {label}" for m in read) + "".join(f" ({m} pending)" for m in waiting)
     reference = Path(reference_root) if reference_root else None
-    rows = [claims.overestimation_claim(cut, data, maps), claims.heterogeneous_claim(final, data, maps),
-            claims.reference_claim(final[final["map"].isin(maps)], reference, budget)]
-    return [{**r, "budget": budget} for r in rows]
+    rows = [claims.overestimation_claim(cut, data, read), claims.heterogeneous_claim(final, data, read),
+            claims.reference_claim(final[final["map"].isin(read)], reference, budget)]
+    rows = [{**r, "budget": budget} for r in rows]
+    if waiting:
+        for r in rows:
+            if r["claim"] == "R":
+                r["verdict"] += " (" + ", ".join(f"{m} pending" for m in waiting) + ")"
+            elif r["verdict"] != "does not hold":  # a conjunction is decided only against, on part of its maps
+                r["leans"] = f"on {', '.join(read)} alone: {r['verdict']}; " + r["leans"]
+                r["verdict"] = "pending"
+            r["evidence"] = f"{pending}; read on {', '.join(read)}: " + r["evidence"]
+    return rows
 
 
 def budget_claims(long_root: str | Path, reference_root: str | Path | None = None,

@@ -16,12 +16,12 @@ def curve(early: float, late: float) -> list[float]:
     return [early if t <= 500 else late for t in STEPS]
 
 
-def long_grid(root, seeds=(0, 1, 2), t_reached=1000):
+def long_grid(root, seeds=(0, 1, 2), t_reached=1000, envs=("smax:2s3z", "smax:3s5z")):
     """NQMIX below QMIX up to step 500 and above it after; QMIX above COMA throughout (seeds jitter by 0.01)."""
     for seed in seeds:
         jitter = 0.01 * seed
         for algo, (early, late) in {"nqmix": (0.10, 0.80), "qmix": (0.50, 0.50), "coma": (0.20, 0.20)}.items():
-            for env in ("smax:2s3z", "smax:3s5z"):
+            for env in envs:
                 steps = [t for t in STEPS if t <= t_reached]
                 rates = [r + jitter for r in curve(early, late)][:len(steps)]
                 write_run(root, env, algo, seed, 1000, {
@@ -64,6 +64,19 @@ def test_a_budget_waits_for_three_seeds_of_every_method(tmp_path):
     long_grid(tmp_path / "two", seeds=(0, 1))  # two seeds are not enough even when they reached the budget
     table = claims_budgets.budget_claims(tmp_path / "two", budgets=(500, 1000))
     assert set(table["verdict"]) == {"pending"}
+
+
+def test_one_map_read_decides_a_conjunction_only_against(tmp_path):
+    long_grid(tmp_path, seeds=(0, 1, 2), envs=("smax:2s3z",))  # 2s3z complete; 3s5z has one seed
+    long_grid(tmp_path, seeds=(0,), envs=("smax:3s5z",))
+    table = claims_budgets.budget_claims(tmp_path, budgets=(500, 1000)).set_index(["at", "claim"])
+    assert table.loc[("500", "C3"), "verdict"] == "does not hold"  # QMIX beats NQMIX on 2s3z: 3s5z cannot save it
+    assert "NQMIX on 3s5z 1" in table.loc[("500", "C3"), "evidence"]
+    assert table.loc[("1k", "C3"), "verdict"] == "pending"  # holds on 2s3z; 3s5z could still break it
+    assert table.loc[("1k", "C3"), "leans"].startswith("on 2s3z alone: holds")
+    assert "2s3z: NQMIX 0.81 vs QMIX 0.51" in table.loc[("1k", "C3"), "evidence"]
+    assert table.loc[("1k", "C2"), "verdict"] == "pending"  # equal gaps: inconclusive on 2s3z, so still pending
+    assert "3s5z" not in table.loc[("1k", "C2"), "evidence"].split("read on")[1]
 
 
 def test_the_claims_table_gains_one_column_per_budget(tmp_path):
