@@ -43,7 +43,7 @@ DEVICE = "cpu"
 import matplotlib.pyplot as plt
 import torch
 
-from nqmix_core.config import algo_config
+from nqmix_core.registry import algo_config
 from nqmix_core.envs.matrix import QTRAN_PAYOFF
 from nqmix_core import exercises as ex
 from nqmix_core.matrix_games import (MATRIX_METHODS, MatrixTrainer, format_agent_values, format_table,

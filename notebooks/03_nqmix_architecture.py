@@ -59,7 +59,7 @@ import torch
 from nqmix_core import analysis, architecture_figure, losses
 from nqmix_core import exercises as ex
 from nqmix_core.buffer import EpisodeBuffer
-from nqmix_core.config import algo_config
+from nqmix_core.registry import algo_config
 from nqmix_core.envs.smax import SMAC_EPISODE_LIMITS
 from nqmix_core.learners.common import soft_update_rate
 from nqmix_core.networks import count_parameters

@@ -80,7 +80,8 @@ from IPython.display import Markdown, display
 import nqmix_core
 from nqmix_core import exercises as ex
 from nqmix_core.devices import resolve_device
-from nqmix_core.config import RunConfig, algo_config
+from nqmix_core.config import RunConfig
+from nqmix_core.registry import algo_config
 from nqmix_core.episode_view import draw_battles, focus_fire, record_episode
 from nqmix_core.evaluation_noise import consecutive_changes, largest_fall
 from nqmix_core.experiment import train_run

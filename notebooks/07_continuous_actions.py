@@ -72,7 +72,8 @@ from scipy.stats import fisher_exact
 from nqmix_core import continuous_losses, losses
 from nqmix_core import exercises as ex
 from nqmix_core.buffer import EpisodeBuffer
-from nqmix_core.config import RunConfig, algo_config
+from nqmix_core.config import RunConfig
+from nqmix_core.registry import algo_config
 from nqmix_core.envs.two_peak import (
     TwoPeakGame,
     TwoPeakPayoff,

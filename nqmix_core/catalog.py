@@ -1,11 +1,9 @@
 """What the kit knows about its learners and environment backends, as tables (facts, not defaults).
 
-Configuration checks, the CLI's help, the sweep and the error messages read these facts here;
-``registry.py`` maps the same names to classes and constructors, and ``networks/mixers.py`` holds the
-mixer table (which learners each mixer trains with). A test checks that the tables agree.
-
-Adding an algorithm that reuses a learner and a mixer is one row of ``config.PRESETS``; a new learner
-is one row here, one in ``registry.LEARNER_CLASSES`` and its module.
+Configuration checks, the CLI's help, the sweep and the error messages read these facts. A learner's own
+facts (``LearnerKind``) sit on its config class, in its module beside the learner (``learners/``), and
+``registry.LEARNERS`` lists the learners: adding a learner is its module and one line there; adding an
+algorithm that reuses a learner and a mixer is one preset in that learner's module.
 """
 from __future__ import annotations
 
@@ -14,8 +12,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class LearnerKind:
-    """Facts about one learner (``AlgoConfig.learner``)."""
+    """Facts about one learner, held by its config class (``AlgoConfig.kind``)."""
 
+    name: str
+    """Its name, the value of ``AlgoConfig.learner`` in its configs and manifests."""
     summary: str
     on_policy: bool
     """Trains on the episodes just collected (its replay holds exactly one rollout), not on replay."""
@@ -29,16 +29,7 @@ class LearnerKind:
 MIXER_NAMES = ("vdn", "qmix", "qmix-no-abs", "nqmix", "none")
 """Every mixer ``networks.mixers.MIXERS`` can build (a test checks that the two agree)."""
 MIXING = ("vdn", "qmix", "qmix-no-abs", "nqmix")
-
-LEARNER_KINDS: dict[str, LearnerKind] = {
-    "actor-critic": LearnerKind("NQMIX (Alg. 1): mixed critic, per-agent actors, sign trick (Eq. 13)", False, False,
-                                MIXING),
-    "q-learning": LearnerKind("Q-learning through a mixer (QMIX, VDN) or per agent (IQL), ε-greedy", False, False,
-                              (*MIXING, "none")),
-    "coma": LearnerKind("COMA: centralised critic, counterfactual baseline (Eqs. 5-6)", True, False, ("none",)),
-    "continuous-actor-critic": LearnerKind("NQMIX for continuous actions (Alg. 2, Eq. 14), deterministic actors",
-                                           False, True, (*MIXING, "none")),
-}
+"""The mixers that mix (every name but "none")."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Configuration: frozen dataclasses, the only place where defaults live.
 
-``AlgoConfig`` holds every hyper-parameter of every algorithm in the kit. Its defaults are the
-paper's Appendix B values for NQMIX; ``PRESETS`` derives the other algorithms from it with
-``dataclasses.replace``, using pymarl's SMAC defaults for QMIX and VDN (see ``shared/REFERENCE.md``).
+``AlgoConfig`` holds the hyper-parameters the kit's learners share. Its defaults are the paper's
+Appendix B values for NQMIX. Each learner's config is a subclass of it, in the learner's module
+(``learners/``), that says the learner's facts (``kind``: on/off-policy, discrete/continuous, the mixers
+it trains with) and adds the learner's own fields and their rules; its presets (pymarl's SMAC defaults
+for QMIX and VDN, see ``shared/REFERENCE.md``) sit beside it, and ``registry.PRESETS`` gathers them.
 
 Sizes that come from the environment (number of agents, observation size, ...) are not here: they
 live in ``nqmix_core.envs.EnvInfo``. The values each field accepts are tabled in ``config_checks.py``;
@@ -10,16 +12,22 @@ a config built with any other value raises a one-sentence ``UserError`` that nam
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
+from typing import ClassVar
 
-from nqmix_core.catalog import LEARNER_KINDS, default_reward_scale
-from nqmix_core.config_checks import RUN_RULES, algo_problems, field_problems, one_of, raise_if_any
+from nqmix_core.catalog import LearnerKind, default_reward_scale
+from nqmix_core.config_checks import RUN_RULES, algo_problems, field_problems, raise_if_any
 from nqmix_core.errors import UserError
 
 
 @dataclass(frozen=True)
 class AlgoConfig:
-    """Hyper-parameters of one learning algorithm."""
+    """Hyper-parameters of one learning algorithm (a learner's config class subclasses it)."""
+
+    kind: ClassVar[LearnerKind | None] = None
+    """The learner's facts; None on this shared base, which no learner trains with by itself."""
+    rules: ClassVar[dict] = {}
+    """Rules (``config_checks.Rule``) for the fields a subclass adds."""
 
     learner: str = "actor-critic"
     """Which learner trains it: "actor-critic" (NQMIX, Alg. 1), "q-learning" (QMIX, VDN), "coma"
@@ -121,54 +129,10 @@ class AlgoConfig:
     @property
     def on_policy(self) -> bool:
         """True when the learner must train on the episodes just collected (COMA), not on replay."""
-        return LEARNER_KINDS[self.learner].on_policy
+        return self.kind is not None and self.kind.on_policy
 
     def __post_init__(self) -> None:
         raise_if_any(algo_problems(self), "algorithm", "AlgoConfig")
-
-
-PRESETS: dict[str, AlgoConfig] = {
-    "nqmix": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0),
-    "nqmix-m": AlgoConfig(mixer="qmix-no-abs", epsilon_start=0.0, epsilon_finish=0.0),
-    # Exploration ablations of NQMIX (not in the paper): an ε floor on the behaviour policy with COMA's
-    # schedule (0.5 -> 0.01 over 100k steps), and an entropy bonus β = 0.01 on the actor objective.
-    "nqmix-eps": AlgoConfig(epsilon_start=0.5, epsilon_finish=0.01, epsilon_anneal_steps=100_000),
-    "nqmix-ent": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, entropy_coef=0.01),
-    # NQMIX with τ applied once per mini-batch (the kit's reading before it followed Alg. 1's per-step τ),
-    # kept to measure what the target rate changes.
-    "nqmix-tau-batch": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, tau_per_time_step=False),
-    # The mechanism study (issue 22, nqmix_core/mechanism.py): NQMIX with one thing changed each.
-    "nqmix-mono": AlgoConfig(mixer="qmix", epsilon_start=0.0, epsilon_finish=0.0),  # one sign: QMIX's mixer
-    "nqmix-sign-init": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, mixer_q_weights_positive=True),
-    "nqmix-slow-actor": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, actor_lr=5e-5),
-    "nqmix-actor-delay": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, actor_delay_steps=20_000),
-    "nqmix-mixer-actor": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, actor_objective="mixer"),
-    "nqmix-steps4": AlgoConfig(epsilon_start=0.0, epsilon_finish=0.0, updates_per_batch=4),
-    "qmix": AlgoConfig(learner="q-learning", mixer="qmix", target_update="hard"),
-    "vdn": AlgoConfig(learner="q-learning", mixer="vdn", target_update="hard"),
-    "iql": AlgoConfig(learner="q-learning", mixer="none", target_update="hard"),  # independent Q-learning
-    "coma": AlgoConfig(learner="coma", mixer="none", target_update="hard", batch_size=8, buffer_size=8,
-                       epsilon_start=0.5, epsilon_finish=0.01, epsilon_anneal_steps=100_000),
-    # Continuous actions (Alg. 2). ε = behaviour-noise std in half action ranges, 0.5 -> 0.1 over 50k steps.
-    "nqmix-cont": AlgoConfig(learner="continuous-actor-critic", mixer="nqmix", epsilon_start=0.5, epsilon_finish=0.1),
-    "qmix-cont": AlgoConfig(learner="continuous-actor-critic", mixer="qmix", epsilon_start=0.5, epsilon_finish=0.1),
-    "iddpg": AlgoConfig(learner="continuous-actor-critic", mixer="none", epsilon_start=0.5, epsilon_finish=0.1),
-}
-"""Algorithm name -> configuration. NQMIX-M is NQMIX with another mixer, not another learner; "nqmix-eps"
-and "nqmix-ent" are NQMIX with another behaviour policy or actor objective (exploration ablations); likewise
-the continuous baselines "qmix-cont" (QMIX's monotonic mixer, so every sign in Eq. 14 is +1) and
-"iddpg" (no mixer) are Alg. 2's learner with another mixer."""
-
-
-def algo_config(name: str, **overrides) -> AlgoConfig:
-    """The preset for ``name`` with some fields replaced, e.g. ``algo_config("qmix", gamma=0.9)``."""
-    if name not in PRESETS:
-        raise UserError(f"Unknown algorithm {name!r}; choose one of {', '.join(PRESETS)}.")
-    known = {f.name for f in fields(AlgoConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise UserError(f"Unknown setting(s) {', '.join(unknown)}; the fields are listed in nqmix_core/config.py.")
-    return replace(PRESETS[name], **overrides)
 
 
 KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}
@@ -193,18 +157,19 @@ def read_value(text: str, kind: type) -> object:
     return kind(text)
 
 
-def parse_settings(items: list[str]) -> dict[str, object]:
-    """``nqmix train --set`` items -> ``algo_config`` overrides, each typed like its field's default.
+def parse_settings(items: list[str], cls: type = AlgoConfig) -> dict[str, object]:
+    """``nqmix train --set`` items -> ``algo_config`` overrides, each typed like its field's default in the
+    config class ``cls`` (a learner's own class knows its own fields too).
 
     ``["critic_lr=1e-3", "double_q=false"]`` -> ``{"critic_lr": 0.001, "double_q": False}``.
     """
-    defaults = {f.name: f.default for f in fields(AlgoConfig)}
+    defaults = {f.name: f.default for f in fields(cls)}
     settings: dict[str, object] = {}
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or name not in defaults:
-            raise UserError(f"Cannot read --set {item!r}; write NAME=VALUE with NAME a field of AlgoConfig "
+            raise UserError(f"Cannot read --set {item!r}; write NAME=VALUE with NAME a field of {cls.__name__} "
                             f"({', '.join(defaults)}).")
         kind = type(defaults[name])
         try:
@@ -223,7 +188,7 @@ class RunConfig:
     """
 
     algo: str = "nqmix"
-    """Algorithm name, a key of ``PRESETS``: nqmix, nqmix-m, nqmix-eps, nqmix-ent, qmix, vdn, coma; for continuous actions
+    """Algorithm name, a key of ``registry.PRESETS`` (checked there, where the learners are known): nqmix, nqmix-m, nqmix-eps, nqmix-ent, qmix, vdn, coma; for continuous actions
     nqmix-cont, qmix-cont or iddpg."""
     env: str = "smax:3m"
     """Environment name ``backend:task`` (``registry.make_env``): smax:3m, matrix:qtran, ...; with
@@ -270,8 +235,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.reward_scale is None:  # frozen: the one field resolved at construction
             object.__setattr__(self, "reward_scale", default_reward_scale(self.env))
-        rules = {**RUN_RULES, "algo": one_of(*PRESETS)}
-        raise_if_any(field_problems(self, rules), "run", "RunConfig")
+        raise_if_any(field_problems(self, RUN_RULES), "run", "RunConfig")
 
 
 def field_docs(cls) -> dict[str, str]:

@@ -17,7 +17,7 @@ from dataclasses import fields
 from numbers import Integral, Real
 from typing import Callable
 
-from nqmix_core.catalog import LEARNER_KINDS, MIXER_NAMES
+from nqmix_core.catalog import MIXER_NAMES
 from nqmix_core.errors import UserError
 
 Rule = tuple[Callable[[object], bool], str]
@@ -35,7 +35,6 @@ def one_of(*choices: str) -> Rule:
 
 
 ALGO_RULES: dict[str, Rule] = {
-    "learner": one_of(*LEARNER_KINDS),
     "mixer": one_of(*MIXER_NAMES),
     "gamma": PROBABILITY,
     "critic_lr": POSITIVE,
@@ -66,12 +65,15 @@ ALGO_RULES: dict[str, Rule] = {
     "critic_hidden_dim": AT_LEAST_ONE,
     "critic_target_update_interval": AT_LEAST_ONE,
 }
-"""AlgoConfig field -> rule. ε is a probability for the discrete learners; see ``NOISE_RULES``."""
+"""AlgoConfig field -> rule (a learner's config class adds rules for its own fields, ``AlgoConfig.rules``;
+``learner`` is checked against the class's ``kind``). ε is a probability for the discrete learners; see
+``NOISE_RULES``."""
 
 NOISE_RULES: dict[str, Rule] = {"epsilon_start": NON_NEGATIVE, "epsilon_finish": NON_NEGATIVE}
 """For "continuous-actor-critic" ε is a noise standard deviation, which may exceed 1."""
 
 RUN_RULES: dict[str, Rule] = {
+    "algo": (lambda v: v.strip() != "", "must name an algorithm, e.g. nqmix or qmix"),
     "env": (lambda v: v.partition(":")[0] != "" and v.partition(":")[2] != "",
             "must be backend:task, e.g. smax:3m or matrix:qtran"),
     "seed": NON_NEGATIVE,
@@ -87,7 +89,7 @@ RUN_RULES: dict[str, Rule] = {
     "tensorboard": ANY,
     "progress": ANY,
 }
-"""RunConfig field -> rule (``algo`` is added by ``RunConfig`` itself, from ``PRESETS``)."""
+"""RunConfig field -> rule (``registry.algo_config`` checks that ``algo`` names a preset)."""
 
 FIELD_KINDS = {"reward_scale": float}
 """The kind of a field whose default is None (resolved at construction), by name."""
@@ -120,21 +122,26 @@ def field_problems(config: object, rules: dict[str, Rule]) -> list[str]:
 
 
 def algo_problems(config) -> list[str]:
-    """Every broken rule of an AlgoConfig, including the rules that tie two fields together."""
-    continuous = config.learner in LEARNER_KINDS and LEARNER_KINDS[config.learner].continuous
-    rules = {**ALGO_RULES, **(NOISE_RULES if continuous else {})}
+    """Every broken rule of an AlgoConfig, including the rules that tie two fields together and the facts of
+    its learner (``kind``, on the config's class)."""
+    kind = type(config).kind
+    if kind is None:
+        return ["AlgoConfig is the part every learner shares; take a learner's config, e.g. "
+                "registry.algo_config('nqmix')"]
+    rules = {**ALGO_RULES, **(NOISE_RULES if kind.continuous else {}), **type(config).rules}
     problems = field_problems(config, rules)
     if problems:
         return problems
+    if config.learner != kind.name:
+        return [f"learner={config.learner!r} must be {kind.name!r} in {type(config).__name__} (the learner comes "
+                f"with the algorithm: choose another --algo instead)"]
     if config.buffer_size < config.batch_size:
         problems.append(f"buffer_size={config.buffer_size} must be at least batch_size ({config.batch_size})")
     if config.mixer_q_weights_positive and config.mixer != "nqmix":
         problems.append(f"mixer_q_weights_positive=True needs mixer='nqmix', not {config.mixer!r}")
-    learners = sorted(name for name, kind in LEARNER_KINDS.items() if config.mixer in kind.mixers)  # their facts
-    if config.learner in LEARNER_KINDS and config.learner not in learners:
-        plural = "s" if len(learners) > 1 else ""
-        problems.append(f"mixer={config.mixer!r} works only with the learner{plural} {', '.join(learners)}, "
-                        f"not {config.learner!r}")
+    if config.mixer not in kind.mixers:
+        problems.append(f"mixer={config.mixer!r} does not work with the learner {kind.name!r}, which trains with "
+                        f"{', '.join(kind.mixers)}")
     return problems
 
 

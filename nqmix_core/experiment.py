@@ -37,7 +37,8 @@ from tqdm import tqdm
 from nqmix_core import diagnostics, registry, train
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.specs import EpisodeBatch
-from nqmix_core.config import AlgoConfig, RunConfig, algo_config
+from nqmix_core.config import AlgoConfig, RunConfig
+from nqmix_core.registry import algo_config
 from nqmix_core.devices import resolve_device
 from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import (

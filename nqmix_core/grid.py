@@ -16,7 +16,8 @@ import yaml
 
 from nqmix_core import run_options
 from nqmix_core.catalog import ENV_BACKENDS as ENV_BACKEND_FACTS
-from nqmix_core.config import algo_config, read_value
+from nqmix_core.config import read_value
+from nqmix_core.registry import algo_config
 from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import RUN_FILES
 

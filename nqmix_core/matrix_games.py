@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from nqmix_core.config import AlgoConfig, algo_config
+from nqmix_core.config import AlgoConfig
+from nqmix_core.registry import algo_config
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame
 from nqmix_core.learners import CriticLearner, NQMIXLearner
 from nqmix_core.networks import agent_inputs

@@ -4,7 +4,7 @@
     decisions(table)                                                     # the verdicts below, with their numbers
 
 Used by notebook 06 and ``nqmix plot``'s report; nothing here trains. The variants are presets of
-``config.PRESETS`` (each changes one thing of the paper's NQMIX); their runs are in
+``registry.PRESETS`` (each changes one thing of the paper's NQMIX); their runs are in
 ``data/mechanism_2s3z`` (``grid.yaml`` there), at the reward scale ``reward_check`` chose, batch 8 and the
 paper's protocol, seeds 0–2; the paper's NQMIX at the same settings is the baseline.
 

@@ -2,30 +2,53 @@
 
 Environment names are ``backend:task`` (``catalog.ENV_BACKENDS`` lists the backends and their tasks):
 ``matrix:qtran``, ``matrix:two-step``, ``smax:3m``, ``smac:3m``, and with continuous actions
-``continuous:two-peak`` and ``smax-cont:3m``. Algorithm names are the keys of ``config.PRESETS``; each
-preset names a learner (a key of ``LEARNER_CLASSES`` and ``catalog.LEARNER_KINDS``) and a mixer (a key of
+``continuous:two-peak`` and ``smax-cont:3m``.
+
+``LEARNERS`` is the one place a learner is registered. Each learner class brings its config class (whose
+``kind`` says its facts) and its presets; the tables below are read from them. Algorithm names are the
+keys of ``PRESETS``; each preset is an instance of its learner's config class and names a mixer (a key of
 ``networks.mixers.MIXERS``).
 """
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from typing import Callable
 
 import torch
 
-from nqmix_core.catalog import ENV_BACKENDS, LEARNER_KINDS, env_names_text
-from nqmix_core.config import PRESETS, AlgoConfig, algo_config
+from nqmix_core.catalog import ENV_BACKENDS, LearnerKind, env_names_text
+from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.envs.two_peak import TwoPeakGame
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
 from nqmix_core.errors import UserError
-from nqmix_core.learners import NQMIXLearner, QLearner
 from nqmix_core.learners.coma import COMALearner
 from nqmix_core.learners.continuous_actor_critic import ContinuousActorCritic
+from nqmix_core.learners.nqmix import NQMIXLearner
 from nqmix_core.learners.protocol import Learner
+from nqmix_core.learners.q_learning import QLearner
 
-LEARNER_CLASSES: dict[str, type] = {"actor-critic": NQMIXLearner, "q-learning": QLearner, "coma": COMALearner,
-                                    "continuous-actor-critic": ContinuousActorCritic}
-"""``AlgoConfig.learner`` -> learner class (its facts are in ``catalog.LEARNER_KINDS``)."""
+LEARNERS: tuple[type, ...] = (NQMIXLearner, QLearner, COMALearner, ContinuousActorCritic)
+"""Every learner the kit trains, each with ``config_class`` (and its ``kind``) and ``presets``."""
+
+LEARNER_CLASSES: dict[str, type] = {cls.config_class.kind.name: cls for cls in LEARNERS}
+"""``AlgoConfig.learner`` -> learner class."""
+LEARNER_KINDS: dict[str, LearnerKind] = {name: cls.config_class.kind for name, cls in LEARNER_CLASSES.items()}
+"""``AlgoConfig.learner`` -> its facts."""
+PRESETS: dict[str, AlgoConfig] = {name: config for cls in LEARNERS for name, config in cls.presets.items()}
+"""Algorithm name -> configuration (an instance of its learner's config class)."""
+
+
+def algo_config(name: str, **overrides) -> AlgoConfig:
+    """The preset for ``name`` with some fields replaced, e.g. ``algo_config("qmix", gamma=0.9)``."""
+    if name not in PRESETS:
+        raise UserError(f"Unknown algorithm {name!r}; choose one of {', '.join(PRESETS)}.")
+    preset = PRESETS[name]
+    unknown = sorted(set(overrides) - {f.name for f in fields(preset)})
+    if unknown:
+        raise UserError(f"Unknown setting(s) {', '.join(unknown)} for {name}; its fields are those of "
+                        f"{type(preset).__name__} (nqmix_core/config.py and its learner's module).")
+    return replace(preset, **overrides)
 
 TASKS: dict[str, dict[str, Callable[[int, torch.device | str], BatchedEnv]]] = {
     "matrix": {"qtran": lambda n_envs, device: MatrixGame(QTRAN_PAYOFF, n_envs, device),
@@ -54,13 +77,13 @@ MAP_BACKENDS: dict[str, Callable[[str, int, torch.device | str, int], BatchedEnv
 
 def algorithm_names(continuous: bool) -> list[str]:
     """The presets whose learner acts in continuous (or discrete) action spaces."""
-    return [name for name, c in PRESETS.items() if LEARNER_KINDS[c.learner].continuous == continuous]
+    return [name for name, c in PRESETS.items() if c.kind.continuous == continuous]
 
 
 def make_learner(algo: str | AlgoConfig, info: EnvInfo, device: torch.device | str = "cpu") -> Learner:
     """The learner for an algorithm name (or a ready configuration) on an environment."""
     config = algo_config(algo) if isinstance(algo, str) else algo
-    wants_continuous = LEARNER_KINDS[config.learner].continuous
+    wants_continuous = config.kind.continuous
     if wants_continuous != info.continuous:
         kinds = ("continuous", "discrete") if wants_continuous else ("discrete", "continuous")
         envs = {c: ", ".join(f"{n}:{t}" for n, b in ENV_BACKENDS.items() if b.continuous == c for t in b.tasks or ["<map>"])

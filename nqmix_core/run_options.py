@@ -12,7 +12,8 @@ from dataclasses import fields
 
 from nqmix_core.catalog import env_names_text
 from nqmix_core.config_checks import FIELD_KINDS
-from nqmix_core.config import KIND_WORDS, PRESETS, AlgoConfig, RunConfig, algo_config, field_docs, parse_settings, read_value
+from nqmix_core.config import KIND_WORDS, AlgoConfig, RunConfig, field_docs, parse_settings, read_value
+from nqmix_core.registry import PRESETS, algo_config
 from nqmix_core.errors import UserError
 
 SWEEP_SETS = ("algo", "env", "seed", "t_max", "out", "resume", "progress")
@@ -63,13 +64,13 @@ def add_run_options(parser: argparse.ArgumentParser, helps: dict[str, str]) -> N
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
     """Every option of ``nqmix train``."""
-    add_run_options(parser, {"algo": "one of " + ", ".join(PRESETS) + " (config.PRESETS)",
+    add_run_options(parser, {"algo": "one of " + ", ".join(PRESETS) + " (registry.PRESETS)",
                              "env": "one of " + env_names_text() + " (catalog.ENV_BACKENDS)"})
     parser.add_argument("--out", default=None, help="output folder (default results/<algo>_<env>_seed<seed>)")
     parser.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="replace one algorithm setting of the preset (a field of AlgoConfig in "
-                             "nqmix_core/config.py), e.g. --set critic_lr=1e-3 --set tau=0.005; repeatable")
+                             "nqmix_core/config.py, or of its learner's own config class), e.g. --set critic_lr=1e-3 --set tau=0.005; repeatable")
     parser.add_argument("--threads", type=value_reader(int), default=1,
                         help="torch CPU threads (default 1: the networks are small, and extra threads slow down "
                              "badly when the cores are shared)")
@@ -78,7 +79,8 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
 def settings(args: argparse.Namespace) -> tuple[RunConfig, AlgoConfig]:
     """The run's and the algorithm's configuration from parsed ``train`` options (one-sentence errors)."""
     config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
-    algo = algo_config(config.algo, **parse_settings(args.set))
+    preset = algo_config(config.algo)  # one sentence if the name is unknown
+    algo = algo_config(config.algo, **parse_settings(args.set, type(preset)))
     if args.threads < 1:
         raise UserError("--threads must be at least 1.")
     return config, algo

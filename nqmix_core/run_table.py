@@ -23,7 +23,8 @@ def changed_settings(manifest: dict) -> str:
     A manifest written before the kit read τ per time step has no ``tau_per_time_step``: its soft
     targets moved τ once per mini-batch, so it counts as ``tau_per_time_step=False`` (for soft targets).
     """
-    from nqmix_core.config import RunConfig, algo_config
+    from nqmix_core.config import RunConfig
+    from nqmix_core.registry import algo_config
     from nqmix_core.experiment_io import LEGACY_DEFAULTS
 
     config, preset, settings = manifest["run_config"], asdict(algo_config(manifest["run_config"]["algo"])), dict(manifest["algo_config"])

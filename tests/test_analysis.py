@@ -94,7 +94,7 @@ def test_learner_targets_match_the_learners_own_methods():
 
 
 def test_greedy_target_is_at_least_the_state_value_target_through_a_monotone_mixer():
-    from nqmix_core.config import algo_config
+    from nqmix_core.registry import algo_config
     from nqmix_core.registry import make_learner
 
     batch = random_batch()

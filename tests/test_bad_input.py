@@ -21,7 +21,8 @@ import pytest
 import torch
 
 from nqmix_core import action_selection, cli, report, results
-from nqmix_core.config import AlgoConfig, RunConfig, algo_config
+from nqmix_core.config import AlgoConfig, RunConfig
+from nqmix_core.registry import algo_config
 from nqmix_core.envs.matrix import MatrixGame, TwoStepGame
 from nqmix_core.errors import UserError
 from nqmix_core.experiment import train_run
@@ -110,11 +111,11 @@ CLI_CASES = [
     (train("--set", "critic_lr=nan"), "critic_lr=nan must be a finite number"),
     (train("--set", "batch_size=64", "--set", "buffer_size=32"), "buffer_size=32 must be at least batch_size (64)"),
     (train("--set", "gamma=2", "--set", "tau=-1"), "gamma=2.0 must be in [0, 1], tau=-1.0 must be in (0, 1]"),
-    (train("--algo", "nqmix", "--set", "mixer=none"), "mixer='none' works only with the learners coma, continuous-actor-critic"),
+    (train("--algo", "nqmix", "--set", "mixer=none"), "mixer='none' does not work with the learner 'actor-critic', which trains with vdn, qmix"),
     (train("--set", "learning_rate=1e-3"), "Cannot read --set 'learning_rate=1e-3'"),
     (train("--set", "batch_size=2.5"), "batch_size takes a whole number"),
     # run settings
-    (train("--algo", "qmixx"), "algo='qmixx' must be one of nqmix"),
+    (train("--algo", "qmixx"), "Unknown algorithm 'qmixx'; choose one of nqmix"),
     (train("--env", "qtran"), "env='qtran' must be backend:task"),
     (train("--env", "matrix:nope"), "Unknown environment 'matrix:nope'"),
     (train("--seed", "-1"), "seed=-1 must be >= 0"),
@@ -244,10 +245,11 @@ def user_error(call) -> str:
 
 @pytest.mark.parametrize("make, message", [
     (lambda: algo_config("nqmix", critic_lr=-1), "critic_lr=-1 must be > 0"),
-    (lambda: AlgoConfig(learner="sarsa"), "learner='sarsa' must be one of actor-critic"),
-    (lambda: AlgoConfig(double_q=1), "double_q=1 must be true or false"),
-    (lambda: AlgoConfig(batch_size="32"), "batch_size='32' must be a whole number"),
-    (lambda: algo_config("coma", mixer="qmix"), "mixer='qmix' works only with the learners actor-critic, continuous-actor-critic, q-learning"),
+    (lambda: algo_config("nqmix", learner="sarsa"), "learner='sarsa' must be 'actor-critic' in NQMIXConfig"),
+    (lambda: AlgoConfig(), "AlgoConfig is the part every learner shares"),
+    (lambda: algo_config("qmix", double_q=1), "double_q=1 must be true or false"),
+    (lambda: algo_config("qmix", batch_size="32"), "batch_size='32' must be a whole number"),
+    (lambda: algo_config("coma", mixer="qmix"), "mixer='qmix' does not work with the learner 'coma', which trains with none"),
     (lambda: algo_config("nqmix-cont", epsilon_start=-0.1), "epsilon_start=-0.1 must be >= 0"),
     (lambda: algo_config("nqmix", epsilon_finish=1.5), "epsilon_finish=1.5 must be in [0, 1]"),
     (lambda: algo_config("qmix", lr=1e-3), "Unknown setting(s) lr"),

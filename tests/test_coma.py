@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nqmix_core import losses
-from nqmix_core.config import algo_config
+from nqmix_core.registry import algo_config
 from nqmix_core.envs.base import EnvInfo, Observation
 from nqmix_core.networks.coma_critic import coma_critic_input_dim, coma_critic_inputs
 from nqmix_core.registry import make_learner

@@ -8,7 +8,8 @@ import torch
 
 from nqmix_core import action_selection, continuous_losses, losses
 from nqmix_core.specs import empty_batch
-from nqmix_core.config import RunConfig, algo_config
+from nqmix_core.config import RunConfig
+from nqmix_core.registry import algo_config
 from nqmix_core.envs.base import EnvInfo, Observation
 from nqmix_core.envs.two_peak import TwoPeakPayoff, two_peak_reward
 from nqmix_core.errors import UserError

@@ -25,7 +25,8 @@ def test_learner_tensors_live_on_cuda():
 
 @pytest.mark.parametrize("algo", ["nqmix", "nqmix-m", "qmix", "vdn", "coma", "nqmix-cont", "qmix-cont", "iddpg"])
 def test_every_algorithm_trains_on_cuda_through_train_run(algo, tmp_path):
-    from nqmix_core.config import RunConfig, algo_config
+    from nqmix_core.config import RunConfig
+    from nqmix_core.registry import algo_config
     from nqmix_core.experiment import train_run
     env = "continuous:two-peak" if algo_config(algo).learner == "continuous-actor-critic" else "matrix:qtran"
     config = RunConfig(algo=algo, env=env, seed=0, t_max=64, device="cuda", test_interval=32, test_episodes=8,

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nqmix_core import action_selection, diagnostics, losses
-from nqmix_core.config import PRESETS, algo_config
+from nqmix_core.registry import PRESETS, algo_config
 from nqmix_core.registry import make_learner
 from nqmix_core.train import TrainTracker
 from tests.helpers import INFO, random_batch

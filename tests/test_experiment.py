@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from nqmix_core import cli, experiment, runner
-from nqmix_core.config import RunConfig, algo_config
+from nqmix_core.config import RunConfig
+from nqmix_core.registry import algo_config
 from nqmix_core.envs.matrix import MatrixGame
 from nqmix_core.errors import UserError
 from nqmix_core.experiment import TrainingDiverged, evaluate, train_run
@@ -324,7 +325,7 @@ def test_cli_train_set_replaces_preset_fields_and_resume_must_repeat_them(tmp_pa
     (["--set", "batch_size=2.5"], "batch_size takes a whole number"),
     (["--set", "double_q=maybe"], "double_q takes true or false"),
     (["--set", "tau=0"], "Invalid algorithm setting: tau=0.0 must be in (0, 1]"),
-    (["--algo", "qmixx"], "algo='qmixx' must be one of nqmix"),
+    (["--algo", "qmixx"], "Unknown algorithm 'qmixx'; choose one of nqmix"),
     (["--env", "matrix:nope"], "Unknown environment"),
     (["--t-max", "0"], "Invalid run setting"),
     (["--device", "tpu"], "Unknown device"),

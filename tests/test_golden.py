@@ -26,7 +26,8 @@ import pandas as pd
 import pytest
 import torch
 
-from nqmix_core.config import PRESETS, RunConfig
+from nqmix_core.config import RunConfig
+from nqmix_core.registry import PRESETS
 from nqmix_core.experiment import train_run
 
 GOLDEN = Path(__file__).parent / "golden" / "runs.json"

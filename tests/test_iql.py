@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from nqmix_core.config import algo_config
+from nqmix_core.registry import algo_config
 from nqmix_core.learners import QLearner
 from nqmix_core.networks import sequence_inputs
 from tests.helpers import INFO, random_batch

@@ -6,7 +6,7 @@ import inspect
 import pytest
 
 from nqmix_core import catalog, registry
-from nqmix_core.config import PRESETS, algo_config
+from nqmix_core.registry import PRESETS, algo_config
 from nqmix_core.learners.protocol import Learner
 from nqmix_core.networks.mixers import MIXERS
 
@@ -16,7 +16,7 @@ ENV_FOR = {False: "matrix:two-step", True: "continuous:two-peak"}
 @pytest.mark.parametrize("algo", sorted(PRESETS))
 def test_every_preset_builds_a_learner_that_satisfies_the_protocol(algo):
     config = algo_config(algo)
-    env = registry.make_env(ENV_FOR[catalog.LEARNER_KINDS[config.learner].continuous], 2)
+    env = registry.make_env(ENV_FOR[config.kind.continuous], 2)
     learner = registry.make_learner(config, env.info)
     assert isinstance(learner, Learner)
     for name, member in vars(Learner).items():
@@ -26,13 +26,17 @@ def test_every_preset_builds_a_learner_that_satisfies_the_protocol(algo):
             assert got == want, f"{type(learner).__name__}.{name}{got} differs from Learner.{name}{want}"
 
 
-def test_the_tables_name_the_same_learners_and_mixers():
-    assert set(registry.LEARNER_CLASSES) == set(catalog.LEARNER_KINDS)
+def test_each_learner_carries_its_facts_and_its_presets_are_its_own():
     assert set(MIXERS) == set(catalog.MIXER_NAMES)  # what networks can build is what the settings may name
-    for name, kind in catalog.LEARNER_KINDS.items():
-        assert set(kind.mixers) <= set(catalog.MIXER_NAMES), name
-    for name, config in PRESETS.items():
-        assert config.mixer in catalog.LEARNER_KINDS[config.learner].mixers, name
+    assert len(registry.LEARNER_CLASSES) == len(registry.LEARNERS)  # no two learners share a name
+    for cls in registry.LEARNERS:
+        kind = cls.config_class.kind
+        assert set(kind.mixers) <= set(catalog.MIXER_NAMES), kind.name
+        for name, config in cls.presets.items():
+            assert type(config) is cls.config_class and config.learner == kind.name, name
+            assert config.mixer in kind.mixers, name
+            assert registry.LEARNER_CLASSES[config.learner] is cls, name
+    assert len(PRESETS) == sum(len(cls.presets) for cls in registry.LEARNERS)  # no preset name used twice
 
 
 def test_every_backend_of_the_catalog_can_be_built_or_names_its_task():

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from nqmix_core.config import algo_config
+from nqmix_core.registry import algo_config
 from nqmix_core.learners.common import soft_update, soft_update_rate
 from nqmix_core.registry import make_learner
 from tests.helpers import INFO, fill_padding_with_garbage, random_batch

@@ -125,7 +125,8 @@ def test_nqmix_plot_writes_figures_and_tables(tmp_path):
 def test_time_to_win_rate_reads_the_first_evaluation_over_the_threshold_and_its_wall_time(tmp_path):
     from dataclasses import asdict
 
-    from nqmix_core.config import RunConfig, algo_config
+    from nqmix_core.config import RunConfig
+    from nqmix_core.registry import algo_config
 
     def run(name, win_rates, **settings):
         folder = tmp_path / name
@@ -158,7 +159,8 @@ def test_time_to_win_rate_reads_the_first_evaluation_over_the_threshold_and_its_
 def test_changed_settings_reads_an_old_manifest_as_tau_once_per_batch():
     from dataclasses import asdict
 
-    from nqmix_core.config import RunConfig, algo_config
+    from nqmix_core.config import RunConfig
+    from nqmix_core.registry import algo_config
 
     run_config = asdict(RunConfig(algo="nqmix"))
     old = {k: v for k, v in asdict(algo_config("nqmix", batch_size=8)).items() if k not in ("tau_per_time_step",)}

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from nqmix_core import cli, diagnostics
-from nqmix_core.config import RunConfig, algo_config
+from nqmix_core.config import RunConfig
+from nqmix_core.registry import algo_config
 from nqmix_core.errors import UserError
 from nqmix_core.experiment import train_run
 

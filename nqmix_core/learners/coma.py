@@ -30,9 +30,13 @@ Where this follows pymarl rather than the COMA paper, and where it departs from 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 
 from nqmix_core import action_selection, diagnostics, losses
+from nqmix_core.catalog import LearnerKind
 from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 from nqmix_core.config import AlgoConfig
 from nqmix_core.learners.common import LearnerBase, frozen_copy, hard_update, optimiser_step, rmsprop
@@ -45,8 +49,28 @@ from nqmix_core.networks.coma_critic import (
 )
 
 
+@dataclass(frozen=True)
+class COMAConfig(AlgoConfig):
+    """COMA as pymarl's coma.yaml runs it; ``td_lambda``, ``critic_hidden_dim`` and
+    ``critic_target_update_interval`` are its own fields (in ``AlgoConfig``, where old manifests have them)."""
+
+    kind: ClassVar[LearnerKind] = LearnerKind(
+        "coma", "COMA: centralised critic, counterfactual baseline (Eqs. 5-6)",
+        on_policy=True, continuous=False, mixers=("none",))
+    learner: str = "coma"
+    mixer: str = "none"
+
+
+PRESETS: dict[str, COMAConfig] = {
+    "coma": COMAConfig(target_update="hard", batch_size=8, buffer_size=8,
+                       epsilon_start=0.5, epsilon_finish=0.01, epsilon_anneal_steps=100_000),
+}
+
+
 class COMALearner(LearnerBase):
     """Shared GRU actor + centralised counterfactual critic and its target; two RMSprop optimisers."""
+
+    config_class, presets = COMAConfig, PRESETS
 
     COUNTERS = ("critic_steps", "last_target_update_step")
 

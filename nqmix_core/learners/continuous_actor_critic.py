@@ -28,10 +28,14 @@ Where this departs from the paper's pseudocode, or fills in what it leaves open:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from nqmix_core import action_selection, continuous_losses, losses
+from nqmix_core.catalog import MIXING, LearnerKind
 from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 from nqmix_core.config import AlgoConfig
 from nqmix_core.errors import UserError
@@ -45,8 +49,28 @@ from nqmix_core.networks.continuous_agent import (
 from nqmix_core.networks.mixers import make_mixer
 
 
+@dataclass(frozen=True)
+class ContinuousConfig(AlgoConfig):
+    """NQMIX for continuous actions (Alg. 2); ε is the behaviour noise's standard deviation here."""
+
+    kind: ClassVar[LearnerKind] = LearnerKind(
+        "continuous-actor-critic", "NQMIX for continuous actions (Alg. 2, Eq. 14), deterministic actors",
+        on_policy=False, continuous=True, mixers=(*MIXING, "none"))
+    learner: str = "continuous-actor-critic"
+
+
+NOISE = {"epsilon_start": 0.5, "epsilon_finish": 0.1}  # behaviour-noise std in half action ranges, over 50k steps
+PRESETS: dict[str, ContinuousConfig] = {
+    "nqmix-cont": ContinuousConfig(mixer="nqmix", **NOISE),
+    "qmix-cont": ContinuousConfig(mixer="qmix", **NOISE),  # QMIX's monotonic mixer: every sign in Eq. 14 is +1
+    "iddpg": ContinuousConfig(mixer="none", **NOISE),  # no mixer: independent DDPG
+}
+
+
 class ContinuousActorCritic(LearnerBase):
     """Shared critic agent network Q_a(τ, u) + mixer, per-agent deterministic actors μ_a(τ), their targets."""
+
+    config_class, presets = ContinuousConfig, PRESETS
 
     def __init__(self, info: EnvInfo, config: AlgoConfig, device: torch.device | str) -> None:
         super().__init__()

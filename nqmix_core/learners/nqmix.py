@@ -13,9 +13,13 @@ Where this code departs from the paper's pseudocode, and why:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 
 from nqmix_core import action_selection, diagnostics, losses
+from nqmix_core.catalog import MIXING, LearnerKind
 from nqmix_core.specs import EnvInfo, EpisodeBatch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.learners.base import CriticLearner
@@ -23,8 +27,41 @@ from nqmix_core.learners.common import frozen_copy, optimiser_step, rmsprop
 from nqmix_core.networks import Actors
 
 
+@dataclass(frozen=True)
+class NQMIXConfig(AlgoConfig):
+    """NQMIX (Alg. 1): ``AlgoConfig``'s defaults are its Appendix B values."""
+
+    kind: ClassVar[LearnerKind] = LearnerKind(
+        "actor-critic", "NQMIX (Alg. 1): mixed critic, per-agent actors, sign trick (Eq. 13)",
+        on_policy=False, continuous=False, mixers=MIXING)
+
+
+SAMPLE_PI = {"epsilon_start": 0.0, "epsilon_finish": 0.0}  # Alg. 1 line 2: the behaviour policy is π itself
+PRESETS: dict[str, NQMIXConfig] = {
+    "nqmix": NQMIXConfig(**SAMPLE_PI),
+    "nqmix-m": NQMIXConfig(mixer="qmix-no-abs", **SAMPLE_PI),  # NQMIX-M (Sec. 5.2): another mixer, same learner
+    # Exploration ablations (not in the paper): an ε floor on the behaviour policy with COMA's schedule
+    # (0.5 -> 0.01 over 100k steps), and an entropy bonus β = 0.01 on the actor objective.
+    "nqmix-eps": NQMIXConfig(epsilon_start=0.5, epsilon_finish=0.01, epsilon_anneal_steps=100_000),
+    "nqmix-ent": NQMIXConfig(entropy_coef=0.01, **SAMPLE_PI),
+    # τ applied once per mini-batch (the kit's reading before it followed Alg. 1's per-step τ), kept to
+    # measure what the target rate changes.
+    "nqmix-tau-batch": NQMIXConfig(tau_per_time_step=False, **SAMPLE_PI),
+    # The mechanism study (issue 22, nqmix_core/mechanism.py): one thing changed each.
+    "nqmix-mono": NQMIXConfig(mixer="qmix", **SAMPLE_PI),  # one sign: QMIX's mixer
+    "nqmix-sign-init": NQMIXConfig(mixer_q_weights_positive=True, **SAMPLE_PI),
+    "nqmix-slow-actor": NQMIXConfig(actor_lr=5e-5, **SAMPLE_PI),
+    "nqmix-actor-delay": NQMIXConfig(actor_delay_steps=20_000, **SAMPLE_PI),
+    "nqmix-mixer-actor": NQMIXConfig(actor_objective="mixer", **SAMPLE_PI),
+    "nqmix-steps4": NQMIXConfig(updates_per_batch=4, **SAMPLE_PI),
+}
+"""Algorithm name -> configuration, for the algorithms NQMIX's learner trains."""
+
+
 class NQMIXLearner(CriticLearner):
     """Critic (agent network + mixer) trained on the state-value target; per-agent actors by Eq. 13."""
+
+    config_class, presets = NQMIXConfig, PRESETS
 
     def __init__(self, info: EnvInfo, config: AlgoConfig, device: torch.device | str) -> None:
         super().__init__(info, config, device)

@@ -1,6 +1,6 @@
 """The learner interface: what the training loop, the runner and the checkpoints need from any learner.
 
-Every class of ``registry.LEARNER_CLASSES`` satisfies ``Learner`` (``tests/test_learner_protocol.py``
+Every class of ``registry.LEARNERS`` satisfies ``Learner`` (``tests/test_learner_protocol.py``
 builds each on an environment of its kind and checks the attributes and the methods' parameters).
 ``learners.common.LearnerBase`` supplies the ε schedule, the target updates and the checkpoint methods;
 a learner adds ``act`` and ``train_step`` (and ``rollout_diagnostics``).

@@ -8,16 +8,42 @@ targets are copied every 200 episodes; the gradient norm is clipped at 10.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 
 from nqmix_core import action_selection, diagnostics, losses
+from nqmix_core.catalog import MIXING, LearnerKind
+from nqmix_core.config import AlgoConfig
 from nqmix_core.specs import EpisodeBatch
 from nqmix_core.learners.base import CriticLearner
 from nqmix_core.networks import sequence_inputs
 
 
+@dataclass(frozen=True)
+class QLearningConfig(AlgoConfig):
+    """Q-learning through a mixer; the fields are ``AlgoConfig``'s (``double_q`` and the hard target copy are
+    its own)."""
+
+    kind: ClassVar[LearnerKind] = LearnerKind(
+        "q-learning", "Q-learning through a mixer (QMIX, VDN) or per agent (IQL), ε-greedy",
+        on_policy=False, continuous=False, mixers=(*MIXING, "none"))
+    learner: str = "q-learning"
+
+
+PRESETS: dict[str, QLearningConfig] = {
+    "qmix": QLearningConfig(mixer="qmix", target_update="hard"),
+    "vdn": QLearningConfig(mixer="vdn", target_update="hard"),
+    "iql": QLearningConfig(mixer="none", target_update="hard"),  # independent Q-learning
+}
+"""pymarl's SMAC settings for QMIX, VDN and IQL (``shared/REFERENCE.md``)."""
+
+
 class QLearner(CriticLearner):
     """Greedy decentralised policies on top of a factorised joint Q-function."""
+
+    config_class, presets = QLearningConfig, PRESETS
 
     def choose_actions(self, agent_qs, hidden, avail_actions, mode, t_env, generator) -> torch.Tensor:
         if mode == "explore":

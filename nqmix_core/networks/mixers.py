@@ -104,7 +104,7 @@ MIXERS: dict[str, Callable[[int, int, int, int], nn.Module]] = {
     "none": lambda n, s, e, h: IndependentCritics(),
 }
 """Mixer name -> its constructor from (n_agents, state_dim, embed_dim, hypernet_hidden_dim). Which learners train
-with which mixer is a fact of the learners (``catalog.LEARNER_KINDS``); COMA's critic is not a mixer, so it takes
+with which mixer is a fact of the learners (``LearnerKind.mixers`` on each learner's config class); COMA's critic is not a mixer, so it takes
 "none" and builds no mixer at all."""
 
 
