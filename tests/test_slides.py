@@ -3,7 +3,8 @@
 * the command writes ``<notebook>.slides.html`` for every ``notebooks/0*.ipynb``, each with several slides,
   the notebook's title and its outputs, and nothing that gives an exercise away;
 * a cell's own ``slideshow`` metadata wins; without it, the slide type follows the notebook's headings;
-* bad ``--out`` folders are refused with one sentence, changing nothing.
+* bad ``--out`` folders are refused with one sentence, changing nothing (``tests/test_student_edition.py``
+  checks both commands' ``--out`` in one test).
 """
 from __future__ import annotations
 
@@ -100,27 +101,3 @@ def test_answers_and_markers_are_left_out_but_outputs_stay():
     lecture = lecture_notebook(notebook, "t")
     assert lecture.cells[1].source == "print(3)\n" and lecture.cells[1].outputs[0]["text"] == "3\n"
     assert "Solution" not in lecture.cells[0].source and lecture.metadata["title"] == "T"
-
-
-@pytest.mark.parametrize("case, message", [
-    ("file", "is a file; give --out a new or empty folder"),
-    ("non-empty folder", "is not empty; give --out a new or empty folder"),
-    ("inside notebooks", "is inside the instructor notebooks"),
-])
-def test_bad_out_is_one_sentence_and_changes_nothing(case, message, tmp_path, capsys):
-    if case == "file":
-        out = tmp_path / "deck.html"
-        out.write_text("keep me")
-    elif case == "non-empty folder":
-        out = tmp_path / "decks"
-        out.mkdir()
-        (out / "notes.txt").write_text("keep me")
-    else:
-        out = ROOT / "notebooks" / "slides_test_folder"
-    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    assert main(["slides", "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and err.count("\n") == 0 and "Traceback" not in err
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
-    assert not out.exists() if case == "inside notebooks" else "keep me" in (
-        out.read_text() if out.is_file() else (out / "notes.txt").read_text())

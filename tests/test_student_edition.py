@@ -170,12 +170,14 @@ def test_the_command_works_from_any_folder(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "class" / LAB.name).is_file() and "Student edition" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", ["student-edition", "slides"])
 @pytest.mark.parametrize("case, message", [
     ("file", "is a file; give --out a new or empty folder"),
     ("non-empty folder", "is not empty; give --out a new or empty folder"),
     ("inside notebooks", "is inside the instructor notebooks"),
 ])
-def test_bad_out_is_one_sentence_and_changes_nothing(case, message, tmp_path, capsys):
+def test_bad_out_is_one_sentence_and_changes_nothing(command, case, message, tmp_path, capsys):
+    """Both commands that write a folder of notebooks refuse the same bad ``--out`` the same way."""
     if case == "file":
         out = tmp_path / "edition.ipynb"
         out.write_text("keep me")
@@ -184,9 +186,9 @@ def test_bad_out_is_one_sentence_and_changes_nothing(case, message, tmp_path, ca
         out.mkdir()
         (out / "notes.txt").write_text("keep me")
     else:
-        out = ROOT / "notebooks" / "student_edition_test_folder"
+        out = ROOT / "notebooks" / f"{command}_test_folder"
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    assert main(["student-edition", "--out", str(out)]) == 2
+    assert main([command, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and err.count("\n") == 0 and "Traceback" not in err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
