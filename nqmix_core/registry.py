@@ -22,13 +22,15 @@ from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.envs.two_peak import TwoPeakGame
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
 from nqmix_core.errors import UserError
-from nqmix_core.learners.coma import COMALearner
-from nqmix_core.learners.continuous_actor_critic import ContinuousActorCritic
-from nqmix_core.learners.nqmix import NQMIXLearner
+from nqmix_core.learners import coma, continuous_actor_critic, nqmix, q_learning
 from nqmix_core.learners.protocol import Learner
-from nqmix_core.learners.q_learning import QLearner
 
-LEARNERS: tuple[type, ...] = (NQMIXLearner, QLearner, COMALearner, ContinuousActorCritic)
+LEARNERS: tuple[type, ...] = (
+    nqmix.NQMIXLearner,
+    q_learning.QLearner,
+    coma.COMALearner,
+    continuous_actor_critic.ContinuousActorCritic,
+)
 """Every learner the kit trains, each with ``config_class`` (and its ``kind``) and ``presets``."""
 
 LEARNER_CLASSES: dict[str, type] = {cls.config_class.kind.name: cls for cls in LEARNERS}
