@@ -22,7 +22,7 @@ from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.envs.two_peak import TwoPeakGame
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
 from nqmix_core.errors import UserError
-from nqmix_core.learners import coma, continuous_actor_critic, nqmix, q_learning
+from nqmix_core.learners import coma, continuous_actor_critic, ippo, nqmix, q_learning
 from nqmix_core.learners.protocol import Learner
 
 LEARNERS: tuple[type, ...] = (
@@ -30,6 +30,7 @@ LEARNERS: tuple[type, ...] = (
     q_learning.QLearner,
     coma.COMALearner,
     continuous_actor_critic.ContinuousActorCritic,
+    ippo.IPPOLearner,
 )
 """Every learner the kit trains, each with ``config_class`` (and its ``kind``) and ``presets``."""
 
