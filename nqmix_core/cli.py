@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -32,8 +33,6 @@ from nqmix_core.run_options import OneLineParser, add_train_options, settings
 
 
 def train(args: argparse.Namespace) -> None:
-    import signal
-
     from nqmix_core.experiment import train_run
 
     config, algo = settings(args)  # one-sentence errors, before any work
@@ -128,6 +127,9 @@ def _warn_in_one_line(message, category, filename, lineno, file=None, line=None)
 
 
 def _interrupt(signum, frame) -> None:
+    """SIGTERM stops a run like Ctrl-C, once: a second SIGTERM (a dying sweep sends its own) is ignored, so it
+    cannot interrupt the clean stop or Python's shutdown with a traceback."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -30,9 +31,18 @@ RUN_FILES = ("checkpoint.pt", "manifest.json", "progress.csv")
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Call ``write(temp_path)``, then move the temporary file over ``path``."""
+    """Call ``write(temp_path)``, then move the temporary file over ``path``. A write that fails (a full disk:
+    torch reports it as a RuntimeError) removes the temporary file, leaves ``path`` as it was and ends in one
+    sentence."""
     temp = path.with_name(path.name + ".tmp")
-    write(temp)
+    try:
+        write(temp)
+    except (OSError, RuntimeError) as error:
+        temp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free / 2**30
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:100]
+        raise UserError(f"{path} could not be written ({reason}; {free:.1f} GiB free on its disk); the previous "
+                        f"version is intact: free space, then rerun with --resume.") from None
     os.replace(temp, path)
 
 

@@ -502,3 +502,38 @@ def test_a_finished_run_whose_budget_ends_between_evaluations_is_final_at_its_la
     assert sorted(final["method"]) == ["QMIX", "QMIX", "VDN", "VDN"] and set(final["t_env"]) == {16}
     message = user_error(lambda: report.write_report(tmp_path))  # too few maps for the claims: one sentence
     assert "the claims table needs more runs" in message and (tmp_path / "figures" / "figure2.png").exists()
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_the_old_one_and_says_why(tmp_path, monkeypatch):
+    """A full disk (torch raises RuntimeError half-way through the file): one sentence, the previous
+    checkpoint intact, no temporary file left."""
+    from nqmix_core import experiment_io
+
+    path = tmp_path / "checkpoint.pt"
+    experiment_io.save_checkpoint(path, {"t_env": 1})
+    before = path.read_bytes()
+
+    def full_disk(state, temp):
+        Path(temp).write_bytes(b"half a file")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1283328 vs 1283224")
+
+    monkeypatch.setattr(experiment_io.torch, "save", full_disk)
+    with pytest.raises(UserError, match=r"could not be written .* the previous version is intact: free space, then rerun with --resume"):
+        experiment_io.save_checkpoint(path, {"t_env": 2})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
+
+
+def test_a_second_sigterm_does_not_interrupt_the_clean_stop():
+    import signal
+
+    from nqmix_core import cli
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, cli._interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            cli._interrupt(signal.SIGTERM, None)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN  # the next one is ignored
+    finally:
+        signal.signal(signal.SIGTERM, before)
