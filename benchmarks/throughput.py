@@ -7,7 +7,7 @@ For each map and device (CPU, and CUDA when present) it prints env steps/s of:
 
 * ``env only``: the batched SMAXEnv with random actions (E = --n-envs copies; from
   ``env_throughput.py``), and pymarl's way of stepping one SMAX environment in a Python loop;
-* ``collect+learn``: ``experiment.iterate`` exactly as ``nqmix train`` runs it: one rollout of E
+* ``collect+learn``: ``train.step`` exactly as ``nqmix train`` runs it: one rollout of E
   episodes, then round(E · updates_per_episode) updates on mini-batches of the preset's 32 episodes
   (or ``--set batch_size=...``; COMA: one update on the E episodes). Shown for 1 update per episode (pymarl's ratio) and 1 per rollout;
 * ``overlapped``: 1 update per episode with ``--overlap-collection`` (the rollout runs in a second
@@ -33,9 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from env_throughput import pymarl_style_rate, wrapper_rate
 from recording import run_benchmark
 
-from nqmix_core.config import RunConfig, algo_config, parse_settings
+from nqmix_core.config import RunConfig, parse_settings
+from nqmix_core.registry import algo_config
 from nqmix_core.envs.smax import SMAXEnv
-from nqmix_core.experiment import build_run, iterate
+from nqmix_core.train import build_run, step
 
 
 def training_rate(env: SMAXEnv, algo: str, updates_per_episode: float, seconds: float,
@@ -47,13 +48,13 @@ def training_rate(env: SMAXEnv, algo: str, updates_per_episode: float, seconds: 
     algo_settings = algo_config(algo, **(settings or {}))
     run = build_run(config, algo_settings, device, env=env)
     while not run.buffer.can_sample(algo_settings.batch_size):  # fill replay (untimed)
-        iterate(run)
-    iterate(run)  # first updates: allocator warm-up
+        step(run)
+    step(run)  # first updates: allocator warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()
     steps, updates, start = run.counters.t_env, run.counters.updates, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        iterate(run)
+        step(run)
     if device.type == "cuda":
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start

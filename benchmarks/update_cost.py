@@ -25,8 +25,9 @@ import torch
 from recording import run_benchmark
 from torch.profiler import ProfilerActivity, profile
 
-from nqmix_core.config import RunConfig, algo_config, parse_settings
-from nqmix_core.experiment import build_run, iterate
+from nqmix_core.config import RunConfig, parse_settings
+from nqmix_core.registry import algo_config
+from nqmix_core.train import build_run, step
 
 
 def matmul_gflops(size: int = 512, repeats: int = 50) -> float:
@@ -44,7 +45,7 @@ def measure(algo: str, map_name: str, n_episodes: int, n_batches: int, settings:
     config = RunConfig(algo=algo, env=f"smax:{map_name}", device="cpu", progress=False, tensorboard=False)
     run = build_run(config, algo_config(algo, **settings), torch.device("cpu"))
     while len(run.buffer) < n_episodes:
-        iterate(run)  # also trains a little; only the stored episodes matter here
+        step(run)  # also trains a little; only the stored episodes matter here
     generator = torch.Generator().manual_seed(0)
     batches = [run.buffer.sample(run.algo.batch_size, generator) for _ in range(n_batches)]
     learner = run.learner

@@ -231,6 +231,23 @@ LEGACY_DEFAULTS = {"reward_scale": 1.0}
 """What a checkpoint or manifest written before a RunConfig field existed meant by it."""
 
 
+CHECKPOINT_FORMAT = 1
+
+
+def run_state(run, wall_seconds: float) -> dict:
+    """A checkpoint: everything that changes while training (``train.Run``) plus the configs; ``restore_run``
+    puts it back."""
+    g = run.generators
+    return {"format": CHECKPOINT_FORMAT, "run_config": asdict(run.config), "algo_config": asdict(run.algo),
+            "device": str(run.device), "env_info": asdict(run.env.info),
+            "learner": run.learner.checkpoint_state(), "buffer": run.buffer.state_dict(),
+            "counters": asdict(run.counters), "tracker": run.tracker.state_dict(),
+            "rng": {"act": g.act.get_state(), "sample": g.sample.get_state(), "test": run.test_generator.get_state(),
+                    "torch": torch.get_rng_state(), "env": capture_env_rng(run.env)},
+            "rows": run.rows, "timing": run.timing, "next_test": run.next_test,
+            "next_checkpoint": run.next_checkpoint, "wall_seconds": wall_seconds}
+
+
 def restore_run(run, state: dict, path: Path) -> None:
     """Load a checkpoint into a freshly built run, after checking it was written by the same setup."""
     mine = {k: v for k, v in asdict(run.config).items() if k not in RESUMABLE_CHANGES}

@@ -1,23 +1,28 @@
-"""The experiment loop's building blocks: seeding, counters, training statistics, and one
-collect-then-learn iteration (``store`` + ``learn``; ``experiment.iterate`` can overlap the two).
+"""The training loop, once: ``iterate(run, hooks)`` collects, stores, learns and evaluates until the budget,
+and calls its hooks for what the caller keeps (``experiment.py`` writes files, checkpoints and logs from them).
 
-One iteration plays one episode in each of the E environment copies (Alg. 1 lines 2–3), stores
-them, and runs ``updates_per_rollout`` learner updates on random mini-batches (lines 4–16).
+One step plays one episode in each of the E environment copies (Alg. 1 lines 2–3), stores them, and runs
+``Run.updates_per_rollout`` learner updates on random mini-batches (lines 4–16); an evaluation (paper Sec. 5)
+follows every ``test_interval`` steps. ``start_run``, ``store``, ``learn`` and ``collect_and_learn`` are the
+same steps on loose parts, for the notebooks and the matrix games.
 """
 from __future__ import annotations
 
+import copy
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
+from nqmix_core import diagnostics, registry
 from nqmix_core.buffer import EpisodeBuffer
-from nqmix_core.specs import EpisodeBatch
-from nqmix_core.config import AlgoConfig
+from nqmix_core.config import AlgoConfig, RunConfig
 from nqmix_core.envs.base import BatchedEnv, EnvInfo
-from nqmix_core.learners import CriticLearner
-from nqmix_core.registry import make_learner
-from nqmix_core.runner import EpisodeStats, rollout
+from nqmix_core.errors import UserError
+from nqmix_core.learners.protocol import Learner
+from nqmix_core.runner import EpisodeStats, evaluate, rollout
+from nqmix_core.specs import EpisodeBatch
 
 
 @dataclass
@@ -29,11 +34,8 @@ class Generators:
 
     @classmethod
     def from_seed(cls, seed: int, device: torch.device | str) -> "Generators":
-        act = torch.Generator(device=torch.device(device))
-        act.manual_seed(seed)
-        sample = torch.Generator()
-        sample.manual_seed(seed + 1)
-        return cls(act=act, sample=sample)
+        return cls(act=torch.Generator(device=torch.device(device)).manual_seed(seed),
+                   sample=torch.Generator().manual_seed(seed + 1))
 
 
 @dataclass
@@ -114,18 +116,17 @@ class TrainTracker:
 class RunParts:
     """What every training loop starts from: the learner, its replay, its counters and random streams."""
 
-    learner: CriticLearner
+    learner: Learner
     buffer: EpisodeBuffer
     counters: Counters
     generators: Generators
 
 
 def start_run(algo: AlgoConfig, info: EnvInfo, seed: int, device: torch.device | str) -> RunParts:
-    """The setup shared by ``nqmix train``, the matrix games and the notebooks: seed the global stream,
-    build the learner (its initial weights come from that stream), an empty replay, zero counters and
-    the run's own action and replay streams."""
+    """The setup shared by ``build_run``, the matrix games and the notebooks: seed the global stream, build the
+    learner (its initial weights come from it), an empty replay, zero counters and the run's own streams."""
     seed_everything(seed)
-    learner = make_learner(algo, info, device)
+    learner = registry.make_learner(algo, info, device)
     return RunParts(learner=learner, buffer=EpisodeBuffer(algo.buffer_size, info, device), counters=Counters(),
                     generators=Generators.from_seed(seed, device))
 
@@ -136,9 +137,8 @@ def seed_everything(seed: int) -> None:
 
 
 def store(buffer: EpisodeBuffer, counters: Counters, batch: EpisodeBatch, stats: EpisodeStats) -> torch.Tensor:
-    """Put one rollout's episodes into replay and count their steps (one host-device sync).
-
-    Returns the episodes' lengths on the CPU ([E] int64)."""
+    """Put one rollout's episodes into replay and count their steps (one host-device sync); returns the
+    episodes' lengths on the CPU ([E] int64)."""
     lengths = stats.lengths.cpu()
     buffer.insert(batch, lengths)
     counters.t_env += int(lengths.sum())
@@ -146,7 +146,7 @@ def store(buffer: EpisodeBuffer, counters: Counters, batch: EpisodeBatch, stats:
     return lengths
 
 
-def learn(learner: CriticLearner, buffer: EpisodeBuffer, counters: Counters, generators: Generators,
+def learn(learner: Learner, buffer: EpisodeBuffer, counters: Counters, generators: Generators,
           n_updates: int, on_update: Callable[[dict], None] | None = None) -> dict[str, torch.Tensor] | None:
     """Up to ``n_updates`` learner updates on mini-batches sampled from replay (none until it holds
     one batch); ``on_update`` sees each update's info. Returns the last info."""
@@ -162,10 +162,139 @@ def learn(learner: CriticLearner, buffer: EpisodeBuffer, counters: Counters, gen
     return info
 
 
-def collect_and_learn(env: BatchedEnv, learner: CriticLearner, buffer: EpisodeBuffer, counters: Counters,
+def collect_and_learn(env: BatchedEnv, learner: Learner, buffer: EpisodeBuffer, counters: Counters,
                       generators: Generators, updates_per_rollout: int = 1
                       ) -> tuple[EpisodeStats, dict[str, torch.Tensor] | None]:
     """Collect one batch of episodes with the behaviour policy, then update the learner."""
     batch, stats = rollout(env, learner, "explore", counters.t_env, generators.act)
     store(buffer, counters, batch, stats)
     return stats, learn(learner, buffer, counters, generators, updates_per_rollout)
+
+
+# --------------------------------------------------------------------------- one run, start to budget
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or infinite; the run stopped before writing another checkpoint."""
+
+
+@dataclass
+class Run:
+    """Everything that changes while training; a checkpoint is exactly this plus the configs."""
+
+    config: RunConfig
+    algo: AlgoConfig
+    device: torch.device
+    env: BatchedEnv
+    learner: Learner
+    buffer: EpisodeBuffer
+    counters: Counters
+    generators: Generators
+    test_generator: torch.Generator
+    tracker: TrainTracker
+    rows: list[dict] = field(default_factory=list)
+    timing: list[dict] = field(default_factory=list)
+    next_test: int = 0
+    next_checkpoint: int = 0
+    wall_offset: float = 0.0
+    behaviour: Learner | None = None  # overlap_collection: the learner's copy that collects
+
+    def updates_per_rollout(self) -> int:
+        return 1 if self.algo.on_policy else max(1, round(self.config.n_envs * self.config.updates_per_episode))
+
+
+def build_run(config: RunConfig, algo: AlgoConfig, device: torch.device, env: BatchedEnv | None = None) -> Run:
+    """A fresh run: seeded networks, empty replay, the environment reset to the run's seed."""
+    if env is None:
+        env = registry.make_env(config.env, config.n_envs, device, config.seed)
+    if env.n_envs != config.n_envs:
+        raise UserError(f"The environment given has {env.n_envs} copies but the run asks for {config.n_envs}.")
+    if algo.on_policy and not (algo.batch_size == algo.buffer_size == config.n_envs):
+        raise UserError(f"{config.algo} trains on the episodes of one rollout, so n_envs must equal its "
+                        f"batch_size and buffer_size ({algo.batch_size}); set n_envs to {algo.batch_size}.")
+    if algo.on_policy and config.overlap_collection:
+        raise UserError(f"{config.algo} trains on-policy, on the episodes of the rollout just collected, so it "
+                        f"cannot collect during its updates; drop --overlap-collection.")
+    parts = start_run(algo, env.info, config.seed, device)
+    env.reset(config.seed)  # puts an injected (shared) environment's random stream at the run's seed
+    return Run(config=config, algo=algo, device=device, env=env, learner=parts.learner, buffer=parts.buffer,
+               counters=parts.counters, generators=parts.generators,
+               test_generator=torch.Generator(device=device).manual_seed(config.seed + 2), tracker=TrainTracker(),
+               next_checkpoint=config.checkpoint_interval,
+               behaviour=copy.deepcopy(parts.learner) if config.overlap_collection else None)
+
+
+def collect(run: Run, learner: Learner) -> tuple[EpisodeBatch, EpisodeStats]:
+    """One rollout of E episodes with ``learner``'s behaviour policy."""
+    return rollout(run.env, learner, "explore", run.counters.t_env, run.generators.act)
+
+
+def keep(run: Run, batch: EpisodeBatch, stats: EpisodeStats) -> None:
+    """Store the rollout (reward × the run's scale; statistics stay in env units), log it and the learner's
+    diagnostics on it."""
+    scale = run.config.reward_scale
+    batch = batch.with_reward_scale(scale)
+    lengths = store(run.buffer, run.counters, batch, stats)
+    run.tracker.add_rollout(stats)
+    sums = run.learner.rollout_diagnostics(batch.trim(int(lengths.max())))
+    run.tracker.add_diagnostics(diagnostics.in_env_units(sums, scale))
+
+
+def step(run: Run) -> None:
+    """Collect one rollout, store it, learn (pymarl's order); ``TrainingDiverged`` if a loss is not finite.
+    With ``overlap_collection`` a copy of the learner taken now collects in a second thread during the updates
+    (they share no state, so the run stays deterministic and resumable) and the rollout is stored after."""
+    def update() -> dict[str, torch.Tensor]:
+        return learn(run.learner, run.buffer, run.counters, run.generators, run.updates_per_rollout(),
+                     on_update=run.tracker.add_update) or {}
+    if run.behaviour is None:
+        keep(run, *collect(run, run.learner))
+        info = update()
+    else:
+        run.behaviour.load_state_dict(run.learner.state_dict())
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            collected = pool.submit(collect, run, run.behaviour)
+            info = update()
+            batch, stats = collected.result()
+        keep(run, batch, stats)
+    if not run.tracker.losses_finite():  # one sync per rollout
+        bad = [k for k, v in info.items() if k.endswith("loss") and not bool(torch.isfinite(v))]
+        raise TrainingDiverged(f"The {bad[0] if bad else 'loss'} became NaN or infinite near step "
+                               f"{run.counters.t_env}, so training stopped and the last checkpoint was left "
+                               f"as it was; lower the learning rate or check the inputs, then resume.")
+
+
+def test_row(run: Run) -> dict:
+    """Evaluate greedy and stochastic policies (paper Sec. 5); append a row of test and training statistics."""
+    c, t_env = run.config, run.counters.t_env
+    tests = {mode: evaluate(run.env, run.learner, mode, c.test_episodes, t_env, run.test_generator)
+             for mode in ("greedy", "stochastic")}
+    names = [(mode, key) for mode in tests for key in tests[mode]]
+    values = torch.stack([tests[m][k].float() for m, k in names]).tolist()  # one sync per row
+    row = {"t_env": t_env, "episodes": run.counters.episodes, "updates": run.counters.updates,
+           "epsilon": run.learner.epsilon(t_env), **{f"test_{m}_{k}": v for (m, k), v in zip(names, values)},
+           **{f"test_{mode}_episodes": c.test_episodes for mode in tests},
+           **(run.tracker.summary() if run.tracker.episodes else {})}
+    run.rows.append(row)
+    run.next_test = (t_env // c.test_interval + 1) * c.test_interval
+    return row
+
+
+def iterate(run: Run, hooks) -> None:
+    """Train ``run`` to ``config.t_max`` steps: a test row at step 0 and every ``test_interval`` steps, a
+    checkpoint moment after the first row, every ``checkpoint_interval`` steps and at the end. ``hooks`` hears
+    of each: ``on_row(run, row)``, ``on_checkpoint(run)`` and ``on_steps(run, steps)`` (steps just done)."""
+    c = run.config
+    if not run.rows:
+        hooks.on_row(run, test_row(run))
+        hooks.on_checkpoint(run)  # from now on the run can always be resumed
+    while run.counters.t_env < c.t_max:
+        before = run.counters.t_env
+        step(run)
+        hooks.on_steps(run, min(run.counters.t_env, c.t_max) - min(before, c.t_max))
+        if run.counters.t_env >= run.next_test:
+            hooks.on_row(run, test_row(run))
+        if run.counters.t_env >= run.next_checkpoint:
+            run.next_checkpoint = (run.counters.t_env // c.checkpoint_interval + 1) * c.checkpoint_interval
+            hooks.on_checkpoint(run)
+    hooks.on_checkpoint(run)

@@ -438,11 +438,11 @@ def test_a_second_process_cannot_train_into_a_locked_run(places, tmp_path, capsy
 
 
 def test_an_interrupted_run_says_so_in_its_manifest(tmp_path, monkeypatch):
-    from nqmix_core import experiment
+    from nqmix_core import train
 
     def stop(run):
         raise KeyboardInterrupt
-    monkeypatch.setattr(experiment, "iterate", stop)
+    monkeypatch.setattr(train, "step", stop)
     config = RunConfig(algo="qmix", env="matrix:qtran", t_max=16, test_interval=16, test_episodes=2, device="cpu",
                        tensorboard=False, progress=False)
     with pytest.raises(KeyboardInterrupt):

@@ -11,12 +11,14 @@ import math
 import pytest
 import torch
 
-from nqmix_core import cli, experiment, runner
+from nqmix_core import cli, runner, train
 from nqmix_core.config import RunConfig
 from nqmix_core.registry import algo_config
 from nqmix_core.envs.matrix import MatrixGame
 from nqmix_core.errors import UserError
-from nqmix_core.experiment import TrainingDiverged, evaluate, train_run
+from nqmix_core.experiment import train_run
+from nqmix_core.runner import evaluate
+from nqmix_core.train import TrainingDiverged
 from nqmix_core.learners.q_learning import QLearner
 
 ALGOS = ["nqmix", "nqmix-m", "qmix", "vdn", "coma"]
@@ -77,12 +79,12 @@ def test_protocol_defaults_are_the_papers():
 
 def test_evaluation_happens_at_every_boundary_with_both_policies(tmp_path, monkeypatch):
     calls = []
-    real_rollout = experiment.rollout
+    real_rollout = train.rollout
 
     def counting_rollout(env, learner, mode, *args, **kwargs):
         calls.append(mode)
         return real_rollout(env, learner, mode, *args, **kwargs)
-    monkeypatch.setattr(experiment, "rollout", counting_rollout)  # training rollouts
+    monkeypatch.setattr(train, "rollout", counting_rollout)  # training rollouts
     monkeypatch.setattr(runner, "rollout", counting_rollout)  # test rollouts (runner.evaluate)
     rows = train_run(quick(t_max=1000, test_interval=250, test_episodes=12), tmp_path, algo=tiny("qmix"))
     assert [r["t_env"] for r in rows] == [0, 256, 504, 752, 1000]  # 8 one-step episodes per rollout
@@ -130,18 +132,18 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
     config = quick("vdn", t_max=1600, test_interval=350, checkpoint_interval=500)
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     train_run(config, straight, algo=tiny("vdn"))
-    real_iterate = experiment.iterate
+    real_step = train.step
 
     def killed_at_1100(run):
         if run.counters.t_env >= 1100:
             raise KeyboardInterrupt
-        real_iterate(run)
-    monkeypatch.setattr(experiment, "iterate", killed_at_1100)
+        real_step(run)
+    monkeypatch.setattr(train, "step", killed_at_1100)
     with pytest.raises(KeyboardInterrupt):
         train_run(config, killed, algo=tiny("vdn"))
     assert torch.load(killed / "checkpoint.pt", weights_only=True)["counters"]["t_env"] == 1000
     assert "\n1056," in (killed / "progress.csv").read_text()  # a row logged after the last checkpoint
-    monkeypatch.setattr(experiment, "iterate", real_iterate)
+    monkeypatch.setattr(train, "step", real_step)
     train_run(config, killed, resume=True, algo=tiny("vdn"))
     assert_same_networks(networks(straight), networks(killed))
     assert (straight / "progress.csv").read_text() == (killed / "progress.csv").read_text()
@@ -155,13 +157,13 @@ def test_overlapped_collection_is_deterministic_resumable_and_runs_in_a_second_t
                      overlap_collection=overlap)
     straight, split, sequential = tmp_path / "straight", tmp_path / "split", tmp_path / "sequential"
     threads = set()
-    real_collect = experiment.collect
+    real_collect = train.collect
 
     def collect(run, learner):
         threads.add(threading.current_thread() is threading.main_thread())
         assert (learner is run.learner) == (run.behaviour is None)  # overlapped: the copy collects
         return real_collect(run, learner)
-    monkeypatch.setattr(experiment, "collect", collect)
+    monkeypatch.setattr(train, "collect", collect)
     train_run(config(1000), straight, algo=tiny("nqmix"))
     assert threads == {False}
     train_run(config(500), split, algo=tiny("nqmix"))
