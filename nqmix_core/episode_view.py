@@ -34,7 +34,7 @@ import torch
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from nqmix_core.specs import no_previous_actions
+from nqmix_core.runner import rollout
 
 SMAX_MOVE_ACTIONS = 5
 """Actions before the first attack action (4 moves and stop): jaxmarl's ``num_movement_actions``."""
@@ -70,32 +70,23 @@ class EpisodeFrames:
 @torch.no_grad()
 def record_episode(env, learner, mode: str = "greedy", seed: int = 0, t_env: int = 0,
                    generator: torch.Generator | None = None) -> EpisodeFrames:
-    """Play one episode in every copy with ``learner.act`` in ``mode`` until every copy has ended."""
-    obs = env.reset(seed)
-    hidden = learner.initial_hidden(env.n_envs)  # [E, N, H]
-    last_actions = no_previous_actions(env.info, env.n_envs, env.device)
-    running = torch.ones(env.n_envs, dtype=torch.bool)  # [E]
-    units, won, total = [env.units(0)], False, 0.0
-    actions_seen, avail_seen, filled = [], [], []
-    for _ in range(env.info.episode_limit):
-        actions, hidden = learner.act(obs, last_actions, hidden, mode, t_env, generator)  # [E, N]
-        actions_seen.append(actions.cpu())
-        avail_seen.append(obs.avail_actions.cpu())
-        filled.append(running.clone())
-        result = env.step(actions)
-        if running[0]:
+    """Play one episode in every copy with ``learner.act`` in ``mode`` until every copy has ended
+    (``runner.rollout``, which calls back after every step so that copy 0's units can be drawn)."""
+    env.reset(seed)  # the start, to draw; rollout resets to it again (the same seed gives the same episode)
+    units, copy0 = [env.units(0)], {"won": False, "return": 0.0}
+
+    def watch(t, result, active) -> None:
+        if bool(active[0]):
             now = env.units(0)
             units.append({**now, "aims": unit_aims(now)})
-            total += float(result.reward[0])
-            won = bool(result.won[0])
-        running &= ~(result.terminated | result.timed_out).cpu()
-        obs, last_actions = result.next, actions
-        if not running.any():
-            break
-    return EpisodeFrames(units=units, won=won, episode_return=total,
-                         actions=torch.stack(actions_seen, dim=1).numpy(),  # [E, T, N]
-                         avail_actions=torch.stack(avail_seen, dim=1).bool().numpy(),  # [E, T, N, U]
-                         filled=torch.stack(filled, dim=1).numpy())  # [E, T]
+            copy0["return"] += float(result.reward[0])
+            copy0["won"] = bool(result.won[0])
+    batch, stats = rollout(env, learner, mode, t_env, generator, seed=seed, on_step=watch)
+    batch = batch.trim(int(stats.lengths.max()))  # the steps until every copy had ended
+    return EpisodeFrames(units=units, won=copy0["won"], episode_return=copy0["return"],
+                         actions=batch.actions.cpu().numpy(),  # [E, T, N]
+                         avail_actions=batch.avail_actions[:, :-1].cpu().bool().numpy(),  # [E, T, N, U]
+                         filled=batch.filled.cpu().bool().numpy())  # [E, T]
 
 
 def attack_targets(actions: np.ndarray, n_allies: int) -> np.ndarray:

@@ -55,10 +55,12 @@ def _refuse_stuck(stuck: torch.Tensor, t: int) -> None:
 
 
 def rollout(env: BatchedEnv, learner, mode: str, t_env: int, generator: torch.Generator | None = None,
-            seed: int | None = None) -> tuple[EpisodeBatch, EpisodeStats]:
+            seed: int | None = None, on_step=None) -> tuple[EpisodeBatch, EpisodeStats]:
     """One episode per copy with ``learner.act`` in ``mode`` ("explore", "stochastic", "greedy").
 
     Returns the episodes as an [E, T, ...] batch (T = the env's episode limit) and their stats.
+    ``on_step(t, result, active)``, if given, sees each step's ``StepResult`` and which copies were still in
+    their episode when it was taken ([E] bool), before the next one (``episode_view`` draws battles so).
     """
     info, e = env.info, env.n_envs
     batch = empty_batch(e, info, env.device)
@@ -84,6 +86,8 @@ def rollout(env: BatchedEnv, learner, mode: str, t_env: int, generator: torch.Ge
         stats.won |= active & result.won
         stats.lengths += active.long()
         _write_observation(batch, t + 1, result.next, active)
+        if on_step is not None:
+            on_step(t, result, active)
         active = active & ~(result.terminated | result.timed_out)
         obs, last_actions = result.next, actions
         stuck = stuck_agents(obs, active, info.continuous)  # [E, N]

@@ -117,3 +117,37 @@ def test_rows_share_one_scale_and_enemy_aims_are_drawn():
             [t.get_fontsize() for t in fig.legends[0].get_texts()]
     assert min(sizes) >= FONT_SIZE and fig.get_figwidth() <= 9.0
     plt.close(fig)
+
+
+def test_record_episode_is_the_episode_played_step_by_step(smax_env):
+    """``record_episode`` goes through ``runner.rollout``; the same seed played by hand, step by step, gives
+    the same actions, availabilities, steps, return, outcome and pictures of copy 0."""
+    import torch
+
+    from nqmix_core.episode_view import record_episode, unit_aims
+    from nqmix_core.registry import make_learner
+    from nqmix_core.specs import no_previous_actions
+
+    torch.manual_seed(0)
+    learner = make_learner("coma", smax_env.info)  # a stochastic policy, so copies play different battles
+    frames = record_episode(smax_env, learner, "stochastic", seed=3, generator=torch.Generator().manual_seed(1))
+    generator = torch.Generator().manual_seed(1)
+    obs, hidden = smax_env.reset(3), learner.initial_hidden(smax_env.n_envs)
+    last = no_previous_actions(smax_env.info, smax_env.n_envs, "cpu")
+    running, units, total, won, actions, avail, filled = torch.ones(smax_env.n_envs, dtype=torch.bool), \
+        [smax_env.units(0)], 0.0, False, [], [], []
+    while running.any():
+        chosen, hidden = learner.act(obs, last, hidden, "stochastic", 0, generator)
+        actions.append(chosen), avail.append(obs.avail_actions), filled.append(running.clone())
+        result = smax_env.step(chosen)
+        if running[0]:
+            units.append({**smax_env.units(0), "aims": unit_aims(smax_env.units(0))})
+            total, won = total + float(result.reward[0]), bool(result.won[0])
+        running &= ~(result.terminated | result.timed_out)
+        obs, last = result.next, chosen
+    filled = torch.stack(filled, 1)
+    assert np.array_equal(frames.filled, filled.numpy())
+    assert np.array_equal(frames.actions, torch.stack(actions, 1).numpy())
+    assert np.array_equal(frames.avail_actions[filled.numpy()], torch.stack(avail, 1)[filled].numpy())
+    assert (frames.episode_return, frames.won, len(frames.units)) == (total, won, len(units))
+    assert all(np.array_equal(a["positions"], b["positions"]) for a, b in zip(frames.units, units))
