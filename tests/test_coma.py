@@ -133,7 +133,7 @@ def test_td_lambda_zero_is_the_one_step_target():
 def test_critic_inputs_hide_the_agents_own_action_only():
     batch = random_batch()
     inputs = coma_critic_inputs(batch.state[:, :-1], batch.obs[:, :-1], batch.actions, INFO.n_actions)
-    assert inputs.shape == (3, 6, INFO.n_agents, coma_critic_input_dim(INFO))
+    assert inputs.shape == (3, 6, INFO.n_agents, coma_critic_input_dim(INFO.state_dim, INFO.obs_dim, INFO.n_agents, INFO.n_actions))
     changed = batch.actions.clone()
     changed[0, 2, 1] = (changed[0, 2, 1] + 1) % INFO.n_actions  # agent 1's action at t = 2
     after = coma_critic_inputs(batch.state[:, :-1], batch.obs[:, :-1], changed, INFO.n_actions)
@@ -226,4 +226,4 @@ def test_checkpoint_round_trip():
 
 def test_coma_critic_sizes_for_a_smax_like_task():
     info = EnvInfo(n_agents=3, obs_dim=30, state_dim=36, n_actions=8, episode_limit=60)
-    assert coma_critic_input_dim(info) == 36 + 30 + 2 * 3 * 8 + 3
+    assert coma_critic_input_dim(info.state_dim, info.obs_dim, info.n_agents, info.n_actions) == 36 + 30 + 2 * 3 * 8 + 3

@@ -79,7 +79,8 @@ class COMALearner(LearnerBase):
         self.info, self.config, self.device = info, config, torch.device(device)
         self.agent = AgentNetwork(info.obs_dim + info.n_actions + info.n_agents, info.n_actions,
                                   config.rnn_hidden_dim)
-        self.critic = COMACritic(coma_critic_input_dim(info), info.n_actions, config.critic_hidden_dim)
+        input_dim = coma_critic_input_dim(info.state_dim, info.obs_dim, info.n_agents, info.n_actions)
+        self.critic = COMACritic(input_dim, info.n_actions, config.critic_hidden_dim)
         self.target_critic = frozen_copy(self.critic)
         self.to(self.device)
         self.agent_optimiser = rmsprop(self.agent.parameters(), config.actor_lr, config)

@@ -12,12 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nqmix_core.specs import EnvInfo
 
-
-def coma_critic_input_dim(info: EnvInfo) -> int:
+def coma_critic_input_dim(state_dim: int, obs_dim: int, n_agents: int, n_actions: int) -> int:
     """S + O + N·U (others' actions) + N·U (last actions) + N (agent id)."""
-    return info.state_dim + info.obs_dim + 2 * info.n_agents * info.n_actions + info.n_agents
+    return state_dim + obs_dim + 2 * n_agents * n_actions + n_agents
 
 
 def coma_critic_inputs(state: torch.Tensor, obs: torch.Tensor, actions: torch.Tensor, n_actions: int) -> torch.Tensor:
