@@ -46,7 +46,7 @@ def q_tot_heatmaps(payoff: torch.Tensor, tables: dict[str, torch.Tensor],
     return fig
 
 
-METHOD_COLOURS = {"NQMIX": "C3", "QMIX": "C0", "COMA": "C2", "NQMIX-M": "C4", "VDN": "C5", "IQL": "C8",
+METHOD_COLOURS = {"NQMIX": "C3", "QMIX": "C0", "COMA": "C2", "NQMIX-M": "C4", "VDN": "C5", "IQL": "C8", "IPPO": "teal",
                   # the exploration study's NQMIX variants (notebook 06)
                   "NQMIX (τ per batch)": "C1", "NQMIX+ε": "C6", "NQMIX+H": "C9",
                   # continuous actions (notebook 07): a darker shade of the family's colour; IDDPG its own

@@ -36,7 +36,8 @@ from scipy import stats
 from nqmix_core.errors import UserError
 
 LAST_EVALUATIONS, TIE_WIDTH, LEARNED, EQUIVALENCE_MARGIN = 2, 0.10, 0.05, 0.10
-LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA", "vdn": "VDN",
+LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA", "vdn": "VDN", "iql": "IQL",
+          "ippo": "IPPO",
           "nqmix-eps": "NQMIX+ε", "nqmix-ent": "NQMIX+H", "nqmix-tau-batch": "NQMIX (τ per batch)",
           "nqmix-mono": "NQMIX+mono", "nqmix-sign-init": "NQMIX+sign-init", "nqmix-slow-actor": "NQMIX+slow-actor",
           "nqmix-actor-delay": "NQMIX+actor-delay", "nqmix-mixer-actor": "NQMIX+mixer-actor",
