@@ -45,8 +45,8 @@ import torch
 
 from nqmix_core.registry import algo_config
 from nqmix_core.envs.matrix import QTRAN_PAYOFF
-from nqmix_core import exercises as ex
-from nqmix_core.matrix_games import (MATRIX_METHODS, MatrixTrainer, format_agent_values, format_table,
+from nqmix_core.teaching import exercises as ex
+from nqmix_core.teaching.matrix_games import (MATRIX_METHODS, MatrixTrainer, format_agent_values, format_table,
                                      marginal_payoffs, mixer_signs, run_methods, summarise)
 from nqmix_core.networks import make_mixer
 from nqmix_core.plotting import q_tot_heatmaps, smallest_text_points
@@ -430,7 +430,7 @@ assert ((mean_sign[:, None] * uniform_run.agent_qs).argmin(dim=-1) == 0).all()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from nqmix_core.widgets import PayoffEditor
+from nqmix_core.teaching.widgets import PayoffEditor
 
 editor = PayoffEditor(QTRAN_PAYOFF)
 editor.show()

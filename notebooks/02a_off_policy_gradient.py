@@ -39,7 +39,7 @@
 # | Eq. 7 | $\nabla_\theta J = E_{s,t}\big[\gamma^t \sum_u \nabla_\theta \pi(u\mid s_t)\, Q^\pi(s_t,u)\big]$ | the same sum as an expectation over sampled $(s, t)$ |
 #
 # Each formula is checked on a problem small enough to solve exactly, so every estimate is compared with
-# the *true* gradient, not with another estimate. All the math lives in `nqmix_core.theory` (float64,
+# the *true* gradient, not with another estimate. All the math lives in `nqmix_core.teaching.theory` (float64,
 # fixed seeds); this notebook only calls it and plots.
 
 # %% tags=["parameters"]
@@ -63,8 +63,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from nqmix_core import exercises as ex
-from nqmix_core import theory as th
+from nqmix_core.teaching import exercises as ex
+from nqmix_core.teaching import theory as th
 from nqmix_core.plotting import smallest_text_points
 
 torch.set_num_threads(1)  # every tensor here is tiny: extra threads only add hand-off overhead
@@ -290,11 +290,11 @@ print(bias_table.round(3).to_string(index=False))
 # **Move the behaviour policy yourself.** Drag the slider (or type a value into the box at its right
 # end). The line under it gives Eq. 3's error for that $\lambda$; the left chart shows how $b_\lambda$
 # re-weights the states, the right chart every entry of the exact $\nabla J$ next to Eq. 3's.
-# (`BehaviourSlider` in `nqmix_core/widgets/behaviour.py`; the figure needs a running kernel.)
+# (`BehaviourSlider` in `nqmix_core/teaching/widgets/behaviour.py`; the figure needs a running kernel.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from nqmix_core.widgets import BehaviourSlider
+from nqmix_core.teaching.widgets import BehaviourSlider
 
 behaviour_slider = BehaviourSlider(mdp, theta, theta_b, lam=0.0)
 behaviour_slider.show()

@@ -37,7 +37,7 @@
 # | Eq. 14 | Eq. 10 with $\mathrm{sgn}(\partial Q_{tot}/\partial Q_a)$ and the agent's own $Q_a$ | the sign trick for continuous actions |
 #
 # As in 02a, every formula is compared with the exact gradient of a problem small enough to solve, and
-# all the math lives in `nqmix_core.theory` (float64, fixed seeds).
+# all the math lives in `nqmix_core.teaching.theory` (float64, fixed seeds).
 
 # %% tags=["parameters"]
 FULL_RUN = False  # True: more random games and more sampled trajectories (a minute or two on a CPU)
@@ -56,8 +56,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from nqmix_core import exercises as ex
-from nqmix_core import theory as th
+from nqmix_core.teaching import exercises as ex
+from nqmix_core.teaching import theory as th
 from nqmix_core.plotting import METHOD_COLOURS, smallest_text_points
 
 torch.set_num_threads(1)  # every tensor here is tiny: extra threads only add hand-off overhead

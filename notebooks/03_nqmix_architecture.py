@@ -56,8 +56,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from nqmix_core import analysis, architecture_figure, losses
-from nqmix_core import exercises as ex
+from nqmix_core import losses
+
+from nqmix_core.teaching import analysis, architecture_figure
+from nqmix_core.teaching import exercises as ex
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.registry import algo_config
 from nqmix_core.envs.smax import SMAC_EPISODE_LIMITS
@@ -68,8 +70,8 @@ from nqmix_core.plotting import smallest_text_points
 from nqmix_core.registry import make_env, make_learner
 from nqmix_core.runner import rollout
 from nqmix_core.train import Counters, Generators, collect_and_learn, seed_everything
-from nqmix_core.widgets import TargetLagExplorer
-from nqmix_core.widgets.target_lag import drift_lag, half_life
+from nqmix_core.teaching.widgets import TargetLagExplorer
+from nqmix_core.teaching.widgets.target_lag import drift_lag, half_life
 
 torch.set_num_threads(1)  # the matrices are small: a second thread only adds hand-off cost
 pd.set_option("display.width", 120)

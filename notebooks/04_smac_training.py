@@ -78,12 +78,12 @@ import torch
 from IPython.display import Markdown, display
 
 import nqmix_core
-from nqmix_core import exercises as ex
+from nqmix_core.teaching import exercises as ex
 from nqmix_core.devices import resolve_device
 from nqmix_core.config import RunConfig
 from nqmix_core.registry import algo_config
-from nqmix_core.episode_view import draw_battles, focus_fire, record_episode
-from nqmix_core.evaluation_noise import consecutive_changes, largest_fall
+from nqmix_core.teaching.episode_view import draw_battles, focus_fire, record_episode
+from nqmix_core.teaching.evaluation_noise import consecutive_changes, largest_fall
 from nqmix_core.experiment import train_run
 from nqmix_core.experiment_io import load_checkpoint
 from nqmix_core.plotting import METHOD_COLOURS
@@ -216,7 +216,7 @@ plt.show()
 #
 # To tell them apart, compare each fall with what noise alone allows. The table tests every pair of
 # consecutive evaluations: the change in win rate, its standard error if the policy had not changed,
-# $z$ = change / SE, and Fisher's exact test on the two win counts (`nqmix_core/evaluation_noise.py`).
+# $z$ = change / SE, and Fisher's exact test on the two win counts (`nqmix_core/teaching/evaluation_noise.py`).
 
 # %%
 # NBVAL_IGNORE_OUTPUT

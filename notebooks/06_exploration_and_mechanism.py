@@ -64,7 +64,8 @@ import pandas as pd
 import yaml
 
 import nqmix_core
-from nqmix_core import exploration, results
+from nqmix_core import results
+from nqmix_core.teaching import exploration
 from nqmix_core.reference import strongest_scripts
 
 candidates = [Path.cwd(), *Path.cwd().parents, Path(nqmix_core.__file__).resolve().parents[1]]
@@ -189,7 +190,7 @@ print(table[["method", *[f"entropy_{s // 1000}k" for s in STEPS]]].to_string(ind
 # at least one of 32 battles won, per seed. *Final*: the mean of the last four evaluations. Steps/s
 # count the whole run (evaluations and compilation included) on a 2-core machine shared with other work.
 #
-# ## 5. The verdicts, by the rules of `nqmix_core/exploration.py`
+# ## 5. The verdicts, by the rules of `nqmix_core/teaching/exploration.py`
 #
 # The rules were committed before the data existed: NQMIX *collapses* when its entropy at the last step
 # is below 0.5 nats on every seed; an ablation *keeps exploring* when its entropy is above NQMIX's on
@@ -365,7 +366,7 @@ assert family["early_agreement"].between(0, 1).all() and len(family) >= 20
 # %%
 import math
 
-from nqmix_core import exercises as ex
+from nqmix_core.teaching import exercises as ex
 
 
 def policy_entropy(p):

@@ -70,7 +70,7 @@ import torch
 from scipy.stats import fisher_exact
 
 from nqmix_core import continuous_losses, losses
-from nqmix_core import exercises as ex
+from nqmix_core.teaching import exercises as ex
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.config import RunConfig
 from nqmix_core.registry import algo_config

@@ -57,7 +57,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from nqmix_core import exercises as ex
+from nqmix_core.teaching import exercises as ex
 from nqmix_core import losses, results
 from nqmix_core.envs.matrix import QTRAN_PAYOFF
 

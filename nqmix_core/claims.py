@@ -148,7 +148,7 @@ def claims_table(smac_root: str | Path, matrix_root: str | Path | list | None = 
     """C1–C8 and the reference row R in one table (``matrix_root``: one folder, or several whose first decides C1
     and the others are shown as "C1 (record)"); C3–C5 also give the stochastic policy's verdict, and every
     row its budget (SMAX claims: the steps per map; the others: what they were computed on). ``off_policy`` is
-    C8's row, computed by ``nqmix_core.theory.off_policy.off_policy_claim`` (teaching code the library does not
+    C8's row, computed by ``nqmix_core.teaching.theory.off_policy.off_policy_claim`` (teaching code the library does not
     import); without it C8 reads "not measured"."""
     smac_root = Path(smac_root)
     runs = results.load_runs(smac_root)
@@ -163,7 +163,7 @@ def claims_table(smac_root: str | Path, matrix_root: str | Path | list | None = 
     rows = [*matrix, {**overestimation_claim(runs, str(smac_root)), "budget": budget}, *smac,
             parameter_claim(smac_root), *continuous,
             off_policy or not_measured("C8", "Eq. 3/7 with states from the behaviour policy b is the policy gradient "
-                                             "(App. A)", "pass nqmix_core.theory.off_policy.off_policy_claim()"),
+                                             "(App. A)", "pass nqmix_core.teaching.theory.off_policy.off_policy_claim()"),
             reference_claim(final, Path(reference_root) if reference_root else None, budget)]
     table = pd.DataFrame(rows)
     table["verdict (stochastic)"] = [by_policy["verdict (stochastic)"].get(c, "") for c in table["claim"]]

@@ -1,7 +1,7 @@
 """Claims C1, C6 and C7: decided on small games and on sizes, not on SMAX win rates.
 
 The rules are in ``nqmix_core/claims.py``'s table; this module computes these rows for it. C8 is computed
-exactly on tabular MDPs by ``nqmix_core.theory.off_policy`` (teaching code, which the library does not
+exactly on tabular MDPs by ``nqmix_core.teaching.theory.off_policy`` (teaching code, which the library does not
 import): ``nqmix plot`` and notebook 05 pass its row to ``claims.claims_table``.
 """
 from __future__ import annotations

@@ -50,7 +50,7 @@ def run_demo(args: argparse.Namespace) -> None:
 def matrix_demo(payoff: list[list[float]], args: argparse.Namespace, device: torch.device, out: Path) -> None:
     """Train every matrix-game method; print the Q_tot tables and the success table; save CSVs, figure, manifest."""
     from nqmix_core.experiment_io import provenance, write_csv, write_json
-    from nqmix_core.matrix_games import MATRIX_METHODS, format_table, run_methods, run_rows, summarise
+    from nqmix_core.teaching.matrix_games import MATRIX_METHODS, format_table, run_methods, run_rows, summarise
     from nqmix_core.plotting import q_tot_heatmaps
 
     print(f"Matrix game, payoff rows = agent 1's action (A, B, C, ...), columns = agent 2's: {payoff}")
@@ -63,7 +63,7 @@ def matrix_demo(payoff: list[list[float]], args: argparse.Namespace, device: tor
     started = provenance(" ".join(["nqmix", *map(shlex.quote, args.argv)]))
     clock = time.perf_counter()
     if args.until_fitted:  # the converged protocol: each run trains until its Q_tot fit stops improving
-        from nqmix_core.matrix_fit import run_methods_until_fitted
+        from nqmix_core.teaching.matrix_fit import run_methods_until_fitted
         runs, fits = run_methods_until_fitted(MATRIX_METHODS, payoff, range(args.seeds), args.updates, device)
     else:
         runs, fits = run_methods(MATRIX_METHODS, payoff, range(args.seeds), args.updates, device), {}

@@ -113,7 +113,7 @@ def write_report(root: str | Path, out: str | Path | None = None, matrix: str | 
     """Figures, tables and the claims table of the sweep in ``root``; returns the paths written. ``long``: a
     sweep folder of longer runs (``data/long_1m``) whose claims are read at each budget beside the table's."""
     from nqmix_core.plotting import learning_curves
-    from nqmix_core.theory.off_policy import off_policy_claim  # C8, computed exactly (teaching code)
+    from nqmix_core.teaching.theory.off_policy import off_policy_claim  # C8, computed exactly (teaching code)
 
     root = Path(root)
     runs = results.load_runs(root)  # before creating anything: a wrong folder changes nothing

@@ -1,10 +1,12 @@
-"""Hand-computed checks of the measurement helpers in ``nqmix_core.analysis``."""
+"""Hand-computed checks of the measurement helpers in ``nqmix_core.teaching.analysis``."""
 import math
 
 import pytest
 import torch
 
-from nqmix_core import analysis, losses
+from nqmix_core import losses
+
+from nqmix_core.teaching import analysis
 from nqmix_core.networks.mixers import mixer_parameter_counts
 from nqmix_core.buffer import EpisodeBuffer
 from tests.helpers import INFO, random_batch

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from nqmix_core.architecture_figure import capture_calls, draw_architecture, format_shapes, layout  # noqa: E402
+from nqmix_core.teaching.architecture_figure import capture_calls, draw_architecture, format_shapes, layout  # noqa: E402
 from nqmix_core.registry import algo_config  # noqa: E402
 from nqmix_core.plotting import NOTEBOOK_WIDTH_INCHES, smallest_text_points  # noqa: E402
 from nqmix_core.registry import make_learner  # noqa: E402

@@ -99,7 +99,7 @@ def test_c7_rule(tmp_path):
 
 
 def test_c8_is_exact_on_policy_and_biased_off_policy():
-    from nqmix_core.theory.off_policy import off_policy_bias, off_policy_claim
+    from nqmix_core.teaching.theory.off_policy import off_policy_bias, off_policy_claim
     bias = off_policy_bias(range(3))
     assert (bias["on-policy error"] < 1e-12).all() and (bias["off-policy error"] > 0.01).all()
     same = off_policy_bias(range(3), lam=0.0)  # b = π: "off-policy" is on-policy, no bias left

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from nqmix_core.matrix_games import train_matrix_game
+from nqmix_core.teaching.matrix_games import train_matrix_game
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 

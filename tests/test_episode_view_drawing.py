@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from nqmix_core.episode_view import (FONT_SIZE, SMAX_MOVE_ACTIONS, EpisodeFrames, attack_targets,  # noqa: E402
+from nqmix_core.teaching.episode_view import (FONT_SIZE, SMAX_MOVE_ACTIONS, EpisodeFrames, attack_targets,  # noqa: E402
                                      decode_aims, draw_battles, focus_fire, snapshot_steps)
 
 N_ALLIES = 3  # 3m: units 0-2 are ours, 3-5 the enemy's
@@ -124,7 +124,7 @@ def test_record_episode_is_the_episode_played_step_by_step(smax_env):
     the same actions, availabilities, steps, return, outcome and pictures of copy 0."""
     import torch
 
-    from nqmix_core.episode_view import record_episode, unit_aims
+    from nqmix_core.teaching.episode_view import record_episode, unit_aims
     from nqmix_core.registry import make_learner
     from nqmix_core.specs import no_previous_actions
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from nqmix_core.evaluation_noise import change_test, consecutive_changes, largest_fall, win_counts
+from nqmix_core.teaching.evaluation_noise import change_test, consecutive_changes, largest_fall, win_counts
 
 
 def test_win_counts_refuse_rates_that_are_not_whole_wins():

@@ -9,8 +9,8 @@ import pytest
 import torch
 from scipy import stats
 
-from nqmix_core import exercises as ex
-from nqmix_core import exercises_evidence as ev
+from nqmix_core.teaching import exercises as ex
+from nqmix_core.teaching import exercises_evidence as ev
 
 
 def welch(x, y, level):

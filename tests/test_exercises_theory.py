@@ -1,4 +1,4 @@
-"""The write-code exercises of notebooks 01, 02a, 02b and 03 (``nqmix_core.exercises_theory``).
+"""The write-code exercises of notebooks 01, 02a, 02b and 03 (``nqmix_core.teaching.exercises_theory``).
 
 For each exercise: the kit's reference passes, a blank body gets "not yet" with the blank hint, each
 deliberately wrong implementation below gets the hint that names its mistake, and the instructor
@@ -12,9 +12,9 @@ import nbformat
 import pytest
 import torch
 
-from nqmix_core import exercises as ex
-from nqmix_core import exercises_theory, theory as th
-from nqmix_core.exercise_inputs import BLANK
+from nqmix_core.teaching import exercises as ex
+from nqmix_core.teaching import exercises_theory, theory as th
+from nqmix_core.teaching.exercise_inputs import BLANK
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_OF = {"order_flips": "01_monotonicity_matrix_games", "policy_gradient_eq2": "02a_off_policy_gradient",

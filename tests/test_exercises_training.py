@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from nqmix_core import exercises as ex
-from nqmix_core import exercises_training
-from nqmix_core.exercise_inputs import BLANK
+from nqmix_core.teaching import exercises as ex
+from nqmix_core.teaching import exercises_training
+from nqmix_core.teaching.exercise_inputs import BLANK
 
 NAMES = list(exercises_training.CHECKS)
 

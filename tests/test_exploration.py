@@ -3,7 +3,9 @@ import json
 
 import pandas as pd
 
-from nqmix_core import exploration, results
+from nqmix_core import results
+
+from nqmix_core.teaching import exploration
 
 
 def write_run(root, algo, seed, greedy, entropy, stochastic=None):

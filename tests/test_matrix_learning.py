@@ -20,7 +20,7 @@ import statistics
 import pytest
 import torch
 
-from nqmix_core.matrix_games import MATRIX_METHODS, format_table, run_methods, summarise
+from nqmix_core.teaching.matrix_games import MATRIX_METHODS, format_table, run_methods, summarise
 
 SEEDS = range(10)
 pytestmark = pytest.mark.slow

@@ -26,11 +26,12 @@ import pytest
 import torch
 from scipy import stats
 
-from nqmix_core import exercises as ex
-from nqmix_core import exercises_evidence, exercises_theory, exercises_training, losses, results
+from nqmix_core.teaching import exercises as ex
+from nqmix_core import losses, results
+from nqmix_core.teaching import exercises_evidence, exercises_theory, exercises_training
 from nqmix_core.cli import main
 from nqmix_core.errors import UserError
-from nqmix_core.exercise_inputs import _code, kit_function
+from nqmix_core.teaching.exercise_inputs import _code, kit_function
 from nqmix_core.student_edition import (
     blank_solutions,
     remove_answers,

@@ -1,4 +1,4 @@
-"""Pins the exact small-problem math of ``nqmix_core.theory`` (Eqs. 2, 3, 7, 9, 10, 13, 14).
+"""Pins the exact small-problem math of ``nqmix_core.teaching.theory`` (Eqs. 2, 3, 7, 9, 10, 13, 14).
 
 Every check compares two independent computations (a linear solve against an iteration, autograd
 against a closed form or finite differences), so a wrong formula fails.
@@ -6,7 +6,7 @@ against a closed form or finite differences), so a wrong formula fails.
 import pytest
 import torch
 
-from nqmix_core import theory as th
+from nqmix_core.teaching import theory as th
 
 D = torch.float64
 

@@ -1,10 +1,10 @@
-"""The behaviour-policy slider of notebook 02a shows the bias of Eq. 3 as nqmix_core.theory computes it."""
+"""The behaviour-policy slider of notebook 02a shows the bias of Eq. 3 as nqmix_core.teaching.theory computes it."""
 import pytest
 import torch
 
-from nqmix_core import theory as th
-from nqmix_core.widgets import BehaviourSlider
-from nqmix_core.widgets.behaviour import behaviour_logits
+from nqmix_core.teaching import theory as th
+from nqmix_core.teaching.widgets import BehaviourSlider
+from nqmix_core.teaching.widgets.behaviour import behaviour_logits
 
 D = torch.float64
 
@@ -20,7 +20,7 @@ def problem():
 
 
 def direct_row(mdp, theta, theta_b, lam: float) -> dict[str, float]:
-    """Eq. 3 against ∇J at b_λ, straight from nqmix_core.theory.tabular."""
+    """Eq. 3 against ∇J at b_λ, straight from nqmix_core.teaching.theory.tabular."""
     policy = th.softmax_policy(theta)
     _, q_values = th.value_functions(mdp, policy)
     d_pi = th.discounted_visitation(mdp, policy)

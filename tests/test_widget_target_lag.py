@@ -7,8 +7,8 @@ import torch
 
 matplotlib.use("Agg")
 
-from nqmix_core.widgets import TargetLagExplorer  # noqa: E402
-from nqmix_core.widgets.target_lag import drift_lag, follow, half_life, online_ramp  # noqa: E402
+from nqmix_core.teaching.widgets import TargetLagExplorer  # noqa: E402
+from nqmix_core.teaching.widgets.target_lag import drift_lag, follow, half_life, online_ramp  # noqa: E402
 
 
 def test_rates_half_life_and_lag_match_the_formulas():

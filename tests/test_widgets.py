@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from nqmix_core.matrix_fit import fit_has_converged
-from nqmix_core.matrix_games import MatrixTrainer, marginal_payoffs, train_matrix_game
-from nqmix_core.widgets import PayoffEditor
+from nqmix_core.teaching.matrix_fit import fit_has_converged
+from nqmix_core.teaching.matrix_games import MatrixTrainer, marginal_payoffs, train_matrix_game
+from nqmix_core.teaching.widgets import PayoffEditor
 
 QTRAN = [[8, -12, -12], [-12, 0, 0], [-12, 0, 0]]
 

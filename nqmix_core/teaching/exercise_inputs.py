@@ -151,16 +151,18 @@ def diagnose(got: torch.Tensor, near_misses: list[tuple[str, torch.Tensor]], hin
 
 def kit_function(dotted: str):
     """``"losses.state_values"``, ``"nqmix_core.losses.state_values"`` or ``"results.Comparison.outcome"`` -> the
-    function (or class, or property) of ``nqmix_core`` that the path names."""
+    function (or class, or property) of ``nqmix_core`` that the path names; a module of the teaching code may
+    be named without ``teaching.`` (``"exercise_inputs.counterfactual_qs"``)."""
     parts = dotted.removeprefix("nqmix_core.").split(".")
-    for cut in range(len(parts) - 1, 0, -1):  # the longest importable module first: "networks.mixers.X"
-        try:
-            found = importlib.import_module("nqmix_core." + ".".join(parts[:cut]))
-        except ModuleNotFoundError:
-            continue
-        for attr in parts[cut:]:
-            found = getattr(found, attr)
-        return found
+    for package in ("nqmix_core.", "nqmix_core.teaching."):
+        for cut in range(len(parts) - 1, 0, -1):  # the longest importable module first: "networks.mixers.X"
+            try:
+                found = importlib.import_module(package + ".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            for attr in parts[cut:]:
+                found = getattr(found, attr)
+            return found
     raise ValueError(f"{dotted!r} names no function of nqmix_core; write FORBIDDEN entries as 'module.function'.")
 
 

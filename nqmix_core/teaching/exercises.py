@@ -1,7 +1,7 @@
 """Self-checking exercises for the lab (notebook 08): a student writes a function, a check compares it
 with the kit's own implementation on random inputs and prints "pass" or "not yet: <a hint>".
 
-    from nqmix_core import exercises as ex
+    from nqmix_core.teaching import exercises as ex
     ex.check("mixer_sign", mixer_sign)          # prints "pass" or "not yet: ..."
     sign_fn = ex.yours_or_kits("mixer_sign", mixer_sign)   # for experiments: the kit's until yours passes
 
@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from nqmix_core import losses, results
-from nqmix_core import exercises_evidence, exercises_theory, exercises_training
-from nqmix_core.exercise_inputs import (  # noqa: F401  (the notebook reaches them through this module)
+from nqmix_core.teaching import exercises_evidence, exercises_theory, exercises_training
+from nqmix_core.teaching.exercise_inputs import (  # noqa: F401  (the notebook reaches them through this module)
     BLANK,
     GAMMA,
     REFERENCES,
@@ -49,9 +49,9 @@ from nqmix_core.exercise_inputs import (  # noqa: F401  (the notebook reaches th
     reference_welch_verdict,
     seeded_mixer,
 )
-from nqmix_core.exercise_inputs import close as _close
-from nqmix_core.exercise_inputs import diagnose as _diagnose
-from nqmix_core.exercise_inputs import as_result as _tensor
+from nqmix_core.teaching.exercise_inputs import close as _close
+from nqmix_core.teaching.exercise_inputs import diagnose as _diagnose
+from nqmix_core.teaching.exercise_inputs import as_result as _tensor
 from nqmix_core.action_selection import masked_softmax
 
 # --- the checks: each returns None (pass) or a hint -----------------------------------------------

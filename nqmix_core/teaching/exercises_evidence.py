@@ -1,8 +1,8 @@
 """The write-code exercises of notebooks 05 and 06 (the claims table, the exploration and mechanism studies).
 
-Each check takes the student's function and returns None (pass) or a hint; ``nqmix_core.exercises`` gathers
+Each check takes the student's function and returns None (pass) or a hint; ``nqmix_core.teaching.exercises`` gathers
 ``CHECKS`` and ``REFERENCES`` of every such module, so a notebook calls ``ex.check(name, fn)`` for all of them.
-The comparison helpers (``as_result``, ``close``, ``diagnose``) are in ``nqmix_core.exercise_inputs``.
+The comparison helpers (``as_result``, ``close``, ``diagnose``) are in ``nqmix_core.teaching.exercise_inputs``.
 
 | exercise          | what the student writes                                     | the kit's reference                     |
 |-------------------|-------------------------------------------------------------|-----------------------------------------|
@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from nqmix_core import diagnostics, losses, results
-from nqmix_core.exercise_inputs import BLANK, as_result, close, diagnose
+from nqmix_core.teaching.exercise_inputs import BLANK, as_result, close, diagnose
 
 # --------------------------------------------------------------------------- references
 

@@ -1,8 +1,8 @@
 """The write-code exercises of notebooks 01–03 (matrix games, the off-policy gradient, the architecture).
 
-Each check takes the student's function and returns None (pass) or a hint; ``nqmix_core.exercises`` gathers
+Each check takes the student's function and returns None (pass) or a hint; ``nqmix_core.teaching.exercises`` gathers
 ``CHECKS`` and ``REFERENCES`` of every such module, so a notebook calls ``ex.check(name, fn)`` for all of them.
-The comparison helpers (``as_result``, ``close``, ``diagnose``) are in ``nqmix_core.exercise_inputs``.
+The comparison helpers (``as_result``, ``close``, ``diagnose``) are in ``nqmix_core.teaching.exercise_inputs``.
 
 | exercise                  | notebook | the kit's reference                                  | paper          |
 |---------------------------|----------|------------------------------------------------------|----------------|
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import torch
 
-from nqmix_core import theory as th
+from nqmix_core.teaching import theory as th
 from nqmix_core.envs.matrix import QTRAN_PAYOFF
-from nqmix_core.exercise_inputs import BLANK, as_result, close, diagnose
+from nqmix_core.teaching.exercise_inputs import BLANK, as_result, close, diagnose
 from nqmix_core.networks import count_parameters, make_mixer
 
 
@@ -195,11 +195,11 @@ REFERENCES = {"order_flips": reference_order_flips, "policy_gradient_eq2": refer
               "nqmix_mixer_parameters": reference_nqmix_mixer_parameters}
 """exercise name -> the kit's own implementation, with the exercise's signature."""
 FORBIDDEN = {
-    "order_flips": ["nqmix_core.exercises_theory.reference_order_flips"],
-    "policy_gradient_eq2": ["nqmix_core.theory.policy_gradient_sum", "nqmix_core.theory.tabular.policy_gradient_sum",
-                            "nqmix_core.theory.exact_gradient", "nqmix_core.theory.tabular.exact_gradient"],
-    "sign_trick_step": ["nqmix_core.theory.sign_trick_directions", "nqmix_core.theory.sign_trick.sign_trick_directions",
-                        "nqmix_core.theory.mixer_slope_averages", "nqmix_core.theory.sign_trick.mixer_slope_averages",
+    "order_flips": ["nqmix_core.teaching.exercises_theory.reference_order_flips"],
+    "policy_gradient_eq2": ["nqmix_core.teaching.theory.policy_gradient_sum", "nqmix_core.teaching.theory.tabular.policy_gradient_sum",
+                            "nqmix_core.teaching.theory.exact_gradient", "nqmix_core.teaching.theory.tabular.exact_gradient"],
+    "sign_trick_step": ["nqmix_core.teaching.theory.sign_trick_directions", "nqmix_core.teaching.theory.sign_trick.sign_trick_directions",
+                        "nqmix_core.teaching.theory.mixer_slope_averages", "nqmix_core.teaching.theory.sign_trick.mixer_slope_averages",
                         "nqmix_core.losses.actor_loss"],
     "nqmix_mixer_parameters": ["nqmix_core.networks.count_parameters", "nqmix_core.networks.mixers.mixer_parameter_counts",
                                "nqmix_core.networks.make_mixer", "nqmix_core.networks.mixers.NQMIXMixer"],

@@ -1,8 +1,8 @@
 """The write-code exercises of notebooks 04 and 07 (SMAX training, continuous actions).
 
-Each check takes the student's function and returns None (pass) or a hint; ``nqmix_core.exercises`` gathers
+Each check takes the student's function and returns None (pass) or a hint; ``nqmix_core.teaching.exercises`` gathers
 ``CHECKS`` and ``REFERENCES`` of every such module, so a notebook calls ``ex.check(name, fn)`` for all of them.
-The comparison helpers (``as_result``, ``close``, ``diagnose``) are in ``nqmix_core.exercise_inputs``.
+The comparison helpers (``as_result``, ``close``, ``diagnose``) are in ``nqmix_core.teaching.exercise_inputs``.
 
 | exercise                        | notebook | the kit's reference                              | paper             |
 |---------------------------------|----------|--------------------------------------------------|-------------------|
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from nqmix_core import continuous_losses, reference
-from nqmix_core.exercise_inputs import BLANK, as_result, close, diagnose
+from nqmix_core.teaching.exercise_inputs import BLANK, as_result, close, diagnose
 
 Z95 = 1.959964
 """The 97.5% quantile of the standard normal: a 95% interval."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from nqmix_core.envs.matrix import QTRAN_PAYOFF
-from nqmix_core.matrix_games import MatrixRun, MatrixTrainer
+from nqmix_core.teaching.matrix_games import MatrixRun, MatrixTrainer
 
 FIT_SCALE = 10.0
 """``train_until_fitted`` trains on the payoff scaled so that its largest |entry| is this, and reads the

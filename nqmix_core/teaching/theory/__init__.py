@@ -16,8 +16,8 @@ and sampled ones are reproducible. Three problems:
 Shapes: S states, U actions, N agents, J = U^N joint actions, n samples, H time steps; θ is the
 logits table [S, U] (tabular) or a weight matrix [F, U] on state features φ [S, F].
 """
-from nqmix_core.theory.deterministic import *  # noqa: F401,F403
-from nqmix_core.theory.sign_trick import *  # noqa: F401,F403
-from nqmix_core.theory.sign_trick import Mixer  # noqa: F401
-from nqmix_core.theory.tabular import *  # noqa: F401,F403
-from nqmix_core.theory.tabular import DTYPE  # noqa: F401
+from nqmix_core.teaching.theory.deterministic import *  # noqa: F401,F403
+from nqmix_core.teaching.theory.sign_trick import *  # noqa: F401,F403
+from nqmix_core.teaching.theory.sign_trick import Mixer  # noqa: F401
+from nqmix_core.teaching.theory.tabular import *  # noqa: F401,F403
+from nqmix_core.teaching.theory.tabular import DTYPE  # noqa: F401

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nqmix_core.theory.tabular import DTYPE, truncation_horizon
+from nqmix_core.teaching.theory.tabular import DTYPE, truncation_horizon
 
 
 @dataclass(frozen=True)

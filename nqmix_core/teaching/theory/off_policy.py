@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from nqmix_core.claims_rules import BIASED, EXACT, combine
-from nqmix_core.theory import tabular as th
+from nqmix_core.teaching.theory import tabular as th
 
 
 def off_policy_bias(seeds: range = range(10), lam: float = 1.0) -> pd.DataFrame:
@@ -51,6 +51,6 @@ def off_policy_claim() -> dict:
                         f"{EXACT:g}; off-policy "
                         f"{off.min():.2f}–{off.max():.2f}, cosine to ∇J {bias['off-policy cosine'].min():.2f}–"
                         f"{bias['off-policy cosine'].max():.2f}",
-            "data": "computed exactly: nqmix_core.theory.off_policy (float64)"}
+            "data": "computed exactly: nqmix_core.teaching.theory.off_policy (float64)"}
 
 

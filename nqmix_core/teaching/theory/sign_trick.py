@@ -8,7 +8,7 @@ import torch
 
 from nqmix_core.losses import actor_loss, discount_weights, mixer_gradient_sign
 from nqmix_core.action_selection import masked_softmax
-from nqmix_core.theory.tabular import DTYPE
+from nqmix_core.teaching.theory.tabular import DTYPE
 
 Mixer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """f(agent_qs [..., N], state [..., S]) -> q_tot [...], the contract of ``nqmix_core.networks`` mixers."""

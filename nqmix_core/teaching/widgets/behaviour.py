@@ -3,7 +3,7 @@
 The behaviour policy is b_λ = softmax((1 − λ)θ + λθ_b): λ = 0 is the target policy π = softmax(θ)
 itself (on-policy), λ = 1 is b = softmax(θ_b). For each λ the widget compares the off-policy gradient
 of Eq. 3, g = Σ_s d^b(s) Σ_u ∇π(u|s) Q^π(s, u), with the exact ∇J on a tabular MDP, using only
-``nqmix_core.theory`` (float64, exact linear solves).
+``nqmix_core.teaching.theory`` (float64, exact linear solves).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from IPython.display import Image, display
 
-from nqmix_core import theory as th
+from nqmix_core.teaching import theory as th
 
 
 def behaviour_logits(theta: torch.Tensor, theta_b: torch.Tensor, lam: float) -> torch.Tensor:

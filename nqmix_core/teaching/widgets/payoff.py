@@ -7,8 +7,8 @@ import torch
 from IPython.display import display
 
 from nqmix_core.errors import UserError
-from nqmix_core.matrix_fit import FIT_SCALE, MatrixFit, train_until_fitted
-from nqmix_core.matrix_games import MATRIX_METHODS, format_agent_values, format_table, summarise
+from nqmix_core.teaching.matrix_fit import FIT_SCALE, MatrixFit, train_until_fitted
+from nqmix_core.teaching.matrix_games import MATRIX_METHODS, format_agent_values, format_table, summarise
 from nqmix_core.plotting import q_tot_heatmaps
 
 
