@@ -136,20 +136,20 @@ class IPPOLearner(LearnerBase):
         inputs = sequence_inputs(batch.obs, batch.actions, self.info.n_actions)  # [B, T+1, N, D]
         decisions = losses.decision_mask(batch.avail_actions[:, :-1], batch.filled)  # [B, T, N]
         steps = batch.filled.unsqueeze(-1).expand_as(decisions)  # [B, T, N]
+        policy, values = self.policy(batch, inputs), self.value(inputs)[0].squeeze(-1)  # the first epoch's too
         with torch.no_grad():
-            old_log_probs = self.log_probs(self.policy(batch, inputs), batch.actions)
-            advantages, returns = gae(batch.reward, self.value(inputs)[0].squeeze(-1), batch.terminated,
-                                      batch.filled, c.gamma, c.gae_lambda)
+            old_log_probs = self.log_probs(policy, batch.actions)
+            advantages, returns = gae(batch.reward, values, batch.terminated, batch.filled, c.gamma, c.gae_lambda)
             mean = (advantages * decisions).sum() / decisions.sum().clamp(min=1)
             std = (((advantages - mean) ** 2 * decisions).sum() / decisions.sum().clamp(min=1)).sqrt()
             advantages = (advantages - mean) / (std + 1e-8)
-        for _ in range(c.ppo_epochs):
-            policy = self.policy(batch, inputs)
+        for epoch in range(c.ppo_epochs):
+            if epoch > 0:  # the networks moved: unroll them again
+                policy, values = self.policy(batch, inputs), self.value(inputs)[0].squeeze(-1)
             policy_loss, clip_share = clipped_surrogate(self.log_probs(policy, batch.actions), old_log_probs,
                                                         advantages, c.clip_eps, decisions)
             entropy = losses.entropy_bonus(policy, decisions)
-            values = self.value(inputs)[0].squeeze(-1)[:, :-1]  # [B, T, N]
-            value_loss = ((values - returns) ** 2 * steps).sum() / steps.sum().clamp(min=1)
+            value_loss = ((values[:, :-1] - returns) ** 2 * steps).sum() / steps.sum().clamp(min=1)
             loss = policy_loss + c.value_coef * value_loss - c.entropy_coef * entropy
             grad_norm = optimiser_step(self.optimiser, loss, self.parameters(), c.grad_norm_clip)
         return {"actor_loss": policy_loss.detach(), "critic_loss": value_loss.detach(), "grad_norm": grad_norm.detach(),
