@@ -31,8 +31,9 @@ class AlgoConfig:
 
     learner: str = "actor-critic"
     """Which learner trains it: "actor-critic" (NQMIX, Alg. 1), "q-learning" (QMIX, VDN), "coma"
-    (on-policy counterfactual policy gradient, Foerster et al. 2018, as pymarl runs it) or
-    "continuous-actor-critic" (NQMIX for continuous actions, Alg. 2: deterministic actors, Eq. 14)."""
+    (on-policy counterfactual policy gradient, Foerster et al. 2018, as pymarl runs it),
+    "continuous-actor-critic" (NQMIX for continuous actions, Alg. 2: deterministic actors, Eq. 14) or "ppo"
+    (IPPO). Each learner's config class fixes it to its ``kind.name``; manifests record it."""
     mixer: str = "nqmix"
     """Mixing network: "nqmix" (MLP on [Q_1..Q_n, s], Sec. 4.2), "qmix" (monotonic hypernetwork),
     "qmix-no-abs" (QMIX's mixer without abs(): the NQMIX-M ablation of Sec. 5.2), "vdn" (sum) or "none"
@@ -188,8 +189,9 @@ class RunConfig:
     """
 
     algo: str = "nqmix"
-    """Algorithm name, a key of ``registry.PRESETS`` (checked there, where the learners are known): nqmix, nqmix-m, nqmix-eps, nqmix-ent, qmix, vdn, coma; for continuous actions
-    nqmix-cont, qmix-cont or iddpg."""
+    """Algorithm name, a key of ``registry.PRESETS`` (checked there, where the learners are known): nqmix,
+    nqmix-m, qmix, vdn, iql, coma, ippo, the NQMIX variants; for continuous actions nqmix-cont, qmix-cont or
+    iddpg. ``nqmix train --help`` lists them all."""
     env: str = "smax:3m"
     """Environment name ``backend:task`` (``registry.make_env``): smax:3m, matrix:qtran, ...; with
     continuous actions continuous:two-peak or smax-cont:3m."""

@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from nqmix_core.catalog import ENV_BACKENDS, LearnerKind, env_names_text
+from nqmix_core.catalog import ENV_BACKENDS, env_names_text
 from nqmix_core.config import AlgoConfig
 from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.envs.two_peak import TwoPeakGame
@@ -36,8 +36,6 @@ LEARNERS: tuple[type, ...] = (
 
 LEARNER_CLASSES: dict[str, type] = {cls.config_class.kind.name: cls for cls in LEARNERS}
 """``AlgoConfig.learner`` -> learner class."""
-LEARNER_KINDS: dict[str, LearnerKind] = {name: cls.config_class.kind for name, cls in LEARNER_CLASSES.items()}
-"""``AlgoConfig.learner`` -> its facts."""
 PRESETS: dict[str, AlgoConfig] = {name: config for cls in LEARNERS for name, config in cls.presets.items()}
 """Algorithm name -> configuration (an instance of its learner's config class)."""
 
