@@ -92,7 +92,7 @@ def test_learner_targets_match_the_learners_own_methods():
                        nqmix.next_state_value_targets(batch, target_qs, target_hidden))
     qmix = make_learner("qmix", INFO)
     agent_qs, _, target_qs, _ = qmix.unroll(batch)
-    assert torch.equal(analysis.learner_targets(qmix, batch), qmix.max_targets(batch, agent_qs, target_qs))
+    assert torch.equal(analysis.learner_targets(qmix, batch), qmix.max_targets(batch, target_qs, agent_qs))
 
 
 def test_greedy_target_is_at_least_the_state_value_target_through_a_monotone_mixer():

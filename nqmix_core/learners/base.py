@@ -60,6 +60,23 @@ class CriticLearner(LearnerBase):
             target_qs, target_hidden = self.target_agent(inputs)
         return agent_qs, hidden, target_qs, target_hidden
 
+    @torch.no_grad()
+    def max_targets(self, batch: EpisodeBatch, target_qs: torch.Tensor,
+                    online_qs: torch.Tensor | None = None) -> torch.Tensor:
+        """QMIX's target y = r + γ·Mixer'(max_u Q'_a(τ_{t+1}, u), s_{t+1}): [B, T] (IQL: [B, T, N]).
+
+        ``target_qs`` [B, T+1, N, U] from the target agent network; with ``online_qs`` (the online
+        network's, same shape) the next action is picked by them and valued by the target (double Q).
+        Q-learners train on it; for NQMIX it is the target its own networks would give with a max.
+        """
+        online_next = online_qs[:, 1:].detach() if online_qs is not None else None
+        next_qs = losses.greedy_next_values(target_qs[:, 1:], online_next, batch.avail_actions[:, 1:])  # [B, T, N]
+        next_q_tot = self.target_mixer(next_qs, batch.state[:, 1:])  # [B, T] (IQL: [B, T, N])
+        reward, terminated = batch.reward, batch.terminated
+        if next_q_tot.dim() == 3:  # independent learners: every agent gets the team reward
+            reward, terminated = reward.unsqueeze(-1), terminated.unsqueeze(-1)  # [B, T, 1]
+        return losses.td_targets(reward, terminated, next_q_tot, self.config.gamma)
+
     def critic_step(self, loss: torch.Tensor) -> torch.Tensor:
         """One RMSprop step on the critic with gradient-norm clipping; returns the norm (a tensor)."""
         return optimiser_step(self.critic_optimiser, loss, self.critic_params, self.config.grad_norm_clip)

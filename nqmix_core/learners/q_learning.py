@@ -50,21 +50,10 @@ class QLearner(CriticLearner):
             return action_selection.epsilon_greedy(agent_qs, avail_actions, self.epsilon(t_env), generator)
         return action_selection.greedy(agent_qs, avail_actions)
 
-    def max_targets(self, batch: EpisodeBatch, agent_qs: torch.Tensor, target_qs: torch.Tensor) -> torch.Tensor:
-        """y = r + γ·Mixer'(max_u Q'_a(τ_{t+1}, u), s_{t+1}), double-Q if configured: [B, T]."""
-        with torch.no_grad():
-            online_next = agent_qs[:, 1:].detach() if self.config.double_q else None
-            next_qs = losses.greedy_next_values(target_qs[:, 1:], online_next, batch.avail_actions[:, 1:])  # [B, T, N]
-            next_q_tot = self.target_mixer(next_qs, batch.state[:, 1:])  # [B, T] (IQL: [B, T, N])
-            reward, terminated = batch.reward, batch.terminated
-            if next_q_tot.dim() == 3:  # independent learners: every agent gets the team reward
-                reward, terminated = reward.unsqueeze(-1), terminated.unsqueeze(-1)  # [B, T, 1]
-            return losses.td_targets(reward, terminated, next_q_tot, self.config.gamma)
-
     def compute_losses(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """TD loss of Q_tot against ``max_targets``, without stepping."""
         agent_qs, _, target_qs, _ = self.unroll(batch)  # [B, T+1, N, U]
-        targets = self.max_targets(batch, agent_qs, target_qs)  # [B, T]
+        targets = self.max_targets(batch, target_qs, agent_qs if self.config.double_q else None)  # [B, T]
         chosen_qs = losses.chosen_action_values(agent_qs[:, :-1], batch.actions)  # [B, T, N]
         q_tot = self.mixer(chosen_qs, batch.state[:, :-1])  # [B, T] (IQL: [B, T, N])
         mask = batch.filled if q_tot.dim() == 2 else batch.filled.unsqueeze(-1).expand_as(q_tot)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from nqmix_core import losses
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.specs import EpisodeBatch
 from nqmix_core.learners import CriticLearner, NQMIXLearner, QLearner
@@ -58,7 +57,7 @@ def learner_targets(learner: CriticLearner, batch: EpisodeBatch) -> torch.Tensor
     if isinstance(learner, NQMIXLearner):
         return learner.next_state_value_targets(batch, target_qs, target_hidden)
     if isinstance(learner, QLearner):
-        return learner.max_targets(batch, agent_qs, target_qs)
+        return learner.max_targets(batch, target_qs, agent_qs if learner.config.double_q else None)
     raise TypeError(f"No TD target defined for {type(learner).__name__}.")
 
 
@@ -70,9 +69,7 @@ def greedy_targets(learner: CriticLearner, batch: EpisodeBatch) -> torch.Tensor:
     everything else that differs between two trained learners. No double-Q: [B, T].
     """
     _, _, target_qs, _ = learner.unroll(batch)  # [B, T+1, N, U]
-    next_qs = losses.greedy_next_values(target_qs[:, 1:], None, batch.avail_actions[:, 1:])  # [B, T, N]
-    next_q_tot = learner.target_mixer(next_qs, batch.state[:, 1:])  # [B, T]
-    return losses.td_targets(batch.reward, batch.terminated, next_q_tot, learner.config.gamma)
+    return learner.max_targets(batch, target_qs)
 
 
 def recent_episodes(buffer: EpisodeBuffer, n_episodes: int) -> EpisodeBatch:
