@@ -60,16 +60,15 @@ from nqmix_core import losses
 
 from nqmix_core.teaching import analysis, architecture_figure
 from nqmix_core.teaching import exercises as ex
-from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.registry import algo_config
 from nqmix_core.envs.smax import SMAC_EPISODE_LIMITS
 from nqmix_core.learners.common import soft_update_rate
 from nqmix_core.networks import count_parameters
 from nqmix_core.networks.mixers import mixer_parameter_counts
 from nqmix_core.plotting import smallest_text_points
-from nqmix_core.registry import make_env, make_learner
+from nqmix_core.registry import make_env
 from nqmix_core.runner import rollout
-from nqmix_core.train import Counters, Generators, collect_and_learn, seed_everything
+from nqmix_core.train import collect_and_learn, start_run
 from nqmix_core.teaching.widgets import TargetLagExplorer
 from nqmix_core.teaching.widgets.target_lag import drift_lag, half_life
 
@@ -93,8 +92,8 @@ print(f"built {MAP} with {N_ENVS} copies in {time.perf_counter() - compile_start
 
 # %%
 # NBVAL_CHECK_OUTPUT
-seed_everything(SEED)
-learner = make_learner("nqmix", info, DEVICE)
+untrained = start_run(algo_config("nqmix"), info, SEED, DEVICE)  # seeded learner, empty replay, random streams
+learner = untrained.learner
 n, o, s, u = info.n_agents, info.obs_dim, info.state_dim, info.n_actions
 assert (n, o, s, u) == (5, 13 * 4 + 13 * 5 + 10, 12 * 10, 5 + 5)
 assert info.episode_limit == SMAC_EPISODE_LIMITS["2s3z"] == 120
@@ -153,8 +152,7 @@ print(mixer_table.round({"ratio": 2, "ratio_one_layer": 2}).to_string(index=Fals
 
 # %%
 # NBVAL_CHECK_OUTPUT
-generators = Generators.from_seed(SEED, DEVICE)
-batch, stats = rollout(env, learner, "stochastic", t_env=0, generator=generators.act)
+batch, stats = rollout(env, learner, "stochastic", t_env=0, generator=untrained.generators.act)
 batch = batch.trim(int(stats.lengths.max()))
 terminated = analysis.terminated_episodes(batch.terminated)
 assert terminated.all()  # every battle was decided before the 120-step limit: no truncated returns
@@ -412,15 +410,13 @@ def sign_negative_per_agent(learner, episodes) -> list[float]:
 
 
 def train(algo: str) -> tuple[object, pd.DataFrame]:
-    seed_everything(SEED)
-    learner = make_learner(algo_config(algo, batch_size=BATCH_SIZE), info, DEVICE)
-    buffer = EpisodeBuffer(learner.config.buffer_size, info, DEVICE)
-    counters, generators = Counters(), Generators.from_seed(SEED, DEVICE)
+    run = start_run(algo_config(algo, batch_size=BATCH_SIZE), info, SEED, DEVICE)
+    learner, counters = run.learner, run.counters
     rows = []
     for iteration in range(1, TRAIN_ITERATIONS + 1):
-        stats, _ = collect_and_learn(env, learner, buffer, counters, generators)
+        stats, _ = collect_and_learn(env, run)
         if iteration % MEASURE_EVERY == 0:
-            recent = analysis.recent_episodes(buffer, N_ENVS)
+            recent = analysis.recent_episodes(run.buffer, N_ENVS)
             _, _, loss_info = learner.compute_losses(recent) if algo == "nqmix" else (None, None, {})
             rows.append({"algo": algo, "updates": counters.updates, "t_env": counters.t_env,
                          "episode return": stats.returns.mean().item(), **measure(learner, recent),
@@ -485,8 +481,7 @@ print(gap_log.round(3).to_string(index=False))
 # NBVAL_CHECK_OUTPUT
 batch_returns = losses.discounted_returns(batch.reward, batch.filled, gamma)  # [B, T]
 def initial_learner(algo: str):
-    seed_everything(SEED)  # the same initial weights as the training run
-    return make_learner(algo_config(algo, batch_size=BATCH_SIZE), info, DEVICE)
+    return start_run(algo_config(algo, batch_size=BATCH_SIZE), info, SEED, DEVICE).learner  # the training run's initial weights
 
 
 def gap_table(targets: dict[str, torch.Tensor]) -> pd.DataFrame:

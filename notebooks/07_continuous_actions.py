@@ -71,7 +71,6 @@ from scipy.stats import fisher_exact
 
 from nqmix_core import continuous_losses, losses
 from nqmix_core.teaching import exercises as ex
-from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.config import RunConfig
 from nqmix_core.registry import algo_config
 from nqmix_core.envs.two_peak import (
@@ -84,9 +83,8 @@ from nqmix_core.experiment import train_run
 from nqmix_core.networks.continuous_agent import ContinuousAgentNetwork, DeterministicActors
 from nqmix_core.networks.mixers import make_mixer
 from nqmix_core.plotting import METHOD_COLOURS
-from nqmix_core.registry import make_learner
 from nqmix_core.runner import rollout
-from nqmix_core.train import Counters, Generators, collect_and_learn, seed_everything
+from nqmix_core.train import collect_and_learn, start_run
 
 torch.set_num_threads(1)  # small networks: a second thread only adds overhead
 sns.set_theme(style="whitegrid", context="notebook")
@@ -215,9 +213,10 @@ print(f"basin border on the diagonal: u1 = u2 = {border:+.2f} (r there = "
 # hypernetwork (every sign $+1$; FACMAC's critic, though FACMAC's actors climb $Q_{tot}$ jointly), or
 # none (independent DDPG: each $Q_a(u_a)$ regresses on the team reward by itself). The paper's
 # Alg. 2 acts without noise; our behaviour policy adds Gaussian noise whose std, in units of the
-# half-range, falls from 0.5 to 0.05 over the first two thirds of training (the config's ε). The
-# critic's GRU and the actors are 32 wide here (64 in the paper) to keep the notebook quick; the
-# game is one step long, so the target networks do not enter the TD target at all.
+# half-range, falls from 0.5 to 0.05 over the first two thirds of training (the config's
+# `noise_std_start` → `noise_std_finish`). The critic's GRU and the actors are 32 wide here (64 in the
+# paper) to keep the notebook quick; the game is one step long, so the target networks do not enter
+# the TD target at all.
 #
 #
 #
@@ -263,18 +262,16 @@ def critic_report(learner, batch, u: torch.Tensor, payoff: TwoPeakPayoff) -> dic
 def train_two_peak(algo: str, seed: int, n_rollouts: int = N_ROLLOUTS, payoff: TwoPeakPayoff = payoff,
                    **overrides) -> dict:
     """Train one method on the two-peak game; return its greedy joint actions, their basins and its critic's fit."""
-    seed_everything(seed)
     env = TwoPeakGame(16, DEVICE, payoff)
-    settings = {"rnn_hidden_dim": 32, "actor_hidden_dim": 32, "buffer_size": 2000, "epsilon_start": 0.5,
-                "epsilon_finish": 0.05, "epsilon_anneal_steps": 16 * n_rollouts * 2 // 3}
-    learner = make_learner(algo_config(algo, **{**settings, **overrides}), env.info, DEVICE)
-    buffer, counters = EpisodeBuffer(2000, env.info, DEVICE), Counters()
-    generators = Generators.from_seed(seed, DEVICE)
+    settings = {"rnn_hidden_dim": 32, "actor_hidden_dim": 32, "buffer_size": 2000, "noise_std_start": 0.5,
+                "noise_std_finish": 0.05, "noise_anneal_steps": 16 * n_rollouts * 2 // 3}
+    run = start_run(algo_config(algo, **{**settings, **overrides}), env.info, seed, DEVICE)
+    learner, counters = run.learner, run.counters
     greedy = {"start": rollout(env, learner, "greedy", 0)[0]}  # greedy rollouts draw no noise
     tilt = critic_tilt(learner, greedy["start"])
     checkpoints = {max(n_rollouts // 20, 1): "early", n_rollouts * 3 // 4: "late"}  # after 5 % and 75 %
     for i in range(1, n_rollouts + 1):
-        collect_and_learn(env, learner, buffer, counters, generators, updates_per_rollout=2)
+        collect_and_learn(env, run, updates_per_rollout=2)
         if i in checkpoints:
             greedy[checkpoints[i]] = rollout(env, learner, "greedy", counters.t_env)[0]
     greedy["end"] = rollout(env, learner, "greedy", counters.t_env)[0]
@@ -604,12 +601,12 @@ assert abs(ends[1.0] - 0.5) < 0.01 and ends[-1.0] == -1.0  # up Q_1 to its top; 
 # </details>
 #
 # **Exercise 2 — no behaviour noise (discussion).** Alg. 2 line 2 acts with $\mu$ itself. Train `nqmix-cont`
-# with $\varepsilon = 0$ (no noise at all). Where do the actors go, and why?
+# with `noise_std_start = noise_std_finish = 0` (no noise at all). Where do the actors go, and why?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-no_noise = pd.DataFrame([train_two_peak("nqmix-cont", seed, n_rollouts=N_ROLLOUTS // 2, epsilon_start=0.0,
-                                        epsilon_finish=0.0) for seed in SEEDS[:2]])
+no_noise = pd.DataFrame([train_two_peak("nqmix-cont", seed, n_rollouts=N_ROLLOUTS // 2, noise_std_start=0.0,
+                                        noise_std_finish=0.0) for seed in SEEDS[:2]])
 print(no_noise[["seed", "u1 start", "u2 start", "tilt", "u1", "u2", "reward"]].round(2)
       .assign(tilt=no_noise["tilt"].round(4)).to_string(index=False))
 # BEGIN ANSWER

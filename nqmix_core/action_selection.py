@@ -76,8 +76,9 @@ def epsilon_softmax_then_mask(logits: torch.Tensor, avail_actions: torch.Tensor,
     return probs / torch.where(total > 0, total, torch.ones_like(total))
 
 
-def linear_epsilon(t_env: int, start: float, finish: float, anneal_steps: int) -> float:
-    """ε falling linearly from ``start`` to ``finish`` over ``anneal_steps`` env steps (pymarl's schedule)."""
+def linear_schedule(t_env: int, start: float, finish: float, anneal_steps: int) -> float:
+    """A value (ε, or the noise's σ) falling linearly from ``start`` to ``finish`` over ``anneal_steps`` env steps
+    (pymarl's ε schedule)."""
     if anneal_steps <= 0:
         return finish
     fraction = min(t_env / anneal_steps, 1.0)

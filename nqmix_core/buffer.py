@@ -38,9 +38,10 @@ def memory_bytes(device: torch.device | str) -> int | None:
 
 def check_fits(capacity: int, info: EnvInfo, device: torch.device | str) -> None:
     """A one-sentence UserError when a full replay of ``capacity`` episodes would exceed the device's memory."""
-    need, have = capacity * episode_bytes(info), memory_bytes(device)
+    have, per_episode = memory_bytes(device), episode_bytes(info)
+    need = capacity * per_episode
     if have is not None and need > have:
-        fits = max(1, have // episode_bytes(info) // 2)
+        fits = max(1, have // per_episode // 2)
         raise UserError(f"A replay of {capacity} episodes needs about {need / 2**30:,.0f} GiB when full, more than the "
                         f"{have / 2**30:,.0f} GiB of {device}; lower buffer_size (e.g. --set buffer_size={fits}).")
 

@@ -86,18 +86,6 @@ class AlgoConfig:
     double_q: bool = True
     """Q-learning only: pick the next action with the online network, value it with the target one."""
 
-    # --- exploration ---
-    epsilon_start: float = 1.0
-    """ε at the start of training (pymarl's value). Q-learning: ε-greedy. Actor-critic: the behaviour
-    policy is (1−ε)·π + ε·uniform over available actions; the NQMIX presets use ε = 0, i.e. they
-    sample π itself as Alg. 1 line 2 says. Continuous actor-critic: ε is the standard deviation of
-    the Gaussian noise added to μ_a(τ) while collecting data, as a fraction of half the action range
-    (u = clip(μ + ε·(high − low)/2·N(0, I))); Alg. 2 line 2 adds no noise, but a deterministic policy
-    without it never tries another action."""
-    epsilon_finish: float = 0.05
-    """ε after annealing (pymarl's value)."""
-    epsilon_anneal_steps: int = 50_000
-    """Environment steps over which ε falls linearly from start to finish (pymarl's value)."""
     entropy_coef: float = 0.0
     """Actor-critic only: weight β of an entropy bonus added to the actor objective, which becomes
     Eq. 13's objective + β·H(π_a(·|τ_t^a)) averaged over the agents' real decisions (unweighted by
@@ -136,6 +124,38 @@ class AlgoConfig:
         raise_if_any(algo_problems(self), "algorithm", "AlgoConfig")
 
 
+@dataclass(frozen=True)
+class EpsilonConfig(AlgoConfig):
+    """The ε schedule of the learners with discrete actions; their config classes subclass it. (The continuous
+    learner explores with Gaussian noise instead: ``ContinuousConfig.noise_std_start``.)"""
+
+    epsilon_start: float = 1.0
+    """ε at the start of training (pymarl's value). Q-learning: ε-greedy. Actor-critic: the behaviour
+    policy is (1−ε)·π + ε·uniform over available actions; the NQMIX presets use ε = 0, i.e. they
+    sample π itself as Alg. 1 line 2 says. COMA: (1−ε)·softmax(logits) + ε/|U|, unavailable actions then
+    masked out (pymarl's). IPPO: 0."""
+    epsilon_finish: float = 0.05
+    """ε after annealing (pymarl's value)."""
+    epsilon_anneal_steps: int = 50_000
+    """Environment steps over which ε falls linearly from start to finish (pymarl's value)."""
+
+
+RENAMED_FIELDS: dict[str, dict[str, str]] = {
+    "continuous-actor-critic": {"epsilon_start": "noise_std_start", "epsilon_finish": "noise_std_finish",
+                                "epsilon_anneal_steps": "noise_anneal_steps"},
+}
+"""learner -> {old field: today's field}: fields renamed since manifests and checkpoints were first written."""
+
+
+def current_fields(settings: dict) -> dict:
+    """An ``algo_config`` as a manifest or checkpoint recorded it, under today's field names (a continuous run
+    written before its noise had its own fields called its standard deviation ``epsilon_*``)."""
+    renamed = RENAMED_FIELDS.get(settings.get("learner"), {})
+    if any(new in settings for new in renamed.values()):
+        return dict(settings)
+    return {renamed.get(k, k): v for k, v in settings.items()}
+
+
 KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}
 
 
@@ -169,6 +189,10 @@ def parse_settings(items: list[str], cls: type = AlgoConfig) -> dict[str, object
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip().replace("-", "_")
+        renamed = RENAMED_FIELDS.get(cls.kind.name, {}) if cls.kind else {}
+        if sep and name in renamed:
+            raise UserError(f"--set {item!r}: {cls.__name__} calls this setting {renamed[name]} now; "
+                            f"write --set {renamed[name]}={text.strip()}.")
         if not sep or name not in defaults:
             raise UserError(f"Cannot read --set {item!r}; write NAME=VALUE with NAME a field of {cls.__name__} "
                             f"({', '.join(defaults)}).")

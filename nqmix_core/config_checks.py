@@ -66,11 +66,7 @@ ALGO_RULES: dict[str, Rule] = {
     "critic_target_update_interval": AT_LEAST_ONE,
 }
 """AlgoConfig field -> rule (a learner's config class adds rules for its own fields, ``AlgoConfig.rules``;
-``learner`` is checked against the class's ``kind``). ε is a probability for the discrete learners; see
-``NOISE_RULES``."""
-
-NOISE_RULES: dict[str, Rule] = {"epsilon_start": NON_NEGATIVE, "epsilon_finish": NON_NEGATIVE}
-"""For "continuous-actor-critic" ε is a noise standard deviation, which may exceed 1."""
+``learner`` is checked against the class's ``kind``). A rule for a field a config class lacks is not read."""
 
 RUN_RULES: dict[str, Rule] = {
     "algo": (lambda v: v.strip() != "", "must name an algorithm, e.g. nqmix or qmix"),
@@ -128,7 +124,7 @@ def algo_problems(config) -> list[str]:
     if kind is None:
         return ["AlgoConfig is the part every learner shares; take a learner's config, e.g. "
                 "registry.algo_config('nqmix')"]
-    rules = {**ALGO_RULES, **(NOISE_RULES if kind.continuous else {}), **type(config).rules}
+    rules = {**ALGO_RULES, **type(config).rules}
     problems = field_problems(config, rules)
     if problems:
         return problems

@@ -68,8 +68,6 @@ def train_run(config: RunConfig, out: str | Path, resume: bool = False, algo: Al
     state = load_checkpoint(checkpoint) if resume else None
     device = resolve_device(config.device)
     run = build_run(config, algo, device, env)
-    if state is not None:
-        restore_run(run, state, checkpoint)
     make_folder(out)
     try:
         lock = RunLock(out).__enter__()
@@ -78,7 +76,7 @@ def train_run(config: RunConfig, out: str | Path, resume: bool = False, algo: Al
             run.env.close()
         raise
     try:
-        return _train(run, out, config, resume, command, start, env is None)
+        return _train(run, out, config, state, command, start, env is None)
     finally:
         lock.__exit__()
 
@@ -109,12 +107,20 @@ class FileHooks:
         self.bar.update(steps)
 
 
-def _train(run: Run, out: Path, config: RunConfig, resume: bool, command: str | None, start: float,
+def _train(run: Run, out: Path, config: RunConfig, state: dict | None, command: str | None, start: float,
            own_env: bool) -> list[dict]:
-    """``train.iterate`` once the folder is checked and locked, with the manifest's status kept up to date."""
+    """``train.iterate`` once the folder is checked and locked (from the checkpoint ``state``, if resumed), with
+    the manifest's status kept up to date."""
+    if state is not None:
+        try:
+            restore_run(run, state, out / "checkpoint.pt")
+        except UserError:
+            if own_env:
+                run.env.close()
+            raise
     manifest = manifest_base(run, command)
     write_json(out / "manifest.json", {**manifest, "status": "running"})
-    writer = tensorboard_writer(out / "tb", config.tensorboard, purge_step=run.counters.t_env + 1 if resume else None)
+    writer = tensorboard_writer(out / "tb", config.tensorboard, purge_step=run.counters.t_env + 1 if state is not None else None)
     bar = tqdm(total=config.t_max, initial=min(run.counters.t_env, config.t_max), unit="step",
                disable=not config.progress, dynamic_ncols=True)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from nqmix_core.config import RunConfig
+from nqmix_core.config import RunConfig, current_fields
 from nqmix_core.specs import EnvInfo
 from nqmix_core.errors import UserError
 from nqmix_core.train import Counters
@@ -254,7 +254,8 @@ def restore_run(run, state: dict, path: Path) -> None:
     theirs = {k: v for k, v in state["run_config"].items() if k not in RESUMABLE_CHANGES}
     defaults = asdict(RunConfig())  # a field added since the checkpoint was written had its default then
     different = [k for k in mine if mine[k] != theirs.get(k, LEGACY_DEFAULTS.get(k, defaults[k]))]
-    different += [k for k, v in asdict(run.algo).items() if state["algo_config"].get(k) != v]
+    theirs_algo = current_fields(state["algo_config"])
+    different += [k for k, v in asdict(run.algo).items() if theirs_algo.get(k) != v]
     if EnvInfo(**state["env_info"]) != run.env.info:
         different.append("environment sizes")
     if state["device"] != str(run.device):

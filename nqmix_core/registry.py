@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 
 from nqmix_core.catalog import ENV_BACKENDS, env_names_text
-from nqmix_core.config import AlgoConfig
+from nqmix_core.config import RENAMED_FIELDS, AlgoConfig
 from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.envs.two_peak import TwoPeakGame
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
@@ -47,7 +47,9 @@ def algo_config(name: str, **overrides) -> AlgoConfig:
     preset = PRESETS[name]
     unknown = sorted(set(overrides) - {f.name for f in fields(preset)})
     if unknown:
-        raise UserError(f"Unknown setting(s) {', '.join(unknown)} for {name}; its fields are those of "
+        renamed = RENAMED_FIELDS.get(preset.learner, {})
+        now = "".join(f", {k} is called {renamed[k]} now" for k in unknown if k in renamed)
+        raise UserError(f"Unknown setting(s) {', '.join(unknown)} for {name}{now}; its fields are those of "
                         f"{type(preset).__name__} (nqmix_core/config.py and its learner's module).")
     return replace(preset, **overrides)
 

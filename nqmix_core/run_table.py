@@ -23,11 +23,11 @@ def changed_settings(manifest: dict) -> str:
     A manifest written before the kit read τ per time step has no ``tau_per_time_step``: its soft
     targets moved τ once per mini-batch, so it counts as ``tau_per_time_step=False`` (for soft targets).
     """
-    from nqmix_core.config import RunConfig
+    from nqmix_core.config import RunConfig, current_fields
     from nqmix_core.registry import algo_config
     from nqmix_core.experiment_io import LEGACY_DEFAULTS
 
-    config, preset, settings = manifest["run_config"], asdict(algo_config(manifest["run_config"]["algo"])), dict(manifest["algo_config"])
+    config, preset, settings = manifest["run_config"], asdict(algo_config(manifest["run_config"]["algo"])), current_fields(manifest["algo_config"])
     defaults = asdict(RunConfig(env=config.get("env", RunConfig.env)))  # the reward scale is this env's backend's
     if settings.get("target_update") == "soft":  # only soft targets read τ
         settings.setdefault("tau_per_time_step", False)

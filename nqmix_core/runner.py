@@ -64,6 +64,7 @@ def rollout(env: BatchedEnv, learner, mode: str, t_env: int, generator: torch.Ge
     """
     info, e = env.info, env.n_envs
     batch = empty_batch(e, info, env.device)
+    last_actions = no_previous_actions(info, e, env.device)  # [E, N] (continuous: [E, N, A])
     obs = env.reset(seed)
     active = torch.ones(e, dtype=torch.bool, device=env.device)  # [E], still inside its episode
     _write_observation(batch, 0, obs, active)
@@ -71,7 +72,6 @@ def rollout(env: BatchedEnv, learner, mode: str, t_env: int, generator: torch.Ge
     if bool(stuck.any()):
         _refuse_stuck(stuck, 0)
     hidden = learner.initial_hidden(e)  # [E, N, H]
-    last_actions = no_previous_actions(info, e, env.device)  # [E, N] (continuous: [E, N, A])
     stats = EpisodeStats(returns=torch.zeros(e, device=env.device),
                          won=torch.zeros(e, dtype=torch.bool, device=env.device),
                          lengths=torch.zeros(e, dtype=torch.long, device=env.device))

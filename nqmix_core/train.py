@@ -162,13 +162,13 @@ def learn(learner: Learner, buffer: EpisodeBuffer, counters: Counters, generator
     return info
 
 
-def collect_and_learn(env: BatchedEnv, learner: Learner, buffer: EpisodeBuffer, counters: Counters,
-                      generators: Generators, updates_per_rollout: int = 1
+def collect_and_learn(env: BatchedEnv, parts: RunParts, updates_per_rollout: int = 1
                       ) -> tuple[EpisodeStats, dict[str, torch.Tensor] | None]:
-    """Collect one batch of episodes with the behaviour policy, then update the learner."""
-    batch, stats = rollout(env, learner, "explore", counters.t_env, generators.act)
-    store(buffer, counters, batch, stats)
-    return stats, learn(learner, buffer, counters, generators, updates_per_rollout)
+    """Collect one batch of episodes with the behaviour policy, then update the learner: the loop the matrix
+    games and the notebooks run on what ``start_run`` built (``iterate`` is the full one, with evaluations)."""
+    batch, stats = rollout(env, parts.learner, "explore", parts.counters.t_env, parts.generators.act)
+    store(parts.buffer, parts.counters, batch, stats)
+    return stats, learn(parts.learner, parts.buffer, parts.counters, parts.generators, updates_per_rollout)
 
 
 # --------------------------------------------------------------------------- one run, start to budget
@@ -272,7 +272,7 @@ def test_row(run: Run) -> dict:
     names = [(mode, key) for mode in tests for key in tests[mode]]
     values = torch.stack([tests[m][k].float() for m, k in names]).tolist()  # one sync per row
     row = {"t_env": t_env, "episodes": run.counters.episodes, "updates": run.counters.updates,
-           "epsilon": run.learner.epsilon(t_env), **{f"test_{m}_{k}": v for (m, k), v in zip(names, values)},
+           **run.learner.exploration(t_env), **{f"test_{m}_{k}": v for (m, k), v in zip(names, values)},
            **{f"test_{mode}_episodes": c.test_episodes for mode in tests},
            **(run.tracker.summary() if run.tracker.episodes else {})}
     run.rows.append(row)

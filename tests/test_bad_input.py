@@ -250,7 +250,8 @@ def user_error(call) -> str:
     (lambda: algo_config("qmix", double_q=1), "double_q=1 must be true or false"),
     (lambda: algo_config("qmix", batch_size="32"), "batch_size='32' must be a whole number"),
     (lambda: algo_config("coma", mixer="qmix"), "mixer='qmix' does not work with the learner 'coma', which trains with none"),
-    (lambda: algo_config("nqmix-cont", epsilon_start=-0.1), "epsilon_start=-0.1 must be >= 0"),
+    (lambda: algo_config("nqmix-cont", noise_std_start=-0.1), "noise_std_start=-0.1 must be >= 0"),
+    (lambda: algo_config("nqmix-cont", epsilon_start=0.1), "epsilon_start is called noise_std_start now"),
     (lambda: algo_config("nqmix", epsilon_finish=1.5), "epsilon_finish=1.5 must be in [0, 1]"),
     (lambda: algo_config("qmix", lr=1e-3), "Unknown setting(s) lr"),
     (lambda: RunConfig(updates_per_episode=math.inf), "updates_per_episode=inf must be a finite number"),
@@ -264,7 +265,8 @@ def test_bad_settings_through_the_api(make, message):
 
 
 def test_noise_std_may_exceed_one_for_continuous_learners():
-    assert algo_config("nqmix-cont", epsilon_start=1.5).epsilon_start == 1.5
+    assert algo_config("nqmix-cont", noise_std_start=1.5).noise_std_start == 1.5
+    assert "epsilon_start=1.5 must be" in user_error(lambda: algo_config("qmix", epsilon_start=1.5))  # ε: a probability
 
 
 def test_api_bad_folders_change_nothing(places, tmp_path):

@@ -174,7 +174,7 @@ def test_train_step_soft_updates_all_three_target_networks():
 
 
 def test_actions_stay_inside_the_bounds_in_every_mode():
-    learner = make(epsilon_start=5.0)  # huge noise: clipping must hold it in
+    learner = make(noise_std_start=5.0)  # huge noise: clipping must hold it in
     with torch.no_grad():
         learner.actors.fc2.bias.fill_(50.0)  # tanh saturates at the upper bound
     e = 16
@@ -265,3 +265,35 @@ def test_nqmix_cont_trains_on_smax_continuous(smax_cont_env, tmp_path):
     assert len(rows) == 1 and rows[0]["t_env"] == 0
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert state["counters"]["updates"] == 2 and state["env_info"]["action_bounds"] == (0.0, 1.0)
+
+
+def test_behaviour_noise_is_its_own_schedule_and_its_own_log_column():
+    learner = make(noise_std_start=0.8, noise_std_finish=0.2, noise_anneal_steps=1000)
+    assert learner.noise_std(0) == pytest.approx(0.8)
+    assert learner.noise_std(500) == pytest.approx(0.5)  # halfway down the line
+    assert learner.noise_std(10**6) == pytest.approx(0.2)
+    assert learner.exploration(500) == {"noise_std": pytest.approx(0.5)}
+    assert not hasattr(learner.config, "epsilon_start")  # ε belongs to the discrete learners' configs
+
+
+def test_an_old_continuous_manifest_reads_its_epsilon_as_the_noise():
+    """Manifests written before the noise had its own fields called its σ schedule ``epsilon_*``."""
+    from dataclasses import asdict
+
+    from nqmix_core import run_table
+    old = {("epsilon" + k.removeprefix("noise_std") if k.startswith("noise_std") else
+            "epsilon_anneal_steps" if k == "noise_anneal_steps" else k): v
+           for k, v in asdict(algo_config("nqmix-cont")).items()}
+    assert "epsilon_start" in old and "noise_std_start" not in old
+    run_config = asdict(RunConfig(algo="nqmix-cont", env="continuous:two-peak"))
+    assert run_table.changed_settings({"run_config": run_config, "algo_config": old}) == ""
+    old["epsilon_anneal_steps"] = 6400
+    assert run_table.changed_settings({"run_config": run_config, "algo_config": old}) == "noise_anneal_steps=6400"
+
+
+def test_setting_epsilon_on_the_continuous_learner_names_the_noise_field():
+    from nqmix_core.config import parse_settings
+    from nqmix_core.learners.continuous_actor_critic import ContinuousConfig
+    with pytest.raises(UserError, match=r"calls this setting noise_std_start now; write --set noise_std_start=0.3"):
+        parse_settings(["epsilon_start=0.3"], ContinuousConfig)
+    assert parse_settings(["noise_std_start=0.3"], ContinuousConfig) == {"noise_std_start": 0.3}

@@ -38,7 +38,7 @@ import torch
 from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.catalog import LearnerKind
 from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
-from nqmix_core.config import AlgoConfig
+from nqmix_core.config import AlgoConfig, EpsilonConfig
 from nqmix_core.learners.common import LearnerBase, frozen_copy, hard_update, optimiser_step, rmsprop
 from nqmix_core.action_selection import masked_softmax
 from nqmix_core.networks import AgentNetwork, agent_inputs, sequence_inputs
@@ -50,7 +50,7 @@ from nqmix_core.networks.coma_critic import (
 
 
 @dataclass(frozen=True)
-class COMAConfig(AlgoConfig):
+class COMAConfig(EpsilonConfig):
     """COMA as pymarl's coma.yaml runs it; ``td_lambda``, ``critic_hidden_dim`` and
     ``critic_target_update_interval`` are its own fields (in ``AlgoConfig``, where old manifests have them)."""
 

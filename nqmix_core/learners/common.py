@@ -6,7 +6,7 @@ import copy
 import torch
 from torch import nn
 
-from nqmix_core.action_selection import linear_epsilon
+from nqmix_core.action_selection import linear_schedule
 from nqmix_core.config import AlgoConfig
 
 
@@ -97,9 +97,13 @@ class LearnerBase(nn.Module):
             self.last_target_update_episode = episodes_seen
 
     def epsilon(self, t_env: int) -> float:
-        """ε after ``t_env`` steps (what it weighs depends on the learner: see ``AlgoConfig.epsilon_start``)."""
+        """ε after ``t_env`` steps (what it weighs depends on the learner: see ``EpsilonConfig.epsilon_start``)."""
         c = self.config
-        return linear_epsilon(t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps)
+        return linear_schedule(t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps)
+
+    def exploration(self, t_env: int) -> dict[str, float]:
+        """The behaviour policy's exploration after ``t_env`` steps, under its log column's name."""
+        return {"epsilon": self.epsilon(t_env)}
 
     def optimisers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError

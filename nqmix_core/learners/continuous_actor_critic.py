@@ -36,6 +36,7 @@ from torch import nn
 
 from nqmix_core import action_selection, continuous_losses, losses
 from nqmix_core.catalog import MIXING, LearnerKind
+from nqmix_core.config_checks import NON_NEGATIVE
 from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 from nqmix_core.config import AlgoConfig
 from nqmix_core.errors import UserError
@@ -51,19 +52,28 @@ from nqmix_core.networks.mixers import make_mixer
 
 @dataclass(frozen=True)
 class ContinuousConfig(AlgoConfig):
-    """NQMIX for continuous actions (Alg. 2); ε is the behaviour noise's standard deviation here."""
+    """NQMIX for continuous actions (Alg. 2): deterministic actors, explored with Gaussian noise."""
 
     kind: ClassVar[LearnerKind] = LearnerKind(
         "continuous-actor-critic", "NQMIX for continuous actions (Alg. 2, Eq. 14), deterministic actors",
         on_policy=False, continuous=True, mixers=(*MIXING, "none"))
+    rules: ClassVar[dict] = {"noise_std_start": NON_NEGATIVE, "noise_std_finish": NON_NEGATIVE,
+                             "noise_anneal_steps": NON_NEGATIVE}
     learner: str = "continuous-actor-critic"
+    noise_std_start: float = 0.5
+    """Standard deviation of the Gaussian noise added to μ_a(τ) while collecting data, as a fraction of half
+    the action range: u = clip(μ + σ·(high − low)/2·N(0, I)). Alg. 2 line 2 adds no noise, but a
+    deterministic policy without it never tries another action. It may exceed 1 (clipping holds u in)."""
+    noise_std_finish: float = 0.1
+    """σ after annealing."""
+    noise_anneal_steps: int = 50_000
+    """Environment steps over which σ falls linearly from start to finish."""
 
 
-NOISE = {"epsilon_start": 0.5, "epsilon_finish": 0.1}  # behaviour-noise std in half action ranges, over 50k steps
 PRESETS: dict[str, ContinuousConfig] = {
-    "nqmix-cont": ContinuousConfig(mixer="nqmix", **NOISE),
-    "qmix-cont": ContinuousConfig(mixer="qmix", **NOISE),  # QMIX's monotonic mixer: every sign in Eq. 14 is +1
-    "iddpg": ContinuousConfig(mixer="none", **NOISE),  # no mixer: independent DDPG
+    "nqmix-cont": ContinuousConfig(mixer="nqmix"),
+    "qmix-cont": ContinuousConfig(mixer="qmix"),  # QMIX's monotonic mixer: every sign in Eq. 14 is +1
+    "iddpg": ContinuousConfig(mixer="none"),  # no mixer: independent DDPG
 }
 
 
@@ -100,14 +110,22 @@ class ContinuousActorCritic(LearnerBase):
         """Actions [E, N, A] for one step: μ_a(τ) ("greedy") or μ_a(τ) + noise ("explore", "stochastic").
 
         last_actions [E, N, A] (zeros at t = 0), hidden [E, N, H]. The evaluation mode "stochastic"
-        uses the same noise as the behaviour policy at the current ε.
+        uses the same noise as the behaviour policy at the current σ (``noise_std``).
         """
         inputs = continuous_agent_inputs(obs.obs, last_actions)  # [E, N, D]
         hidden = self.agent.step(inputs, hidden)  # [E, N, H]
         actions = self.actors(hidden)  # [E, N, A]
         if mode != "greedy":
-            actions = action_selection.gaussian_exploration(actions, self.epsilon(t_env), self.bounds, generator)
+            actions = action_selection.gaussian_exploration(actions, self.noise_std(t_env), self.bounds, generator)
         return actions, hidden
+
+    def noise_std(self, t_env: int) -> float:
+        """σ of the behaviour noise after ``t_env`` steps, in half action ranges (``ContinuousConfig``)."""
+        c = self.config
+        return action_selection.linear_schedule(t_env, c.noise_std_start, c.noise_std_finish, c.noise_anneal_steps)
+
+    def exploration(self, t_env: int) -> dict[str, float]:
+        return {"noise_std": self.noise_std(t_env)}
 
     # --- training -----------------------------------------------------------------------------
     def unroll(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:

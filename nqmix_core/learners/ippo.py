@@ -30,7 +30,7 @@ import torch
 from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.action_selection import masked_softmax
 from nqmix_core.catalog import LearnerKind
-from nqmix_core.config import AlgoConfig
+from nqmix_core.config import AlgoConfig, EpsilonConfig
 from nqmix_core.config_checks import AT_LEAST_ONE, NON_NEGATIVE, PROBABILITY
 from nqmix_core.learners.common import LearnerBase, optimiser_step
 from nqmix_core.networks import AgentNetwork, agent_inputs, sequence_inputs
@@ -38,7 +38,7 @@ from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 
 
 @dataclass(frozen=True)
-class IPPOConfig(AlgoConfig):
+class IPPOConfig(EpsilonConfig):
     """IPPO's settings: ``AlgoConfig``'s (``actor_lr`` and ``critic_lr`` are Adam's rates for the policy and the
     value network, ``entropy_coef`` is β) and its own four below."""
 

@@ -21,14 +21,14 @@ import torch
 from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.catalog import MIXING, LearnerKind
 from nqmix_core.specs import EnvInfo, EpisodeBatch
-from nqmix_core.config import AlgoConfig
+from nqmix_core.config import AlgoConfig, EpsilonConfig
 from nqmix_core.learners.base import CriticLearner
 from nqmix_core.learners.common import frozen_copy, optimiser_step, rmsprop
 from nqmix_core.networks import Actors
 
 
 @dataclass(frozen=True)
-class NQMIXConfig(AlgoConfig):
+class NQMIXConfig(EpsilonConfig):
     """NQMIX (Alg. 1): ``AlgoConfig``'s defaults are its Appendix B values."""
 
     kind: ClassVar[LearnerKind] = LearnerKind(

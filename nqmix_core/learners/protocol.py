@@ -2,7 +2,7 @@
 
 Every class of ``registry.LEARNERS`` satisfies ``Learner`` (``tests/test_learner_protocol.py``
 builds each on an environment of its kind and checks the attributes and the methods' parameters).
-``learners.common.LearnerBase`` supplies the ε schedule, the target updates and the checkpoint methods;
+``learners.common.LearnerBase`` supplies the ε schedule (the continuous learner: its noise's σ), the target updates and the checkpoint methods;
 a learner adds ``act`` and ``train_step`` (and ``rollout_diagnostics``).
 
 | member                  | called by                  | what                                               |
@@ -10,7 +10,7 @@ a learner adds ``act`` and ``train_step`` (and ``rollout_diagnostics``).
 | ``config``, ``info``, ``device`` | loop, runner      | its ``AlgoConfig``, the environment's ``EnvInfo``, its device |
 | ``initial_hidden(E)``   | runner                     | zero recurrent state [E, N, H]                     |
 | ``act(...)``            | runner                     | actions [E, N] (continuous: [E, N, A]) and the next hidden state |
-| ``epsilon(t_env)``      | loop (logging)             | the exploration schedule's value                   |
+| ``exploration(t_env)``  | loop (logging)             | {column: value} of the exploration schedule (ε, or σ) |
 | ``train_step(batch, t_env, episodes_seen)`` | loop   | one update; returns statistics (0-d tensors)       |
 | ``rollout_diagnostics(batch)`` | loop                | ``diagnostics.Sums`` on episodes just collected   |
 | ``checkpoint_state()`` / ``load_checkpoint_state(s)`` | checkpoints | everything a resumed run needs   |
@@ -39,7 +39,7 @@ class Learner(Protocol):
     def act(self, obs: Observation, last_actions: torch.Tensor, hidden: torch.Tensor, mode: str,
             t_env: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]: ...
 
-    def epsilon(self, t_env: int) -> float: ...
+    def exploration(self, t_env: int) -> dict[str, float]: ...
 
     def train_step(self, batch: EpisodeBatch, t_env: int, episodes_seen: int) -> dict[str, torch.Tensor]: ...
 

@@ -15,14 +15,14 @@ import torch
 
 from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.catalog import MIXING, LearnerKind
-from nqmix_core.config import AlgoConfig
+from nqmix_core.config import AlgoConfig, EpsilonConfig
 from nqmix_core.specs import EpisodeBatch
 from nqmix_core.learners.base import CriticLearner
 from nqmix_core.networks import sequence_inputs
 
 
 @dataclass(frozen=True)
-class QLearningConfig(AlgoConfig):
+class QLearningConfig(EpsilonConfig):
     """Q-learning through a mixer; the fields are ``AlgoConfig``'s (``double_q`` and the hard target copy are
     its own)."""
 

@@ -109,14 +109,13 @@ class MatrixTrainer:
         self.algo, self.seed, self.reward_scale = algo, seed, reward_scale
         self.payoff = torch.as_tensor(payoff, dtype=torch.float32)  # [U] * N, the payoff's own units
         self.env = MatrixGame(self.payoff * reward_scale, n_envs=n_envs, device=device)
-        parts = start_run(matrix_config(algo, uniform_data, **overrides), self.env.info, seed, device)
-        self.learner, self.buffer, self.counters, self.generators = (parts.learner, parts.buffer, parts.counters,
-                                                                     parts.generators)
+        self.parts = start_run(matrix_config(algo, uniform_data, **overrides), self.env.info, seed, device)
+        self.learner, self.counters, self.generators = self.parts.learner, self.parts.counters, self.parts.generators
 
     def train(self, n_updates: int) -> None:
         """``n_updates`` more updates, each after one rollout of ``n_envs`` episodes."""
         for _ in range(n_updates):
-            collect_and_learn(self.env, self.learner, self.buffer, self.counters, self.generators)
+            collect_and_learn(self.env, self.parts)
 
     def values(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Q_tot [U]*N and Q_a [N, U] in payoff units, and π_a [N, U] (or None), all on the CPU."""
