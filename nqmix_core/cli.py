@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import signal
 import sys
 import warnings
@@ -29,7 +28,7 @@ from pathlib import Path
 import torch
 
 from nqmix_core.errors import UserError
-from nqmix_core.run_options import OneLineParser, add_train_options, settings
+from nqmix_core.run_options import OneLineParser, add_train_options, command_line, settings
 
 
 def train(args: argparse.Namespace) -> None:
@@ -39,7 +38,7 @@ def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     signal.signal(signal.SIGTERM, _interrupt)  # a sweep that ends, or `kill`: stop like Ctrl-C, status "interrupted"
     out = Path(args.out or f"results/{config.algo}_{config.env.replace(':', '-')}_seed{config.seed}")
-    command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
+    command = command_line(args.argv)
     rows = train_run(config, out, resume=args.resume, algo=algo, command=command)
     last, steps = rows[-1], json.loads((out / "manifest.json").read_text())["t_env"]
     print(f"Done: {steps} steps. Last evaluation (step {last['t_env']}): greedy test win rate "
@@ -71,7 +70,7 @@ def sweep(args: argparse.Namespace) -> None:
     results = sweeps.sweep(cells, out, options, backend=args.backend, n_jobs=args.jobs,
                            ray_address=args.ray_address, gpus_per_run=args.gpus_per_run,
                            progress=not args.no_progress, pin=args.pin,
-                           command=" ".join(["nqmix", *map(shlex.quote, args.argv)]), check_only=args.check)
+                           command=command_line(args.argv), check_only=args.check)
     if args.check:
         waiting = sum(status == -1 for status in results.values())
         print(f"The grid checks out: {waiting} runs would start and {len(cells) - waiting} are finished; "
@@ -88,7 +87,7 @@ def sweep(args: argparse.Namespace) -> None:
 def plot(args: argparse.Namespace) -> None:
     from nqmix_core.report import write_report
 
-    command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
+    command = command_line(args.argv)
     for path in write_report(args.folder, args.out, args.matrix, args.continuous, args.readme, command,
                              reward_check=args.reward_check, mechanism=args.mechanism, reference=args.reference,
                              long=args.long):
@@ -98,7 +97,7 @@ def plot(args: argparse.Namespace) -> None:
 def reference(args: argparse.Namespace) -> None:
     from nqmix_core.reference import write_references
 
-    command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
+    command = command_line(args.argv)
     rows = write_references(args.env, args.out, args.episodes, args.seed, args.device, command)
     print(f"Reference policies on {args.env}, {args.episodes} battles each (greedy test protocol):")
     for row in rows:

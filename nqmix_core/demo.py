@@ -6,7 +6,6 @@ a success table over seeds, and the SMAX test win rates; it writes the figure, C
 from __future__ import annotations
 
 import argparse
-import shlex
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 from nqmix_core.devices import resolve_device
 from nqmix_core.envs.matrix import QTRAN_PAYOFF
 from nqmix_core.errors import UserError
+from nqmix_core.run_options import command_line
 
 
 def parse_payoff(text: str) -> list[list[float]]:
@@ -60,7 +60,7 @@ def matrix_demo(payoff: list[list[float]], args: argparse.Namespace, device: tor
               "NQMIX's own actors commit before the critic has learned and rarely reach (A, A) = 8 (notebook 01).")
     budget = f"until each fit converges (at most {args.updates} updates)" if args.until_fitted else f"{args.updates} updates"
     print(f"Training {len(MATRIX_METHODS)} methods x {args.seeds} seeds, {budget}, on {device}.")
-    started = provenance(" ".join(["nqmix", *map(shlex.quote, args.argv)]))
+    started = provenance(command_line(args.argv))
     clock = time.perf_counter()
     if args.until_fitted:  # the converged protocol: each run trains until its Q_tot fit stops improving
         from nqmix_core.teaching.matrix_fit import run_methods_until_fitted
@@ -104,7 +104,7 @@ def smax_demo(args: argparse.Namespace, device: torch.device, out: Path) -> None
                        tensorboard=False, progress=False)
     print(f"\nNQMIX on smax:3m for {args.smax_steps} steps (SMAX compiles first, ~20 s); "
           f"16 greedy + 16 stochastic test episodes every {interval} steps.")
-    command = " ".join(["nqmix", *map(shlex.quote, args.argv)])
+    command = command_line(args.argv)
     rows = train_run(config, folder, resume=(folder / "checkpoint.pt").exists(), command=command)
     print(f"  (a smoke test: {args.smax_steps} steps are far too few to win; data/reproduction_cpu holds 150k-step runs "
           f"on 3m. Returns are in SMAX's units, at most 2; the learner saw them × {config.reward_scale:g}.)")

@@ -8,6 +8,7 @@ instead of a crashed grid. Numbers are read by ``config.read_value`` everywhere 
 from __future__ import annotations
 
 import argparse
+import shlex
 from dataclasses import fields
 
 from nqmix_core.catalog import env_names_text
@@ -111,3 +112,9 @@ def option_names() -> set[str]:
         default = field.default
         names.add(f"no_{field.name}" if default is True else field.name)
     return names - set(SWEEP_SETS) - {"no_progress"}
+
+
+def command_line(argv: list[str]) -> str:
+    """The ``nqmix ...`` line that ``argv`` came from, quoted so that a shell reads it back the same: what a
+    manifest records as its command."""
+    return shlex.join(["nqmix", *argv])

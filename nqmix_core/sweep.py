@@ -27,6 +27,7 @@ can write (a shared file system). No scheduling of our own beyond that.
 from __future__ import annotations
 
 import os
+import shlex
 import queue
 import signal
 import subprocess
@@ -49,7 +50,7 @@ def run_cell(command: list[str], log_path: str, core: int | None = None) -> int:
     """
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
-        log.write("$ " + " ".join(command) + (f"    # pinned to core {core}" if core is not None else "") + "\n")
+        log.write("$ " + shlex.join(command) + (f"    # pinned to core {core}" if core is not None else "") + "\n")
         log.flush()
         process = subprocess.run([sys.executable, "-m", "nqmix_core.cli", *command[1:]], stdout=log,
                                  stderr=subprocess.STDOUT, check=False, preexec_fn=lambda: _child_setup(core))
