@@ -1,4 +1,5 @@
-"""The package's shape: no import cycle (lazy imports inside functions included), no module over 300 lines."""
+"""The package's shape: no import cycle (lazy imports inside functions included), no module over 300 lines, every
+module on one part of ``docs/structure-whiteboard.json`` and no import that its never-rules forbid."""
 from __future__ import annotations
 
 import ast
@@ -79,3 +80,36 @@ def test_no_import_cycle_in_the_package():
 def test_no_module_over_300_lines():
     long = {module_name(p): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+WHITEBOARD = PACKAGE.parent / "docs" / "structure-whiteboard.json"
+
+
+def parts_of_modules() -> dict[str, str]:
+    """Package module -> the whiteboard part whose files or folders hold it."""
+    import json
+    board = json.loads(WHITEBOARD.read_text())
+    owner = {}
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE.parent).as_posix()
+        holders = [part for part, spec in board["parts"].items()
+                   for place in spec["is"] if relative == place or (place.endswith("/") and relative.startswith(place))]
+        owner[module_name(path)] = holders[0] if len(holders) == 1 else f"on {len(holders) or 'no'} parts"
+    return owner
+
+
+def test_every_module_sits_on_one_part_of_the_whiteboard():
+    """``docs/structure-whiteboard.json`` is the package's picture: a new module is placed on it."""
+    owner = parts_of_modules()
+    unplaced = {m: where for m, where in owner.items() if where.startswith("on ") and m != "nqmix_core"}
+    assert unplaced == {}
+
+
+def test_no_import_breaks_a_never_rule_of_the_whiteboard():
+    """An import from one part to another that the whiteboard says must never import it (lazy imports too)."""
+    import json
+    never = {(a, b): why for a, b, why in json.loads(WHITEBOARD.read_text())["never"]}
+    owner = parts_of_modules()
+    broken = [f"{m} -> {n}: {never[owner[m], owner[n]]}" for m, targets in import_graph().items() for n in targets
+              if (owner.get(m), owner.get(n)) in never]
+    assert broken == []
