@@ -103,6 +103,24 @@ def budget_claims(long_root: str | Path, reference_root: str | Path | None = Non
     return pd.DataFrame(rows, columns=["claim", "at", "verdict", "leans", "evidence", "reward scale", "data"])
 
 
+def budget_gains(runs: pd.DataFrame, budgets: tuple[int, int] = BUDGETS) -> pd.DataFrame:
+    """What the longer budget bought, per map and method: the seeds complete at both budgets, their mean final
+    greedy win rate at each, and the mean gain seed by seed (the same run read at both budgets) with its 95%
+    t-interval. A description beside the verdicts, not a verdict."""
+    low, high = budgets
+    finals = {b: results.final_win_rates(results.at_budget(runs, b)).set_index(["map", "method", "seed"])["final"]
+              for b in (low, high)}
+    both = pd.concat(finals, axis=1).dropna()
+    rows = []
+    for (map_name, method), seeds in both.groupby(level=["map", "method"]):
+        gain = seeds[high] - seeds[low]
+        rows.append({"map": map_name, "method": method, "seeds": len(seeds),
+                     f"final at {budget_label(low)}": seeds[low].mean(),
+                     f"final at {budget_label(high)}": seeds[high].mean(),
+                     "gain": gain.mean(), "gain 95% interval": results.mean_interval(gain)})
+    return pd.DataFrame(rows)
+
+
 def with_budget_columns(table: pd.DataFrame, by_budget: pd.DataFrame) -> pd.DataFrame:
     """The claims table with one column per budget of the long grid ("verdict at 1M (long grid)"), placed after
     the main verdict; claims the long grid does not hold read "not in the long grid"."""

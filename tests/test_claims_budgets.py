@@ -55,6 +55,21 @@ def test_the_verdict_changes_with_the_budget_the_way_the_curves_were_built(tmp_p
     assert "2s3z: NQMIX 0.11 vs QMIX 0.51" in c3.loc["500", "evidence"]
 
 
+def test_budget_gains_pair_each_seed_with_itself(tmp_path):
+    long_grid(tmp_path, envs=("smax:2s3z",))
+    write_run(tmp_path, "smax:2s3z", "nqmix", 3, 1000, {  # a fourth NQMIX seed that stopped at 600: left out
+        "t_env": STEPS[:7], "test_greedy_win_rate": curve(0.9, 0.9)[:7], "test_stochastic_win_rate": [0.9] * 7,
+        "train_diag_q_tot_minus_return": [0.0] * 7})
+    gains = claims_budgets.budget_gains(results.load_runs(tmp_path), (500, 1000)).set_index("method")
+    assert gains.loc["NQMIX", "seeds"] == 3
+    assert gains.loc["NQMIX", "final at 500"] == pytest.approx(0.11)  # 0.10, 0.11, 0.12
+    assert gains.loc["NQMIX", "final at 1k"] == pytest.approx(0.81)
+    assert gains.loc["NQMIX", "gain"] == pytest.approx(0.70)
+    low, high = gains.loc["NQMIX", "gain 95% interval"]
+    assert low == pytest.approx(0.70) and high == pytest.approx(0.70)  # every seed gained the same
+    assert gains.loc["QMIX", "gain"] == pytest.approx(0.0) and gains.loc["COMA", "gain"] == pytest.approx(0.0)
+
+
 def test_a_budget_waits_for_three_seeds_of_every_method(tmp_path):
     long_grid(tmp_path, seeds=(0, 1, 2), t_reached=600)  # every run is past 500, none at 1000 yet
     table = claims_budgets.budget_claims(tmp_path, budgets=(500, 1000)).set_index(["at", "claim"])
