@@ -249,7 +249,8 @@ assert len(missed) and (converged.loc[missed, "q_tot_rmse"] < claims_rules.FITS)
 # ### What a win rate is worth: the scripted policies, and COMA on 2s3z
 #
 # The strongest scripted policy (shoot the weakest enemy in range, else step toward the closest one) learns
-# nothing, yet it sits at or above every learned method's final on every map (row R). SMAX's enemy is a
+# nothing, yet in this grid (150–300k steps) it sits at or above every learned method's final on every map
+# (row R; section 10 reads the same row at 1M steps). SMAX's enemy is a
 # heuristic, and fixed behaviours beat it often. That also explains COMA's gap between its policies: early
 # in training, the argmax of an almost uniform π is already a fixed, script-like behaviour that wins many
 # battles (the greedy row of Figure 2), while sampling the same π wins almost none (the stochastic row).
@@ -365,6 +366,27 @@ if by_budget is not None:
     at_each = {claims_budgets.budget_label(b): results.final_win_rates(results.at_budget(long_runs, b))
                .set_index(["map", "method", "seed"])["final"] for b in claims_budgets.BUDGETS}
     print(pd.DataFrame(at_each).to_string(na_rep="not yet", float_format="{:.2f}".format))
+
+# %% [markdown]
+# **What the longer budget bought.** Each run is read at both budgets, so every seed can be compared with
+# itself: the gain of a seed is its final at 1M minus its final at 300k, and the interval is over those
+# paired gains (`claims_budgets.budget_gains`). It describes the runs; it decides nothing. The order of the
+# methods on each map, printed under it, is by mean final: compare it with the verdicts above, which say
+# whether an order is more than the spread of three seeds.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+if by_budget is not None:
+    gains = claims_budgets.budget_gains(long_runs)
+    intervals = [f"[{low:+.2f}, {high:+.2f}]" if seeds > 1 else "(one seed)"
+                 for (low, high), seeds in zip(gains["gain 95% interval"], gains["seeds"])]
+    print(gains.assign(**{"gain 95% interval": intervals}).to_string(
+        index=False, float_format="{:.2f}".format, formatters={"gain": "{:+.2f}".format}))
+    for map_name, on_map in gains.groupby("map"):
+        orders = {at: " > ".join(on_map.sort_values(f"final at {at}", ascending=False)["method"])
+                  for at in map(claims_budgets.budget_label, claims_budgets.BUDGETS)}
+        seeds = ", ".join(f"{r.method} {r.seeds}" for r in on_map.itertuples())
+        print(f"{map_name} (seeds {seeds}): " + "; ".join(f"at {at} {order}" for at, order in orders.items()))
 
 # %%
 if by_budget is not None:
