@@ -392,8 +392,10 @@ assert expected.iloc[0] < 0 < expected.iloc[1]
 #
 # ## 5 · Exercise (e): the decision rule of the claims table
 #
-# Notebook 05 decides every claim "X better than Y" with one rule (`nqmix_core/results.py`), written
-# before any data were read. From the per-seed final win rates $x_1..x_n$ of X and $y_1..y_m$ of Y:
+# Notebook 05 starts every comparison of two methods on a map from one rule (`nqmix_core/results.py`),
+# written before any data were read; the claims "X ≥ Y" and "between" then add the equivalence test of
+# notebook 05's exercise 4, so the `"tied"` below describes a comparison and never by itself makes a claim
+# hold. From the per-seed final win rates $x_1..x_n$ of X and $y_1..y_m$ of Y:
 #
 # * the difference $d = \bar x - \bar y$ and its Welch 95% interval $d \pm t_{0.975,\nu}\,\mathrm{se}$ with
 #   $\mathrm{se}^2 = s_x^2/n + s_y^2/m$ (sample variances, `ddof=1`) and Welch's degrees of freedom
@@ -412,7 +414,7 @@ assert expected.iloc[0] < 0 < expected.iloc[1]
 
 # %%
 def welch_verdict(x, y):
-    """The claims table's rule for "X vs Y" on one map (``results.compare`` and ``Comparison.outcome``).
+    """The comparison behind the claims table's "X vs Y" on one map (``results.compare``, ``Comparison.outcome``).
 
     | argument | type / shape       | meaning                                   |
     |----------|--------------------|-------------------------------------------|
