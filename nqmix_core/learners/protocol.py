@@ -2,8 +2,8 @@
 
 Every class of ``registry.LEARNERS`` satisfies ``Learner`` (``tests/test_learner_protocol.py``
 builds each on an environment of its kind and checks the attributes and the methods' parameters).
-``learners.common.LearnerBase`` supplies the ε schedule (the continuous learner: its noise's σ), the target updates and the checkpoint methods;
-a learner adds ``act`` and ``train_step`` (and ``rollout_diagnostics``).
+``learners.common.LearnerBase`` supplies the ε schedule (the continuous learner: its noise's σ), the target
+updates and the checkpoint methods; a learner adds ``act`` and ``train_step`` (and ``rollout_diagnostics``).
 
 | member                  | called by                  | what                                               |
 |-------------------------|----------------------------|----------------------------------------------------|
