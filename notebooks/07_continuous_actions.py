@@ -83,13 +83,13 @@ from nqmix_core.experiment import train_run
 from nqmix_core.networks.continuous_agent import ContinuousAgentNetwork, DeterministicActors
 from nqmix_core.networks.mixers import make_mixer
 from nqmix_core.plotting import METHOD_COLOURS
+from nqmix_core.results import LABELS  # algorithm name -> the label the kit's figures and colours use
 from nqmix_core.runner import rollout
 from nqmix_core.train import collect_and_learn, start_run
 
 torch.set_num_threads(1)  # small networks: a second thread only adds overhead
 sns.set_theme(style="whitegrid", context="notebook")
 METHODS = ["nqmix-cont", "qmix-cont", "iddpg"]
-LABELS = {"nqmix-cont": "NQMIX-cont", "qmix-cont": "QMIX-cont", "iddpg": "IDDPG"}  # the kit's colour keys
 
 # %% [markdown]
 # ## 1 · Eq. 14 by numbers
