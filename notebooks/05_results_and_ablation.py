@@ -357,7 +357,7 @@ if by_budget is not None:
 
 # %% [markdown]
 # Every run of the long grid that has reached a budget, with its final greedy win rate there (a description, not
-# a verdict: the verdicts above wait for three seeds of every method):
+# a verdict: a map enters the verdicts above once every method has three seeds on it):
 
 # %%
 # NBVAL_CHECK_OUTPUT
