@@ -1,4 +1,5 @@
-"""Configuration: frozen dataclasses, the only place where defaults live.
+"""Configuration: frozen dataclasses, the only place where defaults live (with each learner's own fields in
+its config class, in its module).
 
 ``AlgoConfig`` holds the hyper-parameters the kit's learners share. Its defaults are the paper's
 Appendix B values for NQMIX. Each learner's config is a subclass of it, in the learner's module
@@ -7,17 +8,17 @@ it trains with) and adds the learner's own fields and their rules; its presets (
 for QMIX and VDN, see ``shared/REFERENCE.md``) sit beside it, and ``registry.PRESETS`` gathers them.
 
 Sizes that come from the environment (number of agents, observation size, ...) are not here: they
-live in ``nqmix_core.envs.EnvInfo``. The values each field accepts are tabled in ``config_checks.py``;
-a config built with any other value raises a one-sentence ``UserError`` that names the field.
+live in ``nqmix_core.specs.EnvInfo``. The values each field accepts are tabled in ``config_checks.py`` (a
+learner's own fields: in its class's ``rules``); a config built with any other value raises a one-sentence
+``UserError`` that names the field.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar
 
 from nqmix_core.catalog import LearnerKind, default_reward_scale
 from nqmix_core.config_checks import RUN_RULES, algo_problems, field_problems, raise_if_any
-from nqmix_core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -83,45 +84,17 @@ class AlgoConfig:
     applies. False applies τ once per mini-batch (the kit's reading before: about T times slower)."""
     target_update_interval: int = 200
     """Episodes between hard target copies (pymarl's value)."""
-    double_q: bool = True
-    """Q-learning only: pick the next action with the online network, value it with the target one."""
-
-    entropy_coef: float = 0.0
-    """Actor-critic only: weight β of an entropy bonus added to the actor objective, which becomes
-    Eq. 13's objective + β·H(π_a(·|τ_t^a)) averaged over the agents' real decisions (unweighted by
-    the sign and by γ^t). 0 in the paper's NQMIX; the "nqmix-ent" ablation uses 0.01."""
-
-    # --- NQMIX mechanism study (issue 22; not in the paper: each changes one thing) ---
-    actor_objective: str = "sign"
-    """Actor-critic only. "sign": Eq. 13, sign(∂Q_tot/∂Q_a)·Σ_u π_a(u)·Q_a(u). "mixer": the mixer-aware
-    actor, Σ_u π_a(u)·Q_tot(Q_a(u), Q_−a, s) with the other agents at their taken actions
-    (``losses.mixer_aware_actor_loss``): exact in Q_a where the sign rule is first-order."""
-    actor_delay_steps: int = 0
-    """Actor-critic only: environment steps before the first actor step (the critic learns alone
-    until then, and the behaviour policy stays the initial π)."""
-    updates_per_batch: int = 1
-    """Actor-critic only: successive critic + actor steps on each sampled mini-batch, losses recomputed
-    each time; toward Alg. 1's one step per time step (the paper's T steps per episode)."""
-    mixer_q_weights_positive: bool = False
-    """NQMIX mixer only: start the first layer's weights on the Q_1..Q_n inputs at |w| (one sign for
-    every agent); they may change sign as they learn."""
-
-    # --- COMA only (pymarl's coma.yaml) ---
-    td_lambda: float = 0.8
-    """λ of the TD(λ) targets that train COMA's critic (pymarl's value)."""
-    critic_hidden_dim: int = 128
-    """Width of both hidden layers of COMA's centralised critic MLP (128-128-|U|, pymarl's value)."""
-    critic_target_update_interval: int = 200
-    """COMA: critic optimiser steps between copies of the critic into the target critic (pymarl's
-    value; pymarl takes one critic step per time step of the batch, so this is ~3 batches on 3m)."""
-
     @property
     def on_policy(self) -> bool:
         """True when the learner must train on the episodes just collected (COMA), not on replay."""
         return self.kind is not None and self.kind.on_policy
 
+    def own_problems(self) -> list[str]:
+        """What breaks a rule that ties this learner's own fields to the others (a subclass says; none here)."""
+        return []
+
     def __post_init__(self) -> None:
-        raise_if_any(algo_problems(self), "algorithm", "AlgoConfig")
+        raise_if_any(algo_problems(self), "algorithm", type(self))
 
 
 @dataclass(frozen=True)
@@ -162,8 +135,9 @@ KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", s
 def read_value(text: str, kind: type) -> object:
     """Read ``text`` as a value of ``kind`` (bool, int, float or str); ValueError if it is not one.
 
-    The one reader of typed text: ``--set`` values, ``nqmix train``'s options and sweep files' ``train:``
-    options. A whole number may be written 5e3 (it stays an int); the field's rule checks the value.
+    The one reader of typed text: ``--set`` values (``run_options.parse_settings``), ``nqmix train``'s options
+    and sweep files' ``train:`` options. A whole number may be written 5e3 (it stays an int); the field's rule
+    checks the value.
     """
     text = str(text).strip()
     if kind is bool:
@@ -176,32 +150,6 @@ def read_value(text: str, kind: type) -> object:
             raise ValueError(text)
         return int(number)
     return kind(text)
-
-
-def parse_settings(items: list[str], cls: type = AlgoConfig) -> dict[str, object]:
-    """``nqmix train --set`` items -> ``algo_config`` overrides, each typed like its field's default in the
-    config class ``cls`` (a learner's own class knows its own fields too).
-
-    ``["critic_lr=1e-3", "double_q=false"]`` -> ``{"critic_lr": 0.001, "double_q": False}``.
-    """
-    defaults = {f.name: f.default for f in fields(cls)}
-    settings: dict[str, object] = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        name = name.strip().replace("-", "_")
-        renamed = RENAMED_FIELDS.get(cls.kind.name, {}) if cls.kind else {}
-        if sep and name in renamed:
-            raise UserError(f"--set {item!r}: {cls.__name__} calls this setting {renamed[name]} now; "
-                            f"write --set {renamed[name]}={text.strip()}.")
-        if not sep or name not in defaults:
-            raise UserError(f"Cannot read --set {item!r}; write NAME=VALUE with NAME a field of {cls.__name__} "
-                            f"({', '.join(defaults)}).")
-        kind = type(defaults[name])
-        try:
-            settings[name] = read_value(text, kind)
-        except (ValueError, OverflowError):
-            raise UserError(f"--set {item!r}: {name} takes {KIND_WORDS[kind]}, not {text!r}.") from None
-    return settings
 
 
 @dataclass(frozen=True)
@@ -261,7 +209,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.reward_scale is None:  # frozen: the one field resolved at construction
             object.__setattr__(self, "reward_scale", default_reward_scale(self.env))
-        raise_if_any(field_problems(self, RUN_RULES), "run", "RunConfig")
+        raise_if_any(field_problems(self, RUN_RULES), "run", RunConfig)
 
 
 def field_docs(cls) -> dict[str, str]:

@@ -5,8 +5,8 @@ the sentence "NAME=VALUE must ...". The value's kind comes first: a field whose 
 takes only True or False, an int field a whole number, a float field a finite number, a str field a
 string. ``check_fields`` collects every broken rule of a config into one ``UserError``, e.g.
 
-    Invalid algorithm setting: critic_lr=-1.0 must be > 0; change it (AlgoConfig in nqmix_core/config.py
-    documents each field).
+    Invalid algorithm setting: critic_lr=-1.0 must be > 0; change it (QLearningConfig and the classes it
+    builds on, in nqmix_core/learners/q_learning.py and nqmix_core/config.py, document each field).
 
 ``config.py`` holds the fields and their defaults; this module only says which values they accept.
 """
@@ -52,18 +52,9 @@ ALGO_RULES: dict[str, Rule] = {
     "tau": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
     "tau_per_time_step": ANY,
     "target_update_interval": AT_LEAST_ONE,
-    "double_q": ANY,
     "epsilon_start": PROBABILITY,
     "epsilon_finish": PROBABILITY,
     "epsilon_anneal_steps": NON_NEGATIVE,
-    "entropy_coef": NON_NEGATIVE,
-    "actor_objective": one_of("sign", "mixer"),
-    "actor_delay_steps": NON_NEGATIVE,
-    "updates_per_batch": AT_LEAST_ONE,
-    "mixer_q_weights_positive": ANY,
-    "td_lambda": PROBABILITY,
-    "critic_hidden_dim": AT_LEAST_ONE,
-    "critic_target_update_interval": AT_LEAST_ONE,
 }
 """AlgoConfig field -> rule (a learner's config class adds rules for its own fields, ``AlgoConfig.rules``;
 ``learner`` is checked against the class's ``kind``). A rule for a field a config class lacks is not read."""
@@ -133,18 +124,27 @@ def algo_problems(config) -> list[str]:
                 f"with the algorithm: choose another --algo instead)"]
     if config.buffer_size < config.batch_size:
         problems.append(f"buffer_size={config.buffer_size} must be at least batch_size ({config.batch_size})")
-    if config.mixer_q_weights_positive and config.mixer != "nqmix":
-        problems.append(f"mixer_q_weights_positive=True needs mixer='nqmix', not {config.mixer!r}")
+    problems += config.own_problems()
     if config.mixer not in kind.mixers:
         problems.append(f"mixer={config.mixer!r} does not work with the learner {kind.name!r}, which trains with "
                         f"{', '.join(kind.mixers)}")
     return problems
 
 
-def raise_if_any(problems: list[str], what: str, where: str) -> None:
-    """One UserError sentence that lists ``problems`` of a ``what`` ("algorithm") config, if any."""
+def documented_in(cls: type) -> str:
+    """Where the fields of the config class ``cls`` are documented, e.g. "RunConfig in nqmix_core/config.py"."""
+    modules = dict.fromkeys(c.__module__.replace(".", "/") + ".py" for c in cls.__mro__ if c.__module__ != "builtins")
+    if len(modules) == 1:
+        return f"{cls.__name__} in {next(iter(modules))}"
+    return f"{cls.__name__} and the classes it builds on, in {' and '.join(modules)}"
+
+
+def raise_if_any(problems: list[str], what: str, cls: type) -> None:
+    """One UserError sentence that lists ``problems`` of a ``what`` ("algorithm") config of class ``cls``, if any."""
     if problems:
         plural = "s" if len(problems) > 1 else ""
         them = "them" if problems[1:] else "it"
+        where = documented_in(cls)
+        verb = ", document" if "builds on" in where else " documents"
         raise UserError(f"Invalid {what} setting{plural}: {', '.join(problems)}; change {them} "
-                        f"({where} in nqmix_core/config.py documents each field).")
+                        f"({where}{verb} each field).")

@@ -39,8 +39,6 @@ def deterministic_targets(reward: torch.Tensor, terminated: torch.Tensor, next_a
     """
     with torch.no_grad():
         next_q_tot = target_mixer(next_agent_qs, next_state)  # [B, T] or [B, T, N]
-        if next_q_tot.dim() == reward.dim() + 1:  # one value per agent: broadcast the team reward
-            reward, terminated = reward.unsqueeze(-1), terminated.unsqueeze(-1)  # [B, T, 1]
         return td_targets(reward, terminated, next_q_tot, gamma)
 
 

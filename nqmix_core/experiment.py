@@ -120,7 +120,8 @@ def _train(run: Run, out: Path, config: RunConfig, state: dict | None, command: 
             raise
     manifest = manifest_base(run, command)
     write_json(out / "manifest.json", {**manifest, "status": "running"})
-    writer = tensorboard_writer(out / "tb", config.tensorboard, purge_step=run.counters.t_env + 1 if state is not None else None)
+    resumed_after = run.counters.t_env + 1 if state is not None else None  # TensorBoard drops later events
+    writer = tensorboard_writer(out / "tb", config.tensorboard, purge_step=resumed_after)
     bar = tqdm(total=config.t_max, initial=min(run.counters.t_env, config.t_max), unit="step",
                disable=not config.progress, dynamic_ncols=True)
 

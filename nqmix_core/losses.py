@@ -43,13 +43,22 @@ def greedy_next_values(target_qs: torch.Tensor, online_qs: torch.Tensor | None,
     return target_qs.gather(-1, best).squeeze(-1)  # [..., N]
 
 
+def per_step(team: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """A team tensor [B, T] (reward, termination, mask) shaped to broadcast against ``values``: [B, T] as it
+    is, or [B, T, 1] against [B, T, N] when the "mixer" keeps one value per agent (IQL, IDDPG: every agent
+    learns from the team's reward by itself)."""
+    return team.reshape(*team.shape, *(1,) * (values.dim() - team.dim()))
+
+
 def td_targets(reward: torch.Tensor, terminated: torch.Tensor, next_value_tot: torch.Tensor,
                gamma: float) -> torch.Tensor:
     """y = r + γ·V'_tot(τ_{t+1}) with no bootstrap after a real termination (Alg. 1 line 12).
 
-    reward, terminated (bool or 0/1), next_value_tot: [B, T] -> [B, T]. A time-out is not a
-    termination, so it bootstraps. Uses ``where`` so a garbage value after the end cannot leak in.
+    reward, terminated (bool or 0/1): [B, T]; next_value_tot: [B, T] (or [B, T, N] for independent learners,
+    ``per_step``) -> its shape. A time-out is not a termination, so it bootstraps. Uses ``where`` so a
+    garbage value after the end cannot leak in.
     """
+    reward, terminated = per_step(reward, next_value_tot), per_step(terminated, next_value_tot)
     bootstrap = torch.where(terminated.bool(), torch.zeros_like(next_value_tot), next_value_tot)
     return reward + gamma * bootstrap
 
@@ -57,8 +66,10 @@ def td_targets(reward: torch.Tensor, terminated: torch.Tensor, next_value_tot: t
 def masked_td_loss(q_tot: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
     """Mean squared TD error δ = y − Q_tot over the real steps (Alg. 1 lines 12–13).
 
-    q_tot, targets, mask: [B, T]. Targets are detached here, so the critic regresses on them.
+    q_tot, targets: [B, T] (independent learners: [B, T, N], each agent-step counted); mask: [B, T]. Targets
+    are detached here, so the critic regresses on them.
     """
+    mask = per_step(mask, q_tot).expand_as(q_tot)
     td_error = (targets.detach() - q_tot) * mask  # [B, T]
     n_steps = mask.sum().clamp(min=1)
     loss = td_error.pow(2).sum() / n_steps

@@ -18,6 +18,7 @@ import torch
 
 from nqmix_core.catalog import ENV_BACKENDS, env_names_text
 from nqmix_core.config import RENAMED_FIELDS, AlgoConfig
+from nqmix_core.config_checks import documented_in
 from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.envs.two_peak import TwoPeakGame
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
@@ -47,11 +48,28 @@ def algo_config(name: str, **overrides) -> AlgoConfig:
     preset = PRESETS[name]
     unknown = sorted(set(overrides) - {f.name for f in fields(preset)})
     if unknown:
-        renamed = RENAMED_FIELDS.get(preset.learner, {})
-        now = "".join(f", {k} is called {renamed[k]} now" for k in unknown if k in renamed)
-        raise UserError(f"Unknown setting(s) {', '.join(unknown)} for {name}{now}; its fields are those of "
-                        f"{type(preset).__name__} (nqmix_core/config.py and its learner's module).")
+        notes = "".join(f"; {setting_note(type(preset), k)}" for k in unknown if setting_note(type(preset), k))
+        raise UserError(f"Unknown setting(s) {', '.join(unknown)} for {name}{notes}; its fields are those of "
+                        f"{documented_in(type(preset))}.")
     return replace(preset, **overrides)
+
+
+def renamed_to(cls: type, name: str) -> str | None:
+    """Today's name of a field that ``cls``'s learner called ``name`` when older manifests were written."""
+    return RENAMED_FIELDS.get(cls.kind.name, {}).get(name) if cls.kind else None
+
+
+def setting_note(cls: type, name: str) -> str:
+    """Why ``name`` is not a field of the config class ``cls``, as a clause ("" when nothing more is known):
+    renamed since, or a field of other learners' config classes (``td_lambda`` is COMA's own)."""
+    if renamed_to(cls, name):
+        return f"{name} is called {renamed_to(cls, name)} now"
+    owners = [c.config_class for c in LEARNERS if name in {f.name for f in fields(c.config_class)}]
+    if not owners:
+        return ""
+    examples = [next(algo for algo, preset in PRESETS.items() if type(preset) is c) for c in owners]
+    return (f"{name} is a setting of {' and '.join(c.__name__ for c in owners)} (e.g. "
+            f"{', '.join(examples)}), not of {cls.__name__}")
 
 TASKS: dict[str, dict[str, Callable[[int, torch.device | str], BatchedEnv]]] = {
     "matrix": {"qtran": lambda n_envs, device: MatrixGame(QTRAN_PAYOFF, n_envs, device),

@@ -13,8 +13,8 @@ from dataclasses import fields
 
 from nqmix_core.catalog import env_names_text
 from nqmix_core.config_checks import FIELD_KINDS
-from nqmix_core.config import KIND_WORDS, AlgoConfig, RunConfig, field_docs, parse_settings, read_value
-from nqmix_core.registry import PRESETS, algo_config
+from nqmix_core.config import KIND_WORDS, AlgoConfig, RunConfig, field_docs, read_value
+from nqmix_core.registry import PRESETS, algo_config, renamed_to, setting_note
 from nqmix_core.errors import UserError
 
 SWEEP_SETS = ("algo", "env", "seed", "t_max", "out", "resume", "progress")
@@ -75,6 +75,28 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=value_reader(int), default=1,
                         help="torch CPU threads (default 1: the networks are small, and extra threads slow down "
                              "badly when the cores are shared)")
+
+
+def parse_settings(items: list[str], cls: type) -> dict[str, object]:
+    """``--set`` items -> ``algo_config`` overrides, each typed like its field's default in the learner's config
+    class ``cls``: ``["critic_lr=1e-3", "double_q=false"]`` -> ``{"critic_lr": 0.001, "double_q": False}``."""
+    defaults = {f.name: f.default for f in fields(cls)}
+    settings: dict[str, object] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if sep and name not in defaults and setting_note(cls, name):
+            write = f"; write --set {renamed_to(cls, name)}={text.strip()}" if renamed_to(cls, name) else ""
+            raise UserError(f"--set {item!r}: {setting_note(cls, name)}{write}.")
+        if not sep or name not in defaults:
+            raise UserError(f"Cannot read --set {item!r}; write NAME=VALUE with NAME a field of {cls.__name__} "
+                            f"({', '.join(defaults)}).")
+        kind = type(defaults[name])
+        try:
+            settings[name] = read_value(text, kind)
+        except (ValueError, OverflowError):
+            raise UserError(f"--set {item!r}: {name} takes {KIND_WORDS[kind]}, not {text!r}.") from None
+    return settings
 
 
 def settings(args: argparse.Namespace) -> tuple[RunConfig, AlgoConfig]:

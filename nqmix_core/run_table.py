@@ -22,16 +22,19 @@ def changed_settings(manifest: dict) -> str:
 
     A manifest written before the kit read τ per time step has no ``tau_per_time_step``: its soft
     targets moved τ once per mini-batch, so it counts as ``tau_per_time_step=False`` (for soft targets).
+    A manifest written while every learner's config held every learner's fields lists fields its learner
+    never read (QMIX's ``td_lambda``); a field the learner's config class no longer has is not a change.
     """
     from nqmix_core.config import RunConfig, current_fields
     from nqmix_core.registry import algo_config
     from nqmix_core.experiment_io import LEGACY_DEFAULTS
 
-    config, preset, settings = manifest["run_config"], asdict(algo_config(manifest["run_config"]["algo"])), current_fields(manifest["algo_config"])
+    config, settings = manifest["run_config"], current_fields(manifest["algo_config"])
+    preset = asdict(algo_config(config["algo"]))
     defaults = asdict(RunConfig(env=config.get("env", RunConfig.env)))  # the reward scale is this env's backend's
     if settings.get("target_update") == "soft":  # only soft targets read τ
         settings.setdefault("tau_per_time_step", False)
-    changed = [f"{k}={v}" for k, v in settings.items() if preset.get(k) != v]
+    changed = [f"{k}={v}" for k, v in settings.items() if k in preset and preset[k] != v]
     ran = {k: config.get(k, LEGACY_DEFAULTS.get(k, defaults[k])) for k in LOOP_SETTINGS}
     return ", ".join(changed + [f"{k}={v}" for k, v in ran.items() if v != defaults[k]])
 

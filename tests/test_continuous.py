@@ -292,8 +292,8 @@ def test_an_old_continuous_manifest_reads_its_epsilon_as_the_noise():
 
 
 def test_setting_epsilon_on_the_continuous_learner_names_the_noise_field():
-    from nqmix_core.config import parse_settings
     from nqmix_core.learners.continuous_actor_critic import ContinuousConfig
-    with pytest.raises(UserError, match=r"calls this setting noise_std_start now; write --set noise_std_start=0.3"):
+    from nqmix_core.run_options import parse_settings
+    with pytest.raises(UserError, match=r"epsilon_start is called noise_std_start now; write --set noise_std_start=0.3"):
         parse_settings(["epsilon_start=0.3"], ContinuousConfig)
     assert parse_settings(["noise_std_start=0.3"], ContinuousConfig) == {"noise_std_start": 0.3}

@@ -325,7 +325,7 @@ def test_cli_train_set_replaces_preset_fields_and_resume_must_repeat_them(tmp_pa
 @pytest.mark.parametrize("args, message", [
     (["--set", "learning_rate=1e-3"], "Cannot read --set 'learning_rate=1e-3'"),
     (["--set", "batch_size=2.5"], "batch_size takes a whole number"),
-    (["--set", "double_q=maybe"], "double_q takes true or false"),
+    (["--set", "tau_per_time_step=maybe"], "tau_per_time_step takes true or false"),
     (["--set", "tau=0"], "Invalid algorithm setting: tau=0.0 must be in (0, 1]"),
     (["--algo", "qmixx"], "Unknown algorithm 'qmixx'; choose one of nqmix"),
     (["--env", "matrix:nope"], "Unknown environment"),

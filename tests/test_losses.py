@@ -32,6 +32,18 @@ def test_td_targets_bootstrap_only_when_not_terminated():
     assert torch.equal(y, torch.tensor([[1 + 5.0, 2 + 10.0, 3.0]]))
 
 
+def test_td_targets_and_loss_give_each_independent_agent_the_team_reward():
+    """IQL and IDDPG keep one value per agent [B, T, N]: each agent's target is r_t + γ·its own next value."""
+    reward = torch.tensor([[1.0, 2.0]])
+    terminated = torch.tensor([[False, True]])
+    next_v = torch.tensor([[[10.0, -4.0], [float("nan"), 7.0]]])  # [B=1, T=2, N=2]
+    y = losses.td_targets(reward, terminated, next_v, gamma=0.5)
+    assert torch.equal(y, torch.tensor([[[6.0, -1.0], [2.0, 2.0]]]))
+    q = torch.tensor([[[5.0, 0.0], [2.0, 9.0]]])
+    loss, info = losses.masked_td_loss(q, y, torch.tensor([[1.0, 0.0]]))  # the second step is padding
+    assert loss.item() == (1.0 + 1.0) / 2 and info["td_error_abs"].item() == 1.0  # two agent-steps count
+
+
 def test_masked_td_loss_averages_over_real_steps_only():
     q_tot = torch.tensor([[1.0, 2.0, 99.0]], requires_grad=True)
     targets = torch.tensor([[2.0, 0.0, -99.0]])

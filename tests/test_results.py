@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,6 +11,8 @@ from scipy import stats
 
 from nqmix_core import claims as claims_module, cli, results, run_table
 from nqmix_core.errors import UserError
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def write_run(root, env, algo, seed, win_rates, interval=5000):
@@ -169,6 +172,15 @@ def test_changed_settings_reads_an_old_manifest_as_tau_once_per_batch():
     assert run_table.changed_settings({"run_config": run_config, "algo_config": new}) == "batch_size=8"
     qmix = {k: v for k, v in asdict(algo_config("qmix")).items() if k != "tau_per_time_step"}  # hard targets
     assert run_table.changed_settings({"run_config": asdict(RunConfig(algo="qmix")), "algo_config": qmix}) == ""
+
+
+def test_changed_settings_ignores_the_other_learners_fields_an_old_manifest_lists():
+    """Manifests written while one flat AlgoConfig served every learner list COMA's td_lambda for QMIX too."""
+    manifest = json.loads((DATA / "long_1m" / "smax-2s3z" / "qmix" / "seed0" / "manifest.json").read_text())
+    assert {"td_lambda", "actor_objective", "entropy_coef"} <= set(manifest["algo_config"])
+    assert run_table.changed_settings(manifest) == "batch_size=8"
+    manifest["algo_config"]["double_q"] = False  # QMIX's own field still counts
+    assert run_table.changed_settings(manifest) == "batch_size=8, double_q=False"
 
 
 def test_partial_runs_are_listed_and_never_mixed_into_a_mean(tmp_path):

@@ -72,10 +72,13 @@ class CriticLearner(LearnerBase):
         online_next = online_qs[:, 1:].detach() if online_qs is not None else None
         next_qs = losses.greedy_next_values(target_qs[:, 1:], online_next, batch.avail_actions[:, 1:])  # [B, T, N]
         next_q_tot = self.target_mixer(next_qs, batch.state[:, 1:])  # [B, T] (IQL: [B, T, N])
-        reward, terminated = batch.reward, batch.terminated
-        if next_q_tot.dim() == 3:  # independent learners: every agent gets the team reward
-            reward, terminated = reward.unsqueeze(-1), terminated.unsqueeze(-1)  # [B, T, 1]
-        return losses.td_targets(reward, terminated, next_q_tot, self.config.gamma)
+        return losses.td_targets(batch.reward, batch.terminated, next_q_tot, self.config.gamma)
+
+    def td_targets(self, batch: EpisodeBatch, agent_qs: torch.Tensor, target_qs: torch.Tensor,
+                   target_hidden: torch.Tensor) -> torch.Tensor:
+        """The targets y_t this learner regresses Q_tot on, from ``unroll``'s four tensors: [B, T] (IQL: [B, T, N]).
+        Each learner says which (NQMIX: the state-value target; QMIX, VDN, IQL: ``max_targets``)."""
+        raise NotImplementedError
 
     def critic_step(self, loss: torch.Tensor) -> torch.Tensor:
         """One RMSprop step on the critic with gradient-norm clipping; returns the norm (a tensor)."""

@@ -37,6 +37,7 @@ import torch
 
 from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.catalog import LearnerKind
+from nqmix_core.config_checks import AT_LEAST_ONE, PROBABILITY
 from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 from nqmix_core.config import AlgoConfig, EpsilonConfig
 from nqmix_core.learners.common import LearnerBase, frozen_copy, hard_update, optimiser_step, rmsprop
@@ -51,14 +52,22 @@ from nqmix_core.networks.coma_critic import (
 
 @dataclass(frozen=True)
 class COMAConfig(EpsilonConfig):
-    """COMA as pymarl's coma.yaml runs it; ``td_lambda``, ``critic_hidden_dim`` and
-    ``critic_target_update_interval`` are its own fields (in ``AlgoConfig``, where old manifests have them)."""
+    """COMA as pymarl's coma.yaml runs it: ``AlgoConfig``'s fields and its critic's three below."""
 
     kind: ClassVar[LearnerKind] = LearnerKind(
         "coma", "COMA: centralised critic, counterfactual baseline (Eqs. 5-6)",
         on_policy=True, continuous=False, mixers=("none",))
+    rules: ClassVar[dict] = {"td_lambda": PROBABILITY, "critic_hidden_dim": AT_LEAST_ONE,
+                             "critic_target_update_interval": AT_LEAST_ONE}
     learner: str = "coma"
     mixer: str = "none"
+    td_lambda: float = 0.8
+    """λ of the TD(λ) targets that train the critic (pymarl's value)."""
+    critic_hidden_dim: int = 128
+    """Width of both hidden layers of the centralised critic MLP (128-128-|U|, pymarl's value)."""
+    critic_target_update_interval: int = 200
+    """Critic optimiser steps between copies of the critic into the target critic (pymarl's value; pymarl
+    takes one critic step per time step of the batch, so this is ~3 batches on 3m)."""
 
 
 PRESETS: dict[str, COMAConfig] = {

@@ -151,8 +151,7 @@ class ContinuousActorCritic(LearnerBase):
         hidden_now, state_now = hidden[:, :-1], batch.state[:, :-1]  # [B, T, N, H], [B, T, S]
         chosen_qs = self.agent.q(hidden_now, batch.actions)  # [B, T, N], Q_a(τ_t, u_t)
         q_tot = self.mixer(chosen_qs, state_now)  # [B, T] or [B, T, N], line 9
-        td_mask = batch.filled if q_tot.dim() == 2 else batch.filled.unsqueeze(-1).expand_as(q_tot)
-        critic_loss, critic_info = losses.masked_td_loss(q_tot, targets, td_mask)
+        critic_loss, critic_info = losses.masked_td_loss(q_tot, targets, batch.filled)
 
         history = hidden_now.detach()  # the actors never move the critic's GRU
         actor_actions = self.actors(history)  # [B, T, N, A], μ_a(τ_t)

@@ -30,7 +30,7 @@ import torch
 from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.action_selection import masked_softmax
 from nqmix_core.catalog import LearnerKind
-from nqmix_core.config import AlgoConfig, EpsilonConfig
+from nqmix_core.config import EpsilonConfig
 from nqmix_core.config_checks import AT_LEAST_ONE, NON_NEGATIVE, PROBABILITY
 from nqmix_core.learners.common import LearnerBase, optimiser_step
 from nqmix_core.networks import AgentNetwork, agent_inputs, sequence_inputs
@@ -40,15 +40,17 @@ from nqmix_core.specs import EnvInfo, EpisodeBatch, Observation
 @dataclass(frozen=True)
 class IPPOConfig(EpsilonConfig):
     """IPPO's settings: ``AlgoConfig``'s (``actor_lr`` and ``critic_lr`` are Adam's rates for the policy and the
-    value network, ``entropy_coef`` is β) and its own four below."""
+    value network) and its own five below."""
 
     kind: ClassVar[LearnerKind] = LearnerKind(
         "ppo", "IPPO: independent PPO, shared GRU policy, per-agent value inputs, clipped objective, GAE",
         on_policy=True, continuous=False, mixers=("none",))
     rules: ClassVar[dict] = {"clip_eps": (lambda v: 0 < v < 1, "must be in (0, 1)"), "gae_lambda": PROBABILITY,
-                             "ppo_epochs": AT_LEAST_ONE, "value_coef": NON_NEGATIVE}
+                             "ppo_epochs": AT_LEAST_ONE, "value_coef": NON_NEGATIVE, "entropy_coef": NON_NEGATIVE}
     learner: str = "ppo"
     mixer: str = "none"
+    entropy_coef: float = 0.0
+    """Weight β of the policy's entropy bonus (the "ippo" preset: 0.01, the MAPPO authors' SMAC value)."""
     clip_eps: float = 0.2
     """ε of the clipped objective: the ratio π/π_old counts only inside [1 − ε, 1 + ε]."""
     gae_lambda: float = 0.95

@@ -20,6 +20,7 @@ import torch
 
 from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.catalog import MIXING, LearnerKind
+from nqmix_core.config_checks import AT_LEAST_ONE, NON_NEGATIVE, one_of
 from nqmix_core.specs import EnvInfo, EpisodeBatch
 from nqmix_core.config import AlgoConfig, EpsilonConfig
 from nqmix_core.learners.base import CriticLearner
@@ -29,11 +30,38 @@ from nqmix_core.networks import Actors
 
 @dataclass(frozen=True)
 class NQMIXConfig(EpsilonConfig):
-    """NQMIX (Alg. 1): ``AlgoConfig``'s defaults are its Appendix B values."""
+    """NQMIX (Alg. 1): ``AlgoConfig``'s defaults are its Appendix B values; the fields below are NQMIX's own."""
 
     kind: ClassVar[LearnerKind] = LearnerKind(
         "actor-critic", "NQMIX (Alg. 1): mixed critic, per-agent actors, sign trick (Eq. 13)",
         on_policy=False, continuous=False, mixers=MIXING)
+    rules: ClassVar[dict] = {"entropy_coef": NON_NEGATIVE, "actor_objective": one_of("sign", "mixer"),
+                             "actor_delay_steps": NON_NEGATIVE, "updates_per_batch": AT_LEAST_ONE}
+
+    entropy_coef: float = 0.0
+    """Weight β of an entropy bonus added to the actor objective, which becomes Eq. 13's objective
+    + β·H(π_a(·|τ_t^a)) averaged over the agents' real decisions (unweighted by the sign and by γ^t).
+    0 in the paper's NQMIX; the "nqmix-ent" ablation uses 0.01."""
+
+    # --- the mechanism study (issue 22, ``mechanism.py``; not in the paper: each changes one thing) ---
+    actor_objective: str = "sign"
+    """"sign": Eq. 13, sign(∂Q_tot/∂Q_a)·Σ_u π_a(u)·Q_a(u). "mixer": the mixer-aware actor,
+    Σ_u π_a(u)·Q_tot(Q_a(u), Q_−a, s) with the other agents at their taken actions
+    (``losses.mixer_aware_actor_loss``): exact in Q_a where the sign rule is first-order."""
+    actor_delay_steps: int = 0
+    """Environment steps before the first actor step (the critic learns alone until then, and the
+    behaviour policy stays the initial π)."""
+    updates_per_batch: int = 1
+    """Successive critic + actor steps on each sampled mini-batch, losses recomputed each time; toward
+    Alg. 1's one step per time step (the paper's T steps per episode)."""
+    mixer_q_weights_positive: bool = False
+    """With the NQMIX mixer only: start the first layer's weights on the Q_1..Q_n inputs at |w| (one sign
+    for every agent); they may change sign as they learn."""
+
+    def own_problems(self) -> list[str]:
+        if self.mixer_q_weights_positive and self.mixer != "nqmix":
+            return [f"mixer_q_weights_positive=True needs mixer='nqmix', not {self.mixer!r}"]
+        return []
 
 
 SAMPLE_PI = {"epsilon_start": 0.0, "epsilon_finish": 0.0}  # Alg. 1 line 2: the behaviour policy is π itself
@@ -98,10 +126,13 @@ class NQMIXLearner(CriticLearner):
             next_v_tot = self.target_mixer(next_v, batch.state[:, 1:])  # [B, T]
             return losses.td_targets(batch.reward, batch.terminated, next_v_tot, self.config.gamma)
 
+    def td_targets(self, batch, agent_qs, target_qs, target_hidden) -> torch.Tensor:
+        return self.next_state_value_targets(batch, target_qs, target_hidden)
+
     def compute_losses(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Critic loss (Alg. 1 lines 7–13) and actor loss (line 14) on a batch, without stepping."""
         agent_qs, hidden, target_qs, target_hidden = self.unroll(batch)  # [B, T+1, N, ·]
-        targets = self.next_state_value_targets(batch, target_qs, target_hidden)  # [B, T]
+        targets = self.td_targets(batch, agent_qs, target_qs, target_hidden)  # [B, T]
         state_now, avail_now = batch.state[:, :-1], batch.avail_actions[:, :-1]
         chosen_qs = losses.chosen_action_values(agent_qs[:, :-1], batch.actions)  # [B, T, N]
         q_tot = self.mixer(chosen_qs, state_now)  # [B, T], line 10

@@ -15,7 +15,7 @@ import torch
 
 from nqmix_core import action_selection, diagnostics, losses
 from nqmix_core.catalog import MIXING, LearnerKind
-from nqmix_core.config import AlgoConfig, EpsilonConfig
+from nqmix_core.config import EpsilonConfig
 from nqmix_core.specs import EpisodeBatch
 from nqmix_core.learners.base import CriticLearner
 from nqmix_core.networks import sequence_inputs
@@ -23,13 +23,15 @@ from nqmix_core.networks import sequence_inputs
 
 @dataclass(frozen=True)
 class QLearningConfig(EpsilonConfig):
-    """Q-learning through a mixer; the fields are ``AlgoConfig``'s (``double_q`` and the hard target copy are
-    its own)."""
+    """Q-learning through a mixer: ``AlgoConfig``'s fields (its presets copy targets hard, as pymarl does) and
+    ``double_q``."""
 
     kind: ClassVar[LearnerKind] = LearnerKind(
         "q-learning", "Q-learning through a mixer (QMIX, VDN) or per agent (IQL), ε-greedy",
         on_policy=False, continuous=False, mixers=(*MIXING, "none"))
     learner: str = "q-learning"
+    double_q: bool = True
+    """Pick the next action with the online network, value it with the target one (pymarl's)."""
 
 
 PRESETS: dict[str, QLearningConfig] = {
@@ -50,14 +52,17 @@ class QLearner(CriticLearner):
             return action_selection.epsilon_greedy(agent_qs, avail_actions, self.epsilon(t_env), generator)
         return action_selection.greedy(agent_qs, avail_actions)
 
+    def td_targets(self, batch, agent_qs, target_qs, target_hidden) -> torch.Tensor:
+        """``max_targets``, the next action picked by the online network when ``double_q``: [B, T] (IQL: [B, T, N])."""
+        return self.max_targets(batch, target_qs, agent_qs if self.config.double_q else None)
+
     def compute_losses(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """TD loss of Q_tot against ``max_targets``, without stepping."""
-        agent_qs, _, target_qs, _ = self.unroll(batch)  # [B, T+1, N, U]
-        targets = self.max_targets(batch, target_qs, agent_qs if self.config.double_q else None)  # [B, T]
+        agent_qs, _, target_qs, target_hidden = self.unroll(batch)  # [B, T+1, N, ·]
+        targets = self.td_targets(batch, agent_qs, target_qs, target_hidden)  # [B, T]
         chosen_qs = losses.chosen_action_values(agent_qs[:, :-1], batch.actions)  # [B, T, N]
         q_tot = self.mixer(chosen_qs, batch.state[:, :-1])  # [B, T] (IQL: [B, T, N])
-        mask = batch.filled if q_tot.dim() == 2 else batch.filled.unsqueeze(-1).expand_as(q_tot)
-        return losses.masked_td_loss(q_tot, targets, mask)
+        return losses.masked_td_loss(q_tot, targets, batch.filled)
 
     @torch.no_grad()
     def rollout_diagnostics(self, batch: EpisodeBatch) -> diagnostics.Sums:

@@ -13,7 +13,7 @@ import torch
 
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.specs import EpisodeBatch
-from nqmix_core.learners import CriticLearner, NQMIXLearner, QLearner
+from nqmix_core.learners import CriticLearner
 
 
 def terminated_episodes(terminated: torch.Tensor) -> torch.Tensor:
@@ -54,11 +54,7 @@ def learner_targets(learner: CriticLearner, batch: EpisodeBatch) -> torch.Tensor
     NQMIX: the state-value target (Alg. 1 lines 8–12); QMIX/VDN: the max-based target.
     """
     agent_qs, _, target_qs, target_hidden = learner.unroll(batch)  # [B, T+1, N, ·]
-    if isinstance(learner, NQMIXLearner):
-        return learner.next_state_value_targets(batch, target_qs, target_hidden)
-    if isinstance(learner, QLearner):
-        return learner.max_targets(batch, target_qs, agent_qs if learner.config.double_q else None)
-    raise TypeError(f"No TD target defined for {type(learner).__name__}.")
+    return learner.td_targets(batch, agent_qs, target_qs, target_hidden)
 
 
 @torch.no_grad()
