@@ -43,3 +43,27 @@ def test_every_backend_of_the_catalog_can_be_built_or_names_its_task():
     for name, backend in catalog.ENV_BACKENDS.items():
         assert name in registry.TASKS or name in registry.MAP_BACKENDS, name
         assert set(backend.tasks) == set(registry.TASKS.get(name, {})), name
+
+
+def test_a_learners_own_settings_are_read_by_it_and_by_no_other_learner():
+    """A field a learner's config class adds is read in that learner's module (no dead setting), and the shared
+    base holds no field that only one learner reads (it would sit in that learner's class instead)."""
+    from dataclasses import fields
+
+    from nqmix_core.config import AlgoConfig, EpsilonConfig
+
+    shared = {f.name for f in fields(EpsilonConfig)}
+    sources = {cls: inspect.getsource(inspect.getmodule(cls)) for cls in registry.LEARNERS}
+    for cls in registry.LEARNERS:
+        own = {f.name for f in fields(cls.config_class)} - shared - {"learner", "mixer"}
+        for name in own:
+            assert f".{name}" in sources[cls], f"{cls.config_class.__name__}.{name} is read nowhere in its module"
+        assert set(cls.config_class.rules) <= {f.name for f in fields(cls.config_class)}, cls.config_class.__name__
+    from nqmix_core.learners import base, common  # what these read, several learners read
+    shared_source = inspect.getsource(base) + inspect.getsource(common)
+    for field in fields(AlgoConfig):
+        if f"config.{field.name}" in shared_source or field.name in ("learner", "mixer"):
+            continue
+        readers = [cls for cls, source in sources.items() if f"config.{field.name}" in source
+                   or f"c.{field.name}" in source]
+        assert len(readers) != 1, f"AlgoConfig.{field.name} is read by {readers[0].__name__} alone: move it to its class"
