@@ -6,6 +6,9 @@
     nqmix train     train one algorithm on one environment with the paper's evaluation protocol
                     (``nqmix_core.experiment``), e.g.
                     nqmix train --algo nqmix --env smax:3m --seed 0 --t-max 200000 --out results/nqmix-3m
+    nqmix settings ALGO
+                    what ``--set`` may change for an algorithm: each field of its config class, the preset's
+                    value and what it means (the learner's own fields first)
     nqmix sweep     train a grid of algorithm × environment × seed (``nqmix_core.sweep``), locally or on Ray
     nqmix reference win rates of random and scripted policies on a SMAX map (what a win rate is worth)
     nqmix plot      the paper's Figure 2 and 3 equivalents and the claims table from a sweep's folder
@@ -28,7 +31,7 @@ from pathlib import Path
 import torch
 
 from nqmix_core.errors import UserError
-from nqmix_core.run_options import OneLineParser, add_train_options, command_line, settings
+from nqmix_core.run_options import OneLineParser, add_train_options, command_line, settings, settings_text
 
 
 def train(args: argparse.Namespace) -> None:
@@ -151,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     t = commands.add_parser("train", help="train one algorithm with the paper's evaluation protocol")
     add_train_options(t)
     t.set_defaults(run=train)
+
+    g = commands.add_parser("settings", help="what --set may change for an algorithm: its fields, values, meaning")
+    g.add_argument("algo", help="an algorithm name, as for nqmix train --algo")
+    g.set_defaults(run=lambda args: print(settings_text(args.algo)))
 
     s = commands.add_parser("sweep", help="train a grid of algorithm × environment × seed, resumably",
                             description=__import__("nqmix_core.sweep").sweep.__doc__,

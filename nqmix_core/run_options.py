@@ -70,8 +70,8 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default results/<algo>_<env>_seed<seed>)")
     parser.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="replace one algorithm setting of the preset (a field of AlgoConfig in "
-                             "nqmix_core/config.py, or of its learner's own config class), e.g. --set critic_lr=1e-3 --set tau=0.005; repeatable")
+                        help="replace one algorithm setting of the preset (a field of its config class: `nqmix "
+                             "settings ALGO` lists them), e.g. --set critic_lr=1e-3 --set tau=0.005; repeatable")
     parser.add_argument("--threads", type=value_reader(int), default=1,
                         help="torch CPU threads (default 1: the networks are small, and extra threads slow down "
                              "badly when the cores are shared)")
@@ -134,6 +134,29 @@ def option_names() -> set[str]:
         default = field.default
         names.add(f"no_{field.name}" if default is True else field.name)
     return names - set(SWEEP_SETS) - {"no_progress"}
+
+
+def settings_text(algo: str, width: int = 100) -> str:
+    """What ``--set`` may change for ``algo`` (``nqmix settings ALGO``): every field of its config class with
+    the preset's value and the field's documentation, read from the dataclasses; the learner's own fields
+    first, then those it shares with other learners."""
+    import textwrap
+
+    preset = algo_config(algo)  # one sentence if the name is unknown
+    names = {f.name for f in fields(preset)}
+    lines = [f"{algo}: {type(preset).kind.summary}. Its settings are the fields of {type(preset).__name__}; "
+             f"change one with --set NAME=VALUE."]
+    seen: set[str] = set()
+    for owner in type(preset).__mro__[:-1]:  # the learner's own class first, object last
+        docs = {k: v for k, v in field_docs(owner).items() if k in names and k not in seen}
+        if not docs:
+            continue
+        lines.append(f"\n{owner.__name__} ({owner.__module__.replace('.', '/')}.py):")
+        for name, doc in docs.items():
+            lines.append(f"  {name} = {getattr(preset, name)!r}")
+            lines += textwrap.wrap(doc, width, initial_indent=" " * 6, subsequent_indent=" " * 6)
+        seen |= set(docs)
+    return "\n".join(lines)
 
 
 def command_line(argv: list[str]) -> str:

@@ -45,3 +45,25 @@ def test_bad_input_is_one_sentence_and_exit_code_2(args, message, capsys):
 def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "nqmix_core.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "demo" in result.stdout
+
+
+@pytest.mark.parametrize("algo", ["coma", "nqmix-cont", "qmix", "ippo"])
+def test_settings_lists_every_field_once_with_the_presets_value_the_learners_own_first(algo, capsys):
+    from dataclasses import fields
+
+    from nqmix_core.registry import algo_config
+
+    assert main(["settings", algo]) == 0
+    out = capsys.readouterr().out
+    preset = algo_config(algo)
+    listed = [line.split(" = ")[0].strip() for line in out.splitlines() if line.startswith("  ") and line[2] != " "]
+    assert sorted(listed) == sorted(f.name for f in fields(preset))  # every field, each once
+    for name in listed:
+        assert f"  {name} = {getattr(preset, name)!r}" in out
+    assert out.index(f"{type(preset).__name__} (") < out.index("AlgoConfig (nqmix_core/config.py)")
+
+
+def test_settings_of_an_unknown_algorithm_is_one_sentence(capsys):
+    assert main(["settings", "qmixx"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Unknown algorithm 'qmixx'" in err
