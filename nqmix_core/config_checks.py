@@ -8,7 +8,8 @@ string. ``check_fields`` collects every broken rule of a config into one ``UserE
     Invalid algorithm setting: critic_lr=-1.0 must be > 0; change it (QLearningConfig and the classes it
     builds on, in nqmix_core/learners/q_learning.py and nqmix_core/config.py, document each field).
 
-``config.py`` holds the fields and their defaults; this module only says which values they accept.
+``config.py`` (and each learner's config class, for the learner's own fields, whose rules it carries in
+``rules``) holds the fields and their defaults; this module only says which values they accept.
 """
 from __future__ import annotations
 
@@ -144,7 +145,6 @@ def raise_if_any(problems: list[str], what: str, cls: type) -> None:
     if problems:
         plural = "s" if len(problems) > 1 else ""
         them = "them" if problems[1:] else "it"
-        where = documented_in(cls)
-        verb = ", document" if "builds on" in where else " documents"
+        several = len({c.__module__ for c in cls.__mro__ if c.__module__ != "builtins"}) > 1  # cf. documented_in
         raise UserError(f"Invalid {what} setting{plural}: {', '.join(problems)}; change {them} "
-                        f"({where}{verb} each field).")
+                        f"({documented_in(cls)}{', document' if several else ' documents'} each field).")

@@ -71,6 +71,7 @@ def setting_note(cls: type, name: str) -> str:
     return (f"{name} is a setting of {' and '.join(c.__name__ for c in owners)} (e.g. "
             f"{', '.join(examples)}), not of {cls.__name__}")
 
+
 TASKS: dict[str, dict[str, Callable[[int, torch.device | str], BatchedEnv]]] = {
     "matrix": {"qtran": lambda n_envs, device: MatrixGame(QTRAN_PAYOFF, n_envs, device),
                "two-step": lambda n_envs, device: TwoStepGame(n_envs, device)},
