@@ -329,17 +329,17 @@ print(verdict.table[["map", "method", "seeds", "d_curve", "final_1", "final_10"]
 #
 # The verdicts above were decided at 150k (3m) and 300k steps, 7.5% and 15% of the 2M steps of pymarl's
 # SMAC configurations, and on 3m NQMIX and QMIX were still rising at the end. `data/long_1m` trains NQMIX,
-# QMIX and COMA to 1M steps on 2s3z and 3s5z (three seeds each, five on 2s3z, batch 8, at the kit's default
+# QMIX and COMA to 1M steps on 2s3z and 3s5z (five seeds each on 2s3z, four on 3s5z, batch 8, at the kit's default
 # reward scale of 10, section 9) and reads the SMAX claims twice from the same runs: cut at 300k (`results.at_budget`:
 # the evaluations up to 300k, as if that had been the budget) and whole. A difference between the two
 # columns is then the budget's doing, not the seeds'. The rules (`nqmix_core/claims_budgets.py`) were
 # committed before these runs were read: a map is read at a budget only once every method has three complete
 # seeds on it. C2 and C3 are claims about both maps at once, so a comparison that does not hold on a map
 # already read decides "does not hold" for the claim; anything else waits ("pending", with what the maps
-# read so far say in its leans). R, the scripted reference, is read map by map. Seeds 3 and 4 on 2s3z were
-# added after the three-seed verdicts there read "inconclusive", as the grid file planned ("where the intervals
-# need them"). Reading a verdict twice, at three seeds and again at five, gives chance two tries, so a verdict
-# on 2s3z is wrong somewhat more often than its 95% interval alone says: a second look, to be reported as one.
+# read so far say in its leans). R, the scripted reference, is read map by map. The seeds past the third were
+# added after the three-seed verdicts read "inconclusive", as the grid file planned ("where the intervals need
+# them"). Reading a verdict twice, at three seeds and again with more, gives chance two tries, so a verdict is
+# wrong somewhat more often than its 95% interval alone says: a second look, to be reported as one.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -409,13 +409,13 @@ if by_budget is not None:
 # * a verdict that changes between the columns was changed by training longer, not by luck in the seeds:
 #   both columns read the same runs;
 # * the long grid at 300k and the main grid of section 6 are two experiments, not one: the main grid
-#   learned on SMAX's own reward with five seeds, the long grid on the reward × 10 (section 9) with three
-#   (five on 2s3z).
+#   learned on SMAX's own reward with five seeds, the long grid on the reward × 10 (section 9) with five
+#   on 2s3z and four on 3s5z.
 #   Where their verdicts differ, each holds for the grid it names, and the table says which comparison
 #   decided it (section 6 lists the main grid's comparisons, the top of this section the long grid's);
 # * "pending" and "inconclusive" are not "holds", and how many seeds a map holds decides what an interval can
 #   tell: with three seeds, an interval as wide as NQMIX's (whose seeds spread more than twice as far as
-#   QMIX's on 2s3z at 1M) cannot tell a gap of 0.2 from none, which is why 2s3z got two more.
+#   QMIX's on 2s3z at 1M) cannot tell a gap of 0.2 from none, which is why the grid took more.
 
 # %%
 # NBVAL_CHECK_OUTPUT
