@@ -417,12 +417,13 @@ def train(algo: str) -> tuple[object, pd.DataFrame]:
         stats, _ = collect_and_learn(env, run)
         if iteration % MEASURE_EVERY == 0:
             recent = analysis.recent_episodes(run.buffer, N_ENVS)
-            _, _, loss_info = learner.compute_losses(recent) if algo == "nqmix" else (None, None, {})
+            loss_info = learner.compute_losses(recent)[-1]  # the last item is always the info dict
             rows.append({"algo": algo, "updates": counters.updates, "t_env": counters.t_env,
                          "episode return": stats.returns.mean().item(), **measure(learner, recent),
                          **({"sign −1": loss_info["sign_negative_fraction"].item(),
                              "sign −1 per agent": sign_negative_per_agent(learner, recent),
-                             "actor objective": loss_info["actor_objective"].item()} if loss_info else {})})
+                             "actor objective": loss_info["actor_objective"].item()}
+                            if "actor_objective" in loss_info else {})})
     return learner, pd.DataFrame(rows)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
+import torch
 
 from nqmix_core import catalog, registry
 from nqmix_core.registry import PRESETS, algo_config
@@ -67,3 +68,21 @@ def test_a_learners_own_settings_are_read_by_it_and_by_no_other_learner():
         readers = [cls for cls, source in sources.items() if f"config.{field.name}" in source
                    or f"c.{field.name}" in source]
         assert len(readers) != 1, f"AlgoConfig.{field.name} is read by {readers[0].__name__} alone: move it to its class"
+
+
+@pytest.mark.parametrize("algo", ["nqmix", "qmix"])
+def test_action_probs_is_the_actors_policy_for_nqmix_and_none_for_a_q_learner(algo):
+    env = registry.make_env("matrix:two-step", 2)
+    learner = registry.make_learner(algo_config(algo), env.info)
+    n, u = env.info.n_agents, env.info.n_actions
+    hidden = torch.randn(3, n, algo_config(algo).rnn_hidden_dim, generator=torch.Generator().manual_seed(0))
+    avail = torch.ones(3, n, u, dtype=torch.bool)
+    avail[..., 0] = False  # action 0 unavailable to everyone
+    probs = learner.action_probs(hidden, avail)
+    if algo == "qmix":
+        assert probs is None
+        return
+    assert probs.shape == (3, n, u)
+    assert torch.equal(probs, learner.actors(hidden, avail))
+    assert torch.all(probs[..., 0] == 0)
+    assert torch.allclose(probs.sum(-1), torch.ones(3, n))

@@ -51,6 +51,11 @@ class CriticLearner(LearnerBase):
     def choose_actions(self, agent_qs, hidden, avail_actions, mode, t_env, generator) -> torch.Tensor:
         raise NotImplementedError
 
+    def action_probs(self, hidden: torch.Tensor, avail_actions: torch.Tensor) -> torch.Tensor | None:
+        """The learner's own policy π(u|τ) [..., N, U] from the agent network's hidden state [..., N, H] and
+        the available actions [..., N, U] (bool); None for a greedy Q-learner, whose policy is its argmax."""
+        return None
+
     # --- training helpers ---------------------------------------------------------------------
     def unroll(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Run online and target agent networks over the batch: Q and hidden, each [B, T+1, N, ·]."""

@@ -102,8 +102,11 @@ class NQMIXLearner(CriticLearner):
                 for mixer in (self.mixer, self.target_mixer):
                     mixer.hidden.weight[:, :info.n_agents].abs_()
 
+    def action_probs(self, hidden: torch.Tensor, avail_actions: torch.Tensor) -> torch.Tensor:
+        return self.actors(hidden, avail_actions)
+
     def choose_actions(self, agent_qs, hidden, avail_actions, mode, t_env, generator) -> torch.Tensor:
-        policy = self.actors(hidden, avail_actions)  # [E, N, U]
+        policy = self.action_probs(hidden, avail_actions)  # [E, N, U]
         if mode == "greedy":
             return action_selection.greedy(policy, avail_actions)
         if mode == "explore":

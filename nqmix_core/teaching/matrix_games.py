@@ -19,7 +19,7 @@ import torch
 from nqmix_core.config import AlgoConfig
 from nqmix_core.registry import algo_config
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame
-from nqmix_core.learners import CriticLearner, NQMIXLearner
+from nqmix_core.learners import CriticLearner
 from nqmix_core.networks import agent_inputs
 from nqmix_core.runner import rollout
 from nqmix_core.train import collect_and_learn, start_run
@@ -88,10 +88,8 @@ def read_out(learner: CriticLearner, env: MatrixGame) -> tuple[torch.Tensor, tor
                          device=env.device)  # [U^N, N]
     chosen = agent_qs[0].gather(-1, joint.T).T  # [U^N, N]: chosen[j, a] = Q_a(joint[j, a])
     q_tot = learner.mixer(chosen, state.expand(len(joint), -1))  # [U^N]
-    policy = None
-    if isinstance(learner, NQMIXLearner):
-        policy = learner.actors(hidden, first.avail_actions[:1])[0]  # [N, U]
-    return q_tot.view([info.n_actions] * info.n_agents), agent_qs[0], policy
+    policy = learner.action_probs(hidden, first.avail_actions[:1])  # [1, N, U], or None for a Q-learner
+    return q_tot.view([info.n_actions] * info.n_agents), agent_qs[0], None if policy is None else policy[0]
 
 
 class MatrixTrainer:
