@@ -287,7 +287,7 @@ print(gap.round(3).to_string())
 # | E2 | agents whose slopes ∂Q_tot/∂Q_a differ in sign push the shared network in opposite directions | `nqmix-mono`, `nqmix-sign-init` | one sign for every agent beats NQMIX |
 # | E3 | the actors commit before the critic knows anything | `nqmix-slow-actor`, `nqmix-actor-delay` | slower actors beat NQMIX |
 # | E4 | the sign rule is a first-order rule at the sampled partner actions | `nqmix-mixer-actor` | scoring actions through the mixer beats NQMIX |
-# | E5 | batch 8 is too noisy | the paper's `nqmix` at batch 32 (not run yet) | batch 32 beats batch 8 |
+# | E5 | batch 8 is too noisy | `nqmix-b32`: the paper's `nqmix` at its batch of 32 (`data/mechanism_2s3z/batch32`) | batch 32 beats batch 8 |
 #
 # Known answer first: a variant is read on 2s3z only if it still learns 3m. **Predict before you run:**
 # which explanation do you expect the data to support?
@@ -297,7 +297,7 @@ print(gap.round(3).to_string())
 from nqmix_core import mechanism, reward_check
 
 MECHANISM, BASELINE = repo / "data" / "mechanism_2s3z", repo / "data" / "reward_scale"
-study = mechanism.run_table(mechanism.load_family([MECHANISM, BASELINE]))
+study = mechanism.run_table(mechanism.load_family([*mechanism.study_roots(MECHANISM), BASELINE]))
 decisions = mechanism.decisions(study, reward_check.CANDIDATE)
 for explanation, rows in decisions.groupby("explanation", sort=False):
     print(f"{explanation}: {rows['verdict'].iloc[0].upper()}")

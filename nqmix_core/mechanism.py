@@ -11,7 +11,7 @@ paper's protocol, seeds 0–2; the paper's NQMIX at the same settings is the bas
 **Explanations and predictions, written before the runs** (the variant that tests each in brackets):
 
 * E1 *Too few optimiser steps.* Alg. 1 steps once per time step; the kit once per mini-batch, about T×
-  fewer. Prediction: more steps per batch beat NQMIX (``nqmix-steps4``; not run yet: 4× the cost).
+  fewer. Prediction: more steps per batch beat NQMIX (``nqmix-steps4``: 4× the cost).
 * E2 *Opposite credit through the shared network.* At initialisation the agents' slopes ∂Q_tot/∂Q_a
   differ in sign, so agents push the shared DRQN's Q_a in opposite directions; runs that learn are those
   whose agents came to share one sign early. Prediction: forcing one sign beats NQMIX (``nqmix-mono``:
@@ -23,7 +23,9 @@ paper's protocol, seeds 0–2; the paper's NQMIX at the same settings is the bas
   sign·Q_a, a linearisation of the mixer at the taken actions. Prediction: scoring them through the mixer
   itself beats NQMIX (``nqmix-mixer-actor``).
 * E5 *Noisy small batches.* Prediction: batch 32 beats batch 8 (the paper's ``nqmix`` preset, whose batch is
-  32, in a grid that does not ``--set batch_size=8``; not run yet: 3–4× the cost).
+  32, in a grid that does not ``--set batch_size=8``; 3–4× the cost). Its runs are ``nqmix-b32`` (the same
+  configuration under a name of its own) in ``data/mechanism_2s3z/batch32`` (``BATCH32``), read with the
+  rest by ``study_roots``.
 
 **Rules** (greedy policy, as every claim; final = the mean of the last ``results.LAST_EVALUATIONS``
 evaluations):
@@ -62,7 +64,7 @@ EXPLANATIONS = {
     "E2": ("opposite credit through the shared network", ("nqmix-mono", "nqmix-sign-init")),
     "E3": ("actors commit before the critic learns", ("nqmix-slow-actor", "nqmix-actor-delay")),
     "E4": ("a first-order rule at the sampled partner actions", ("nqmix-mixer-actor",)),
-    "E5": ("noisy small batches (batch 32: a grid without --set batch_size=8)", ()),
+    "E5": ("noisy small batches", ("nqmix-b32",)),
 }
 """Explanation -> (what it says, the presets that test it)."""
 PAPER = "nqmix"
@@ -73,6 +75,17 @@ MARGIN = 0.10
 FOLLOW_UP_LEAD, FOLLOW_UP_SEEDS = 0.2, (0, 1, 2, 3, 4)
 EARLY_STEP = 50_000
 AGREEMENT = "train_diag_sign_agreement"
+
+
+BATCH32 = "batch32"
+"""The subfolder of the study's folder whose grid keeps the paper's batch of 32 (E5)."""
+
+
+def study_roots(folder: str | Path) -> list[Path]:
+    """The study's run folders: ``folder`` and, once it holds runs, its ``BATCH32`` subfolder."""
+    folder = Path(folder)
+    extra = folder / BATCH32
+    return [folder, *([extra] if any(extra.glob("*/*/seed*/progress.csv")) else [])]
 
 
 def load_family(roots: list[str | Path]) -> pd.DataFrame:

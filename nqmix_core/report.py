@@ -72,7 +72,7 @@ def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str
         text += (f"\n## Reward scale check (`{Path(reward_check).as_posix()}`; rule: `nqmix_core/reward_check.py`)\n\n"
                  f"{verdict.text()}\n\n" + results.markdown(verdict.table.round(3)))
     if mechanism:
-        roots = [mechanism, *([reward_check] if reward_check else [])]
+        roots = [*study.study_roots(mechanism), *([reward_check] if reward_check else [])]
         table = study.run_table(study.load_family(roots))
         text += (f"\n## Why NQMIX fails on 2s3z (`{Path(mechanism).as_posix()}`; rules: `nqmix_core/mechanism.py`)\n\n"
                  f"At reward scale {check.CANDIDATE:g}, 300k steps on 2s3z, seeds 0–2; the baseline is the paper's "

@@ -41,7 +41,7 @@ LABELS = {"nqmix": "NQMIX", "nqmix-m": "NQMIX-M", "qmix": "QMIX", "coma": "COMA"
           "nqmix-eps": "NQMIX+ε", "nqmix-ent": "NQMIX+H", "nqmix-tau-batch": "NQMIX (τ per batch)",
           "nqmix-mono": "NQMIX+mono", "nqmix-sign-init": "NQMIX+sign-init", "nqmix-slow-actor": "NQMIX+slow-actor",
           "nqmix-actor-delay": "NQMIX+actor-delay", "nqmix-mixer-actor": "NQMIX+mixer-actor",
-          "nqmix-steps4": "NQMIX+4-steps",
+          "nqmix-steps4": "NQMIX+4-steps", "nqmix-b32": "NQMIX (batch 32)",
           "nqmix-cont": "NQMIX-cont", "qmix-cont": "QMIX-cont", "iddpg": "IDDPG"}
 
 

@@ -60,3 +60,19 @@ def test_the_follow_up_reads_five_seeds_only_for_a_qualifying_variant():
     # a small lead does not qualify, nor does a decided verdict
     assert mechanism.follow_up(table([0.0, 0.5, 0.2]), 10.0).empty  # lead 0.13
     assert mechanism.follow_up(table([0.60, 0.65, 0.70]), 10.0).empty  # already "beats NQMIX"
+
+
+def test_the_batch_32_variant_is_the_papers_configuration_under_its_own_name():
+    from nqmix_core.registry import PRESETS
+    assert PRESETS["nqmix-b32"] == PRESETS["nqmix"] and PRESETS["nqmix"].batch_size == 32
+    got = verdicts(table([0.60, 0.65, 0.70], variant="nqmix-b32"))
+    assert got["NQMIX (batch 32)"] == ("supported", "beats NQMIX")  # E5 is read by the same rules
+
+
+def test_the_batch_32_folder_joins_the_study_once_it_holds_runs(tmp_path):
+    assert mechanism.study_roots(tmp_path) == [tmp_path]
+    run = tmp_path / mechanism.BATCH32 / "smax-3m" / "nqmix-b32" / "seed0"
+    run.mkdir(parents=True)
+    assert mechanism.study_roots(tmp_path) == [tmp_path]  # a folder with no progress yet is not read
+    (run / "progress.csv").write_text("t_env\n")
+    assert mechanism.study_roots(tmp_path) == [tmp_path, tmp_path / mechanism.BATCH32]

@@ -82,6 +82,9 @@ PRESETS: dict[str, NQMIXConfig] = {
     "nqmix-actor-delay": NQMIXConfig(actor_delay_steps=20_000, **SAMPLE_PI),
     "nqmix-mixer-actor": NQMIXConfig(actor_objective="mixer", **SAMPLE_PI),
     "nqmix-steps4": NQMIXConfig(updates_per_batch=4, **SAMPLE_PI),
+    # The paper's NQMIX under a name of its own, so that its batch-32 runs (a grid without --set batch_size=8,
+    # data/mechanism_2s3z/batch32) stand beside the batch-8 runs of the same study.
+    "nqmix-b32": NQMIXConfig(batch_size=32, **SAMPLE_PI),
 }
 """Algorithm name -> configuration, for the algorithms NQMIX's learner trains."""
 
