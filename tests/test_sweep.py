@@ -163,3 +163,11 @@ def test_ray_backend_runs_the_same_grid(tmp_path):
     assert results == {cell: 0 for cell in cells}
     for cell in cells:
         assert [int(r["t_env"]) for r in _rows(cell.folder(tmp_path))] == [0, 32]
+
+
+def test_every_committed_grid_file_reads_and_names_known_presets():
+    paths = sorted((Path(__file__).parent.parent / "data").rglob("grid.yaml"))
+    assert len(paths) >= 5
+    for path in paths:
+        cells, _ = grid.load_grid(path)  # a typo in a preset, an env or a train option is a UserError here
+        assert cells, path
