@@ -132,11 +132,17 @@ def algo_problems(config) -> list[str]:
     return problems
 
 
+def _field_modules(cls: type) -> list[str]:
+    """The files that define ``cls`` and the classes it builds on, ``cls``'s own first."""
+    classes = [c for c in cls.__mro__ if c.__module__ != "builtins"]
+    return list(dict.fromkeys(c.__module__.replace(".", "/") + ".py" for c in classes))
+
+
 def documented_in(cls: type) -> str:
     """Where the fields of the config class ``cls`` are documented, e.g. "RunConfig in nqmix_core/config.py"."""
-    modules = dict.fromkeys(c.__module__.replace(".", "/") + ".py" for c in cls.__mro__ if c.__module__ != "builtins")
+    modules = _field_modules(cls)
     if len(modules) == 1:
-        return f"{cls.__name__} in {next(iter(modules))}"
+        return f"{cls.__name__} in {modules[0]}"
     return f"{cls.__name__} and the classes it builds on, in {' and '.join(modules)}"
 
 
@@ -145,6 +151,6 @@ def raise_if_any(problems: list[str], what: str, cls: type) -> None:
     if problems:
         plural = "s" if len(problems) > 1 else ""
         them = "them" if problems[1:] else "it"
-        several = len({c.__module__ for c in cls.__mro__ if c.__module__ != "builtins"}) > 1  # cf. documented_in
+        several = len(_field_modules(cls)) > 1
         raise UserError(f"Invalid {what} setting{plural}: {', '.join(problems)}; change {them} "
                         f"({documented_in(cls)}{', document' if several else ' documents'} each field).")

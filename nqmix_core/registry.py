@@ -48,7 +48,7 @@ def algo_config(name: str, **overrides) -> AlgoConfig:
     preset = PRESETS[name]
     unknown = sorted(set(overrides) - {f.name for f in fields(preset)})
     if unknown:
-        notes = "".join(f"; {setting_note(type(preset), k)}" for k in unknown if setting_note(type(preset), k))
+        notes = "".join(f"; {note}" for k in unknown if (note := setting_note(type(preset), k)))
         raise UserError(f"Unknown setting(s) {', '.join(unknown)} for {name}{notes}; its fields are those of "
                         f"{documented_in(type(preset))}.")
     return replace(preset, **overrides)
@@ -62,8 +62,8 @@ def renamed_to(cls: type, name: str) -> str | None:
 def setting_note(cls: type, name: str) -> str:
     """Why ``name`` is not a field of the config class ``cls``, as a clause ("" when nothing more is known):
     renamed since, or a field of other learners' config classes (``td_lambda`` is COMA's own)."""
-    if renamed_to(cls, name):
-        return f"{name} is called {renamed_to(cls, name)} now"
+    if new_name := renamed_to(cls, name):
+        return f"{name} is called {new_name} now"
     owners = [c.config_class for c in LEARNERS if name in {f.name for f in fields(c.config_class)}]
     if not owners:
         return ""

@@ -85,9 +85,10 @@ def parse_settings(items: list[str], cls: type) -> dict[str, object]:
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip().replace("-", "_")
-        if sep and name not in defaults and setting_note(cls, name):
-            write = f"; write --set {renamed_to(cls, name)}={text.strip()}" if renamed_to(cls, name) else ""
-            raise UserError(f"--set {item!r}: {setting_note(cls, name)}{write}.")
+        if sep and name not in defaults and (note := setting_note(cls, name)):
+            new_name = renamed_to(cls, name)
+            write = f"; write --set {new_name}={text.strip()}" if new_name else ""
+            raise UserError(f"--set {item!r}: {note}{write}.")
         if not sep or name not in defaults:
             raise UserError(f"Cannot read --set {item!r}; write NAME=VALUE with NAME a field of {cls.__name__} "
                             f"({', '.join(defaults)}).")
