@@ -329,7 +329,7 @@ print(verdict.table[["map", "method", "seeds", "d_curve", "final_1", "final_10"]
 #
 # The verdicts above were decided at 150k (3m) and 300k steps, 7.5% and 15% of the 2M steps of pymarl's
 # SMAC configurations, and on 3m NQMIX and QMIX were still rising at the end. `data/long_1m` trains NQMIX,
-# QMIX and COMA to 1M steps on 2s3z and 3s5z (five seeds each on 2s3z, four on 3s5z, batch 8, at the kit's default
+# QMIX and COMA to 1M steps on 2s3z and 3s5z (five seeds of each method on each map, batch 8, at the kit's default
 # reward scale of 10, section 9) and reads the SMAX claims twice from the same runs: cut at 300k (`results.at_budget`:
 # the evaluations up to 300k, as if that had been the budget) and whole. A difference between the two
 # columns is then the budget's doing, not the seeds'. The rules (`nqmix_core/claims_budgets.py`) were
@@ -409,8 +409,8 @@ if by_budget is not None:
 # * a verdict that changes between the columns was changed by training longer, not by luck in the seeds:
 #   both columns read the same runs;
 # * the long grid at 300k and the main grid of section 6 are two experiments, not one: the main grid
-#   learned on SMAX's own reward with five seeds, the long grid on the reward × 10 (section 9) with five
-#   on 2s3z and four on 3s5z.
+#   learned on SMAX's own reward with five seeds, the long grid on the reward × 10 (section 9), also with
+#   five.
 #   Where their verdicts differ, each holds for the grid it names, and the table says which comparison
 #   decided it (section 6 lists the main grid's comparisons, the top of this section the long grid's);
 # * "pending" and "inconclusive" are not "holds", and how many seeds a map holds decides what an interval can
