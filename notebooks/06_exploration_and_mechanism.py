@@ -309,6 +309,10 @@ print("\nfollow-up on seeds 0-4 (mechanism.follow_up; written after the 3-seed v
 for row in second.to_dict("records"):
     print(f"    {row['variant']}: lead {row['lead at 3 seeds']:+.2f} at 3 seeds; 5 seeds {row['5 seeds']}"
           + (f" — {row['evidence']}" if row["evidence"] != "—" else ""))
+fresh = mechanism.confirmation(study, reward_check.CANDIDATE)  # written before its runs: seeds 5-9 alone
+print("\nconfirmation on fresh seeds 5-9 (mechanism.confirmation; written before its runs):")
+for row in fresh.to_dict("records"):
+    print(f"    {row['variant']}: {row['seeds 5-9']}" + (f" — {row['evidence']}" if row["evidence"] != "—" else ""))
 
 # %% [markdown]
 # **What the study says.** At three seeds none of E2–E4 is decided: each variant's interval against NQMIX

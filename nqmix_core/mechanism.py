@@ -49,6 +49,13 @@ whose 3-seed verdict is inconclusive and whose mean exceeds NQMIX's by at least 
 gets seeds 3 and 4, and so does NQMIX at the same settings; the same rule is then read on seeds 0–4
 (``follow_up``). The 3-seed verdict stays the record; a follow-up that beats NQMIX is "supported on a
 second look", not a pre-registered result, until a fresh set of seeds repeats it.
+
+**Confirmation, written before its runs (after the follow-up read NQMIX+mono "beats NQMIX (second look)",
++0.31 [+0.01, +0.61]):** each variant whose follow-up beats NQMIX is run on fresh seeds
+``CONFIRM_SEEDS`` (5–9), and so is NQMIX at the same settings; only those seeds are read, so the earlier
+looks cannot leak in. *Confirmed* when the 95% Welch interval of mean final (variant − NQMIX) over seeds 5–9
+lies above 0; *not confirmed* when its upper end lies below ``MARGIN``; otherwise *inconclusive*; *pending*
+until both have all five (``confirmation``). Only a confirmed variant goes on to 3s5z and the 1M-step grid.
 """
 from __future__ import annotations
 
@@ -73,6 +80,7 @@ FAMILY = ("nqmix", "nqmix-m", "nqmix-eps", "nqmix-ent", "nqmix-tau-batch",
 LEARNS_3M = 0.5
 MARGIN = 0.10
 FOLLOW_UP_LEAD, FOLLOW_UP_SEEDS = 0.2, (0, 1, 2, 3, 4)
+CONFIRM_SEEDS = (5, 6, 7, 8, 9)
 EARLY_STEP = 50_000
 AGREEMENT = "train_diag_sign_agreement"
 
@@ -196,3 +204,23 @@ def follow_up(table: pd.DataFrame, scale: float) -> pd.DataFrame:
         rows.append({"variant": label, "3 seeds": first["2s3z"], "lead at 3 seeds": round(lead, 2),
                      "5 seeds": verdict, "evidence": c.text()})
     return pd.DataFrame(rows, columns=["variant", "3 seeds", "lead at 3 seeds", "5 seeds", "evidence"])
+
+
+def confirmation(table: pd.DataFrame, scale: float) -> pd.DataFrame:
+    """The pre-registered repeat (module docstring): each variant whose follow-up beats NQMIX, on seeds 5–9 alone."""
+    rows = []
+    for row in follow_up(table, scale).to_dict("records"):
+        if not row["5 seeds"].startswith("beats NQMIX"):
+            continue
+        variant = next(v for v in FAMILY if results.LABELS.get(v, v) == row["variant"])
+        fresh = _final_frame(table, "2s3z", (PAPER, variant), scale, CONFIRM_SEEDS)
+        counts = fresh.groupby("method").size()
+        if len(counts) < 2 or (counts < len(CONFIRM_SEEDS)).any():
+            have = ", ".join(f"{m} {n}" for m, n in counts.items()) or "none"
+            rows.append({"variant": row["variant"], "seeds 5-9": f"pending ({have} of {len(CONFIRM_SEEDS)} seeds)",
+                         "evidence": "—"})
+            continue
+        c = results.compare(fresh, "2s3z", row["variant"], "NQMIX")
+        verdict = "confirmed" if c.low > 0 else "not confirmed" if c.high < MARGIN else "inconclusive"
+        rows.append({"variant": row["variant"], "seeds 5-9": verdict, "evidence": c.text()})
+    return pd.DataFrame(rows, columns=["variant", "seeds 5-9", "evidence"])

@@ -81,6 +81,10 @@ def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str
         if len(second):
             text += ("\nThe follow-up (a second look, written after the 3-seed verdicts; `mechanism.follow_up`): "
                      "seeds 0–4 of each variant that led by ≥ 0.2 and of NQMIX.\n\n" + results.markdown(second))
+        fresh = study.confirmation(table, check.CANDIDATE)
+        if len(fresh):
+            text += ("\nThe confirmation (written before its runs; `mechanism.confirmation`): fresh seeds 5–9 of "
+                     "each variant whose follow-up beat NQMIX, and of NQMIX, read alone.\n\n" + results.markdown(fresh))
     return text
 
 

@@ -76,3 +76,27 @@ def test_the_batch_32_folder_joins_the_study_once_it_holds_runs(tmp_path):
     assert mechanism.study_roots(tmp_path) == [tmp_path]  # a folder with no progress yet is not read
     (run / "progress.csv").write_text("t_env\n")
     assert mechanism.study_roots(tmp_path) == [tmp_path, tmp_path / mechanism.BATCH32]
+
+
+def test_the_confirmation_reads_fresh_seeds_5_to_9_only():
+    t = table([0.30, 0.40, 0.80], nqmix=(0.0, 0.10, 0.45))
+    more = pd.DataFrame([{"map": "2s3z", "algo": a, "method": mechanism.results.LABELS[a], "seed": s,
+                          "reward_scale": 10.0, "final": f}
+                         for a, finals in (("nqmix", (0.05, 0.0)), ("nqmix-mono", (0.50, 0.60)))
+                         for s, f in zip((3, 4), finals)])
+    five = pd.concat([t, more])
+    assert mechanism.confirmation(five, 10.0)["seeds 5-9"].tolist() == ["pending (none of 5 seeds)"]
+
+    def fresh(mono, paper):
+        return pd.concat([five, pd.DataFrame(
+            [{"map": "2s3z", "algo": a, "method": mechanism.results.LABELS[a], "seed": s, "reward_scale": 10.0,
+              "final": f} for a, finals in (("nqmix", paper), ("nqmix-mono", mono))
+             for s, f in zip(mechanism.CONFIRM_SEEDS, finals)])])
+    assert mechanism.confirmation(fresh((0.6, 0.7, 0.5, 0.6, 0.65), (0.1, 0.2, 0.0, 0.15, 0.1)),
+                                  10.0)["seeds 5-9"].tolist() == ["confirmed"]
+    # fresh seeds where the variant is no better: its interval's top end is below the margin
+    assert mechanism.confirmation(fresh((0.1, 0.2, 0.0, 0.15, 0.1), (0.1, 0.2, 0.05, 0.15, 0.1)),
+                                  10.0)["seeds 5-9"].tolist() == ["not confirmed"]
+    partial = fresh((0.6, 0.7), (0.1, 0.2))
+    assert mechanism.confirmation(partial, 10.0)["seeds 5-9"].tolist() == ["pending (NQMIX 2, NQMIX+mono 2 of 5 seeds)"]
+    assert mechanism.confirmation(t, 10.0).empty  # no follow-up has beaten NQMIX yet
