@@ -112,8 +112,7 @@ def learning_curves(runs, maps: list[str], methods: list[str],
                 ax.axhspan(script["win_rate_low"], script["win_rate_high"], color="0.35", alpha=0.12, lw=0)
             for steps in marks:
                 ax.axvline(steps, color="0.5", ls=":", lw=1.2, label=f"{steps / 1000:g}k-step budget")
-            seeds = data.groupby("method")["seed"].nunique().to_dict()
-            ax.set_title(f"{map_name} ({', '.join(f'{m} {seeds.get(m, 0)}' for m in methods)} seeds)", fontsize=10)
+            ax.set_title(seed_title(map_name, data.groupby("method")["seed"].nunique().to_dict(), methods), fontsize=10)
             ax.set_xlabel("environment steps")
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))  # 150000 -> 150k
@@ -122,7 +121,29 @@ def learning_curves(runs, maps: list[str], methods: list[str],
     labelled = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
     fig.tight_layout()
     if labelled:  # one legend for every panel, below them, in text as large as the axes'
-        fig.legend(list(labelled.values()), list(labelled), loc="lower center", ncol=min(len(labelled), 5),
-                   fontsize=10, frameon=False, bbox_to_anchor=(0.5, 0.0))
-        fig.subplots_adjust(bottom=0.1 + 0.12 / len(metrics) * (1 + (len(labelled) - 1) // 5))
+        height = legend_below(fig, labelled)
+        fig.subplots_adjust(bottom=height + 0.6 / fig.get_figheight())  # + the tick labels and x label, 0.6 in
     return fig
+
+
+def seed_title(map_name: str, seeds: dict[str, int], methods: list[str]) -> str:
+    """A panel's title: the map and how many seeds each method has ("2s3z (5 seeds each)" when they agree;
+    otherwise one count per method, on a second line so that neighbouring titles do not run together)."""
+    counts = [seeds.get(m, 0) for m in methods]
+    if len(set(counts)) == 1:
+        return f"{map_name} ({counts[0]} seed{'s' if counts[0] != 1 else ''} each)"
+    return f"{map_name}\n(seeds: {', '.join(f'{m} {n}' for m, n in zip(methods, counts))})"
+
+
+def legend_below(fig, labelled: dict) -> float:
+    """One legend (label -> handle) centred below the panels, in as many columns as fit the figure's
+    width (at most 5), so that no entry is cut off at the edges; returns its height as a fraction of the figure's."""
+    for ncol in range(min(len(labelled), 5), 0, -1):
+        legend = fig.legend(list(labelled.values()), list(labelled), loc="lower center", ncol=ncol,
+                            fontsize=10, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.canvas.draw()
+        box = legend.get_window_extent()
+        if ncol == 1 or box.width <= fig.bbox.width:
+            return box.y1 / fig.bbox.height
+        legend.remove()
+    raise AssertionError("unreachable: one column always fits")
