@@ -52,7 +52,8 @@ second look", not a pre-registered result, until a fresh set of seeds repeats it
 
 **Confirmation, written before its runs (after the follow-up read NQMIX+mono "beats NQMIX (second look)",
 +0.31 [+0.01, +0.61]):** each variant whose follow-up beats NQMIX is run on fresh seeds
-``CONFIRM_SEEDS`` (5–9), and so is NQMIX at the same settings; only those seeds are read, so the earlier
+``CONFIRM_SEEDS`` (5–9), and so is NQMIX at the same settings (``data/mechanism_2s3z/confirm``, its own
+grid, so that it runs beside E1 and E5); only those seeds are read, so the earlier
 looks cannot leak in. *Confirmed* when the 95% Welch interval of mean final (variant − NQMIX) over seeds 5–9
 lies above 0; *not confirmed* when its upper end lies below ``MARGIN``; otherwise *inconclusive*; *pending*
 until both have all five (``confirmation``). Only a confirmed variant goes on to 3s5z and the 1M-step grid.
@@ -85,15 +86,16 @@ EARLY_STEP = 50_000
 AGREEMENT = "train_diag_sign_agreement"
 
 
-BATCH32 = "batch32"
-"""The subfolder of the study's folder whose grid keeps the paper's batch of 32 (E5)."""
+BATCH32, CONFIRM = "batch32", "confirm"
+"""Subfolders of the study's folder, each with a grid of its own: the paper's batch of 32 (E5), and the
+confirmation's fresh seeds (``confirmation``)."""
 
 
 def study_roots(folder: str | Path) -> list[Path]:
-    """The study's run folders: ``folder`` and, once it holds runs, its ``BATCH32`` subfolder."""
+    """The study's run folders: ``folder`` and each of its ``BATCH32`` and ``CONFIRM`` subfolders that holds runs."""
     folder = Path(folder)
-    extra = folder / BATCH32
-    return [folder, *([extra] if any(extra.glob("*/*/seed*/progress.csv")) else [])]
+    extra = [folder / name for name in (BATCH32, CONFIRM)]
+    return [folder, *(f for f in extra if any(f.glob("*/*/seed*/progress.csv")))]
 
 
 def load_family(roots: list[str | Path]) -> pd.DataFrame:

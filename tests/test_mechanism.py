@@ -69,13 +69,17 @@ def test_the_batch_32_variant_is_the_papers_configuration_under_its_own_name():
     assert got["NQMIX (batch 32)"] == ("supported", "beats NQMIX")  # E5 is read by the same rules
 
 
-def test_the_batch_32_folder_joins_the_study_once_it_holds_runs(tmp_path):
+def test_the_batch_32_and_confirmation_folders_join_the_study_once_they_hold_runs(tmp_path):
     assert mechanism.study_roots(tmp_path) == [tmp_path]
-    run = tmp_path / mechanism.BATCH32 / "smax-3m" / "nqmix-b32" / "seed0"
+    run = tmp_path / mechanism.CONFIRM / "smax-2s3z" / "nqmix-mono" / "seed5"
     run.mkdir(parents=True)
     assert mechanism.study_roots(tmp_path) == [tmp_path]  # a folder with no progress yet is not read
     (run / "progress.csv").write_text("t_env\n")
-    assert mechanism.study_roots(tmp_path) == [tmp_path, tmp_path / mechanism.BATCH32]
+    assert mechanism.study_roots(tmp_path) == [tmp_path, tmp_path / mechanism.CONFIRM]
+    run = tmp_path / mechanism.BATCH32 / "smax-3m" / "nqmix-b32" / "seed0"
+    run.mkdir(parents=True)
+    (run / "progress.csv").write_text("t_env\n")
+    assert mechanism.study_roots(tmp_path) == [tmp_path, tmp_path / mechanism.BATCH32, tmp_path / mechanism.CONFIRM]
 
 
 def test_the_confirmation_reads_fresh_seeds_5_to_9_only():
