@@ -334,6 +334,10 @@ for lead in second.to_dict("records"):
     if not lead["5 seeds"].startswith("pending"):
         display(Markdown(f"**The second look:** {lead['variant']} against NQMIX on five seeds: {lead['5 seeds']} "
                          f"({lead['evidence']})."))
+for row in fresh.to_dict("records"):
+    if not row["seeds 5-9"].startswith("pending"):
+        display(Markdown(f"**The confirmation** (rule written before its runs): {row['variant']} against NQMIX on "
+                         f"fresh seeds 5–9: {row['seeds 5-9']} ({row['evidence']})."))
 
 # %% [markdown]
 # **Early sign agreement against the final win rate.** One point per NQMIX-family run in `data/`: the
