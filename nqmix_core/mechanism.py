@@ -141,6 +141,12 @@ def _final_frame(table: pd.DataFrame, map_name: str, algos: tuple[str, ...], sca
     return chosen.drop_duplicates(["algo", "seed"])[["map", "method", "seed", "final"]]
 
 
+def _reading(c, above: str, below: str) -> str:
+    """The study's one rule on a comparison's interval: ``above`` when it lies above 0, ``below`` when its
+    upper end is under ``MARGIN``, otherwise "inconclusive"."""
+    return above if c.low > 0 else below if c.high < MARGIN else "inconclusive"
+
+
 def variant_verdict(table: pd.DataFrame, variant: str, scale: float) -> dict:
     """The rules for one variant: does it learn 3m, does it beat the paper's NQMIX on 2s3z."""
     label = results.LABELS.get(variant, variant)
@@ -153,7 +159,7 @@ def variant_verdict(table: pd.DataFrame, variant: str, scale: float) -> dict:
     if seeds < 2 or (final["method"] == "NQMIX").sum() < 2:
         return {**row, "2s3z": "not run" if seeds == 0 else f"pending ({seeds} of 3 seeds)", "evidence": "—"}
     c = results.compare(final, "2s3z", label, "NQMIX")
-    verdict = "beats NQMIX" if c.low > 0 else "not better" if c.high < MARGIN else "inconclusive"
+    verdict = _reading(c, "beats NQMIX", "not better")
     if seeds < 3:  # the rule reads seeds 0-2: until all three are in, the interval is shown, not decided
         return {**row, "2s3z": f"pending ({seeds} of 3 seeds)", "evidence": c.text() + " (so far)"}
     if learns is False:
@@ -202,7 +208,7 @@ def follow_up(table: pd.DataFrame, scale: float) -> pd.DataFrame:
                                     f"{len(FOLLOW_UP_SEEDS)} seeds)", "evidence": "—"})
             continue
         c = results.compare(five, "2s3z", label, "NQMIX")
-        verdict = "beats NQMIX (second look)" if c.low > 0 else "not better" if c.high < MARGIN else "inconclusive"
+        verdict = _reading(c, "beats NQMIX (second look)", "not better")
         rows.append({"variant": label, "3 seeds": first["2s3z"], "lead at 3 seeds": round(lead, 2),
                      "5 seeds": verdict, "evidence": c.text()})
     return pd.DataFrame(rows, columns=["variant", "3 seeds", "lead at 3 seeds", "5 seeds", "evidence"])
@@ -223,6 +229,6 @@ def confirmation(table: pd.DataFrame, scale: float) -> pd.DataFrame:
                          "evidence": "—"})
             continue
         c = results.compare(fresh, "2s3z", row["variant"], "NQMIX")
-        verdict = "confirmed" if c.low > 0 else "not confirmed" if c.high < MARGIN else "inconclusive"
+        verdict = _reading(c, "confirmed", "not confirmed")
         rows.append({"variant": row["variant"], "seeds 5-9": verdict, "evidence": c.text()})
     return pd.DataFrame(rows, columns=["variant", "seeds 5-9", "evidence"])
