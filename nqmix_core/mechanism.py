@@ -57,6 +57,22 @@ grid, so that it runs beside E1 and E5); only those seeds are read, so the earli
 looks cannot leak in. *Confirmed* when the 95% Welch interval of mean final (variant − NQMIX) over seeds 5–9
 lies above 0; *not confirmed* when its upper end lies below ``MARGIN``; otherwise *inconclusive*; *pending*
 until both have all five (``confirmation``). Only a confirmed variant goes on to 3s5z and the 1M-step grid.
+
+**The 1M-step grid, written before its runs (after the confirmation read NQMIX+mono "confirmed",
++0.22 [+0.01, +0.44]):** each confirmed variant runs on 2s3z and 3s5z to 1M steps, seeds ``LONG_SEEDS``
+(0–4), at the settings of ``data/long_1m`` (batch 8, reward × 10, the paper's protocol), in
+``data/mechanism_2s3z/long`` (``LONG``, its own grid); the NQMIX and QMIX runs of ``data/long_1m`` (seeds
+0–4) are the baselines. Each map is read at each budget of ``claims_budgets.BUDGETS`` (300k and 1M: the same
+runs cut by ``results.at_budget``), twice, by the 95% Welch interval of mean final (variant − baseline):
+
+* *against NQMIX*, by the study's rule: "beats NQMIX" above 0, "not better" when its upper end is under
+  ``MARGIN``, otherwise "inconclusive";
+* *against QMIX* (does the monotone mixer close NQMIX's gap to QMIX? NQMIX+mono is QMIX's mixer trained by
+  NQMIX's actors and critic): "above QMIX" when the interval lies above 0, "below QMIX" when it lies below 0,
+  otherwise "inconclusive".
+
+A cell is *pending* until the variant, NQMIX and QMIX each have all five seeds complete at its budget
+(``long_reading``). The 1M cells are the record; 3s5z has not been read by the study before at any budget.
 """
 from __future__ import annotations
 
@@ -66,6 +82,7 @@ from pathlib import Path
 import pandas as pd
 
 from nqmix_core import results
+from nqmix_core.claims_budgets import BUDGETS, budget_label
 
 EXPLANATIONS = {
     "E1": ("too few optimiser steps per episode", ("nqmix-steps4",)),
@@ -86,9 +103,12 @@ EARLY_STEP = 50_000
 AGREEMENT = "train_diag_sign_agreement"
 
 
-BATCH32, CONFIRM = "batch32", "confirm"
-"""Subfolders of the study's folder, each with a grid of its own: the paper's batch of 32 (E5), and the
-confirmation's fresh seeds (``confirmation``)."""
+LONG_SEEDS, LONG_MAPS, QMIX = (0, 1, 2, 3, 4), ("2s3z", "3s5z"), "qmix"
+
+
+BATCH32, CONFIRM, LONG = "batch32", "confirm", "long"
+"""Subfolders of the study's folder, each with a grid of its own: the paper's batch of 32 (E5), the
+confirmation's fresh seeds (``confirmation``) and the confirmed variant's 1M-step runs (``long_reading``)."""
 
 
 def study_roots(folder: str | Path) -> list[Path]:
@@ -232,3 +252,34 @@ def confirmation(table: pd.DataFrame, scale: float) -> pd.DataFrame:
         verdict = _reading(c, "confirmed", "not confirmed")
         rows.append({"variant": row["variant"], "seeds 5-9": verdict, "evidence": c.text()})
     return pd.DataFrame(rows, columns=["variant", "seeds 5-9", "evidence"])
+
+
+def long_runs(folder: str | Path, long_root: str | Path) -> pd.DataFrame | None:
+    """The runs ``long_reading`` reads: the variants' runs in ``folder``'s ``LONG`` subfolder and the NQMIX and
+    QMIX runs of ``long_root`` at the same reward scale (``results.load_runs`` rows); None before a run is in."""
+    here = Path(folder) / LONG
+    if not any(here.glob("*/*/seed*/progress.csv")):
+        return None
+    mine, base = results.load_runs(here), results.load_runs(long_root)
+    base = base[base["algo"].isin((PAPER, QMIX)) & base["reward_scale"].isin(set(mine["reward_scale"]))]
+    return pd.concat([mine[mine["algo"] != PAPER], base], ignore_index=True)
+
+
+def long_reading(runs: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """The 1M-step grid's rule (module docstring): per map and budget, ``variant`` against NQMIX and QMIX."""
+    label, rows = results.LABELS.get(variant, variant), []
+    for steps in BUDGETS:
+        final = results.final_win_rates(results.at_budget(runs[runs["seed"].isin(LONG_SEEDS)], steps))
+        for map_name in LONG_MAPS:
+            counts = final[final["map"] == map_name].groupby("method").size()
+            short = [f"{m} {counts.get(m, 0)}" for m in (label, "NQMIX", "QMIX") if counts.get(m, 0) < len(LONG_SEEDS)]
+            row = {"map": map_name, "at": budget_label(steps), "variant": label}
+            if short:
+                waiting = f"pending ({', '.join(short)} of {len(LONG_SEEDS)} seeds)"
+                rows.append({**row, "against NQMIX": waiting, "against QMIX": waiting, "evidence": "—"})
+                continue
+            nqmix, qmix = (results.compare(final, map_name, label, y) for y in ("NQMIX", "QMIX"))
+            rows.append({**row, "against NQMIX": _reading(nqmix, "beats NQMIX", "not better"),
+                         "against QMIX": "above QMIX" if qmix.low > 0 else "below QMIX" if qmix.high < 0
+                         else "inconclusive", "evidence": f"{nqmix.text()}; {qmix.text()}"})
+    return pd.DataFrame(rows, columns=["map", "at", "variant", "against NQMIX", "against QMIX", "evidence"])

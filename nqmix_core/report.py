@@ -59,10 +59,12 @@ def write_readme(readme: Path, block: str) -> None:
     readme.write_text(before + block + rest.split(README_END, 1)[1])
 
 
-def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str | Path | None) -> str:
+def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str | Path | None,
+                     long: str | Path | None = None) -> str:
     """The reward-scale check (scale-10 runs in ``reward_check`` against their twins in ``root``) and the
-    NQMIX mechanism study (``mechanism``, its baseline the scale-10 NQMIX runs), each decided by the rule
-    its module's docstring wrote down before the runs; "" when neither folder is given."""
+    NQMIX mechanism study (``mechanism``, its baseline the scale-10 NQMIX runs; its 1M-step runs against
+    ``long``'s), each decided by the rule its module's docstring wrote down before the runs; "" when neither
+    folder is given."""
     from nqmix_core import mechanism as study
     from nqmix_core import reward_check as check
 
@@ -85,6 +87,11 @@ def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str
         if len(fresh):
             text += ("\nThe confirmation (written before its runs; `mechanism.confirmation`): fresh seeds 5–9 of "
                      "each variant whose follow-up beat NQMIX, and of NQMIX, read alone.\n\n" + results.markdown(fresh))
+        runs = study.long_runs(mechanism, long) if long else None
+        for variant in sorted(set(runs["algo"]) - {study.PAPER, study.QMIX}) if runs is not None else ():
+            text += (f"\nThe 1M-step grid (written before its runs; `mechanism.long_reading`): the confirmed "
+                     f"variant on 2s3z and 3s5z, seeds 0–4, against NQMIX and QMIX of `{Path(long).as_posix()}`."
+                     "\n\n" + results.markdown(study.long_reading(runs, variant)))
     return text
 
 
@@ -153,7 +160,7 @@ def write_report(root: str | Path, out: str | Path | None = None, matrix: str | 
         "# Claims table\n\nWritten by `" + command + "`; the rules are in `nqmix_core/claims.py` and "
         "`nqmix_core/results.py`.\n\n" + results.markdown(table) + "\n## Final win rates\n\n"
         + results.markdown(summary.reset_index()) + "\n## CPU time (one core per run)\n\n" + results.markdown(hours) + note
-        + long_text + studies_markdown(root, reward_check, mechanism))
+        + long_text + studies_markdown(root, reward_check, mechanism, long))
     written += [out / "final_win_rates.csv", out / "cpu_hours.csv", out / "claims.csv", out / "claims.md"]
     if readme:
         write_readme(Path(readme), _readme_block(table, command, out / "claims.md"))
