@@ -123,10 +123,12 @@ def tensorboard_writer(folder: Path, enabled: bool, purge_step: int | None):
 
 
 OUTPUT_PATHSPECS = (":(top,exclude)data", ":(top,exclude)results", ":(top,exclude)runs")
+CHANGED_SHOWN = 20  # a dirty tree's first `git status --porcelain` lines, in the manifest
 
 
-def _git_commit() -> dict:
-    here = Path(__file__).resolve().parent
+def _git_commit(here: Path | None = None) -> dict:
+    """The commit of the checkout at ``here`` (the package's own), whether its code has changes, and which."""
+    here = here or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False)
         # the kit's own outputs (data/, results/, runs/) are not changes to the code that made them
@@ -136,7 +138,9 @@ def _git_commit() -> dict:
         return {"commit": None, "dirty": None}
     if commit.returncode != 0:
         return {"commit": None, "dirty": None}
-    return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    changed = dirty.stdout.splitlines()
+    return {"commit": commit.stdout.strip(), "dirty": bool(changed),
+            **({"changed": changed[:CHANGED_SHOWN]} if changed else {})}  # what made it dirty, for the reader
 
 
 def _versions() -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 
 import pytest
 import torch
@@ -207,6 +208,22 @@ def test_checkpoint_loads_with_weights_only_and_the_manifest_says_what_ran(tmp_p
     assert "commit" in manifest["git"]
     assert any((tmp_path / "tb").iterdir())
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_manifest_names_what_made_the_code_dirty_and_not_the_kits_own_outputs(tmp_path):
+    from nqmix_core.experiment_io import _git_commit
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "a.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    (tmp_path / "data" / "run").mkdir(parents=True)
+    (tmp_path / "data" / "run" / "progress.csv").write_text("t_env\n")  # a run's own output: not a change
+    clean = _git_commit(tmp_path)
+    assert len(clean["commit"]) == 40 and clean["dirty"] is False and "changed" not in clean
+    (tmp_path / "a.py").write_text("x = 2\n")
+    (tmp_path / ".venv").symlink_to(tmp_path / "data")  # a linked environment that .gitignore does not cover
+    assert _git_commit(tmp_path)["changed"] == [" M a.py", "?? .venv"]
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
