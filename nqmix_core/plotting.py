@@ -49,6 +49,8 @@ def q_tot_heatmaps(payoff: torch.Tensor, tables: dict[str, torch.Tensor],
 METHOD_COLOURS = {"NQMIX": "C3", "QMIX": "C0", "COMA": "C2", "NQMIX-M": "C4", "VDN": "C5", "IQL": "C8", "IPPO": "teal",
                   # the exploration study's NQMIX variants (notebook 06)
                   "NQMIX (τ per batch)": "C1", "NQMIX+ε": "C6", "NQMIX+H": "C9",
+                  # the mechanism study's confirmed variant, drawn beside NQMIX and QMIX at 1M (notebook 06)
+                  "NQMIX+mono": "darkorange",
                   # continuous actions (notebook 07): a darker shade of the family's colour; IDDPG its own
                   "NQMIX-cont": "darkred", "QMIX-cont": "navy", "IDDPG": "darkgoldenrod"}
 """One colour per method in every figure of the kit (matplotlib's C0–C9 cycle; grey is kept for references)."""
