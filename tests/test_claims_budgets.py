@@ -120,3 +120,24 @@ def test_a_grid_with_no_run_in_yet_is_pending_and_a_wrong_folder_is_an_error(tmp
     assert set(table["verdict"]) == {"pending"} and len(table) == 6
     with pytest.raises(UserError):
         claims_budgets.budget_claims(tmp_path / "typo")
+
+
+def test_the_committed_1m_runs_cut_at_300k_are_the_300k_runs_of_the_same_seeds():
+    """at_budget's premise on the data themselves: with the same settings and seed, a 1M-step run's first 300k
+    steps are the 300k-step run (data/long_1m against data/reward_scale, both NQMIX on 2s3z, batch 8,
+    reward × 10, made by different commits on the same kind of CPU): every logged number but the clock agrees."""
+    from pathlib import Path
+    data = Path(__file__).resolve().parents[1] / "data"
+    long = results.load_runs(data / "long_1m")
+    short = results.load_runs(data / "reward_scale")
+    pick = {"map": "2s3z", "method": "NQMIX"}
+    cut = results.at_budget(long, 300_000)
+    for seed in (0, 1, 2):
+        a, b = (frame[(frame["map"] == pick["map"]) & (frame["method"] == pick["method"]) & (frame["seed"] == seed)]
+                .sort_values("t_env").reset_index(drop=True) for frame in (cut, short))
+        logged = [c for c in b.columns if c.startswith(("test_", "train_")) and "wall" not in c and c in a.columns]
+        assert len(a) == len(b) and len(logged) > 20 and a["t_env"].equals(b["t_env"])
+        pd.testing.assert_frame_equal(a[logged], b[logged], check_exact=True)
+    final = {name: results.final_win_rates(f[f["map"] == "2s3z"]).set_index(["method", "seed"])["final"]
+             for name, f in (("cut", cut), ("short", short))}
+    assert final["cut"].loc["NQMIX"].loc[[0, 1, 2]].tolist() == final["short"].loc["NQMIX"].loc[[0, 1, 2]].tolist()
