@@ -130,11 +130,16 @@ def learning_curves(runs, maps: list[str], methods: list[str],
 
 def seed_title(map_name: str, seeds: dict[str, int], methods: list[str]) -> str:
     """A panel's title: the map and how many seeds each method has ("2s3z (5 seeds each)" when they agree;
-    otherwise one count per method, on a second line so that neighbouring titles do not run together)."""
+    otherwise the count most methods share and the others by name, "2s3z\n(5 seeds each, NQMIX+mono 1)", on a
+    second line so that neighbouring titles do not run together)."""
     counts = [seeds.get(m, 0) for m in methods]
+    usual = max(counts, key=lambda n: (counts.count(n), n))
+    each = f"{usual} seed{'s' if usual != 1 else ''} each"
     if len(set(counts)) == 1:
-        return f"{map_name} ({counts[0]} seed{'s' if counts[0] != 1 else ''} each)"
-    return f"{map_name}\n(seeds: {', '.join(f'{m} {n}' for m, n in zip(methods, counts))})"
+        return f"{map_name} ({each})"
+    if counts.count(usual) == 1:  # no count is shared: one per method
+        return f"{map_name}\n(seeds: {', '.join(f'{m} {n}' for m, n in zip(methods, counts))})"
+    return f"{map_name}\n({each}, {', '.join(f'{m} {n}' for m, n in zip(methods, counts) if n != usual)})"
 
 
 def legend_below(fig, labelled: dict) -> float:

@@ -54,3 +54,7 @@ def test_a_panel_title_says_how_many_seeds_each_method_has():
     assert seed_title("3m", {"NQMIX": 5, "QMIX": 5}, ["NQMIX", "QMIX"]) == "3m (5 seeds each)"
     assert seed_title("3m", {"NQMIX": 1}, ["NQMIX"]) == "3m (1 seed each)"
     assert seed_title("3m", {"NQMIX": 5, "QMIX": 3}, ["NQMIX", "QMIX", "COMA"]) == "3m\n(seeds: NQMIX 5, QMIX 3, COMA 0)"
+    # most methods agree: their count once, the others by name (short enough for a narrow panel)
+    assert seed_title("3s5z", {"NQMIX": 5, "QMIX": 5, "NQMIX+mono": 1}, ["NQMIX", "NQMIX+mono", "QMIX"]) == \
+        "3s5z\n(5 seeds each, NQMIX+mono 1)"
+    assert seed_title("3m", {"NQMIX": 2, "QMIX": 2}, ["NQMIX", "QMIX", "COMA"]) == "3m\n(2 seeds each, COMA 0)"
