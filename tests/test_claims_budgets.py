@@ -124,20 +124,25 @@ def test_a_grid_with_no_run_in_yet_is_pending_and_a_wrong_folder_is_an_error(tmp
 
 def test_the_committed_1m_runs_cut_at_300k_are_the_300k_runs_of_the_same_seeds():
     """at_budget's premise on the data themselves: with the same settings and seed, a 1M-step run's first 300k
-    steps are the 300k-step run (data/long_1m against data/reward_scale, both NQMIX on 2s3z, batch 8,
-    reward × 10, made by different commits on the same kind of CPU): every logged number but the clock agrees."""
+    steps are the 300k-step run (NQMIX on 2s3z, batch 8, reward × 10: long_1m against reward_scale's seeds 0–2
+    and the mechanism study's seeds 3–4; NQMIX+mono: the study's 1M grid against its 300k runs, each seed
+    in both), made by different commits on the same kind of CPU: every logged number but the clock agrees."""
     from pathlib import Path
     data = Path(__file__).resolve().parents[1] / "data"
-    long = results.load_runs(data / "long_1m")
-    short = results.load_runs(data / "reward_scale")
-    pick = {"map": "2s3z", "method": "NQMIX"}
-    cut = results.at_budget(long, 300_000)
-    for seed in (0, 1, 2):
-        a, b = (frame[(frame["map"] == pick["map"]) & (frame["method"] == pick["method"]) & (frame["seed"] == seed)]
-                .sort_values("t_env").reset_index(drop=True) for frame in (cut, short))
-        logged = [c for c in b.columns if c.startswith(("test_", "train_")) and "wall" not in c and c in a.columns]
-        assert len(a) == len(b) and len(logged) > 20 and a["t_env"].equals(b["t_env"])
-        pd.testing.assert_frame_equal(a[logged], b[logged], check_exact=True)
-    final = {name: results.final_win_rates(f[f["map"] == "2s3z"]).set_index(["method", "seed"])["final"]
-             for name, f in (("cut", cut), ("short", short))}
-    assert final["cut"].loc["NQMIX"].loc[[0, 1, 2]].tolist() == final["short"].loc["NQMIX"].loc[[0, 1, 2]].tolist()
+    loaded = {name: results.load_runs(data / name) for name in
+              ("long_1m", "reward_scale", "mechanism_2s3z", "mechanism_2s3z/long")}
+    pairs = [("long_1m", "reward_scale", "NQMIX", (0, 1, 2)), ("long_1m", "mechanism_2s3z", "NQMIX", (3, 4)),
+             ("mechanism_2s3z/long", "mechanism_2s3z", "NQMIX+mono", (0, 1, 2, 3, 4))]
+    compared = 0
+    for long_name, short_name, method, seeds in pairs:
+        cut, short = results.at_budget(loaded[long_name], 300_000), loaded[short_name]
+        for seed in seeds:
+            a, b = (f[(f["map"] == "2s3z") & (f["method"] == method) & (f["seed"] == seed)]
+                    .sort_values("t_env").reset_index(drop=True) for f in (cut, short))
+            if a.empty and long_name == "mechanism_2s3z/long":
+                continue  # a seed of the 1M grid not in yet
+            logged = [c for c in b.columns if c.startswith(("test_", "train_")) and "wall" not in c and c in a.columns]
+            assert len(a) == len(b) == 61 and len(logged) > 20 and a["t_env"].equals(b["t_env"])
+            pd.testing.assert_frame_equal(a[logged], b[logged], check_exact=True)
+            compared += 1
+    assert compared >= 6
