@@ -316,10 +316,9 @@ for row in fresh.to_dict("records"):
 long = mechanism.long_runs(MECHANISM, repo / "data" / "long_1m")  # the confirmed variant at 1M, on 2s3z and 3s5z
 print("\n1M-step grid of the confirmed variant against NQMIX and QMIX of data/long_1m (mechanism.long_reading; "
       "written before its runs):" + (" no run is in yet" if long is None else ""))
-for variant in sorted(set(long["algo"]) - {mechanism.PAPER, mechanism.QMIX}) if long is not None else ():
-    for row in mechanism.long_reading(long, variant).to_dict("records"):
-        print(f"    {row['variant']} on {row['map']} at {row['at']}: against NQMIX {row['against NQMIX']}, "
-              f"against QMIX {row['against QMIX']}" + (f" — {row['evidence']}" if row["evidence"] != "—" else ""))
+for row in mechanism.long_reading(long).to_dict("records") if long is not None else ():
+    print(f"    {row['variant']} on {row['map']} at {row['at']}: against NQMIX {row['against NQMIX']}, "
+          f"against QMIX {row['against QMIX']}" + (f" — {row['evidence']}" if row["evidence"] != "—" else ""))
 
 # %% [markdown]
 # **What the study says.** At three seeds no explanation is decided: each variant's interval against NQMIX

@@ -79,6 +79,7 @@ runs), so the 2s3z cell at 300k repeats the follow-up's seeds 0–4 reading; it 
 """
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -268,10 +269,11 @@ def long_runs(folder: str | Path, long_root: str | Path) -> pd.DataFrame | None:
     return pd.concat([mine[mine["algo"] != PAPER], base], ignore_index=True)
 
 
-def long_reading(runs: pd.DataFrame, variant: str) -> pd.DataFrame:
-    """The 1M-step grid's rule (module docstring): per map and budget, ``variant`` against NQMIX and QMIX."""
-    label, rows = results.LABELS.get(variant, variant), []
-    for steps in BUDGETS:
+def long_reading(runs: pd.DataFrame) -> pd.DataFrame:
+    """The 1M-step grid's rule (module docstring): per variant in ``runs``, map and budget, against NQMIX and QMIX."""
+    rows = []
+    for variant, steps in itertools.product(sorted(set(runs["algo"]) - {PAPER, QMIX}), BUDGETS):
+        label = results.LABELS.get(variant, variant)
         final = results.final_win_rates(results.at_budget(runs[runs["seed"].isin(LONG_SEEDS)], steps))
         for map_name in LONG_MAPS:
             counts = final[final["map"] == map_name].groupby("method").size()

@@ -88,10 +88,10 @@ def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str
             text += ("\nThe confirmation (written before its runs; `mechanism.confirmation`): fresh seeds 5–9 of "
                      "each variant whose follow-up beat NQMIX, and of NQMIX, read alone.\n\n" + results.markdown(fresh))
         runs = study.long_runs(mechanism, long) if long else None
-        for variant in sorted(set(runs["algo"]) - {study.PAPER, study.QMIX}) if runs is not None else ():
+        if runs is not None:
             text += (f"\nThe 1M-step grid (written before its runs; `mechanism.long_reading`): the confirmed "
                      f"variant on 2s3z and 3s5z, seeds 0–4, against NQMIX and QMIX of `{Path(long).as_posix()}`."
-                     "\n\n" + results.markdown(study.long_reading(runs, variant)))
+                     "\n\n" + results.markdown(study.long_reading(runs)))
     return text
 
 

@@ -108,11 +108,11 @@ def test_the_confirmation_reads_fresh_seeds_5_to_9_only():
 
 def long_grid(finals: dict, reach: dict | None = None) -> pd.DataFrame:
     """load_runs-shaped rows: each (method, map) -> one win rate per seed, held from 100k to the run's reach."""
-    rows = []
+    rows, algo = [], {label: name for name, label in mechanism.results.LABELS.items()}
     for (method, map_name), per_seed in finals.items():
         for seed, rate in enumerate(per_seed):
             last = (reach or {}).get((method, map_name, seed), 1_000_000)
-            rows += [{"map": map_name, "method": method, "seed": seed, "t_env": t + 7, "t_eval": t,
+            rows += [{"map": map_name, "algo": algo[method], "method": method, "seed": seed, "t_env": t + 7, "t_eval": t,
                       "test_greedy_win_rate": rate, "status": "finished", "partial": last < 1_000_000}
                      for t in range(100_000, last + 1, 100_000)]
     return pd.DataFrame(rows)
@@ -122,20 +122,24 @@ def test_the_1m_grid_reads_the_variant_against_nqmix_and_qmix_at_both_budgets():
     five = {"NQMIX": (0.1, 0.2, 0.0, 0.15, 0.1), "QMIX": (0.9, 0.8, 0.85, 0.95, 0.9),
             "NQMIX+mono": (0.6, 0.7, 0.5, 0.6, 0.65)}
     runs = long_grid({(m, map_name): v for m, v in five.items() for map_name in mechanism.LONG_MAPS})
-    got = mechanism.long_reading(runs, "nqmix-mono")
+    got = mechanism.long_reading(runs)
     assert got[["map", "at"]].values.tolist() == [["2s3z", "300k"], ["3s5z", "300k"], ["2s3z", "1M"], ["3s5z", "1M"]]
     assert set(got["against NQMIX"]) == {"beats NQMIX"} and set(got["against QMIX"]) == {"below QMIX"}
     level = dict(five, QMIX=(0.5, 0.8, 0.4, 0.7, 0.6))  # the same mean as the variant's, wider
-    got = mechanism.long_reading(long_grid({(m, "2s3z"): v for m, v in level.items()}), "nqmix-mono")
+    got = mechanism.long_reading(long_grid({(m, "2s3z"): v for m, v in level.items()}))
     assert got["against QMIX"].tolist()[::2] == ["inconclusive", "inconclusive"]
     assert got["against NQMIX"].tolist()[1] == "pending (NQMIX+mono 0, NQMIX 0, QMIX 0 of 5 seeds)"  # 3s5z
+    two = long_grid({(m, "2s3z"): v for m, v in dict(five, **{"NQMIX+4-steps": five["NQMIX"]}).items()})
+    got = mechanism.long_reading(two)  # each variant in the folder is read, in name order
+    assert got["variant"].tolist() == ["NQMIX+mono"] * 4 + ["NQMIX+4-steps"] * 4
+    assert got[got["map"] == "2s3z"]["against NQMIX"].tolist() == ["beats NQMIX"] * 2 + ["inconclusive"] * 2
 
 
 def test_a_run_still_short_of_1m_counts_at_300k_and_leaves_1m_pending():
     five = {"NQMIX": (0.1, 0.2, 0.0, 0.15, 0.1), "QMIX": (0.9, 0.8, 0.85, 0.95, 0.9),
             "NQMIX+mono": (0.6, 0.7, 0.5, 0.6, 0.65)}
     runs = long_grid({(m, "3s5z"): v for m, v in five.items()}, reach={("NQMIX+mono", "3s5z", 4): 400_000})
-    got = mechanism.long_reading(runs, "nqmix-mono").set_index(["map", "at"])
+    got = mechanism.long_reading(runs).set_index(["map", "at"])
     assert got.loc[("3s5z", "300k"), "against NQMIX"] == "beats NQMIX"
     assert got.loc[("3s5z", "1M"), "against QMIX"] == "pending (NQMIX+mono 4 of 5 seeds)"
 
