@@ -73,9 +73,11 @@ runs cut by ``results.at_budget``), twice, by the 95% Welch interval of mean fin
 
 A cell is *pending* until the variant, NQMIX and QMIX each have all five seeds complete at its budget
 (``long_reading``). The 1M cells are the record; 3s5z has not been read by the study before at any budget.
-*Seen after its first runs (a fact, not a rule):* a 1M-step run's first 300k steps are, bit for bit, the
-300k-step run of the same seed and settings (``tests/test_claims_budgets.py`` checks it on the committed
-runs), so the 2s3z cell at 300k repeats the follow-up's seeds 0–4 reading; it is shown, not new evidence.
+*Seen after its first runs (a fact, not a rule):* on the same CPU model a 1M-step run's first 300k steps
+are, bit for bit, the 300k-step run of the same seed and settings (``tests/test_claims_budgets.py`` checks
+it on the committed runs), so the 2s3z cell at 300k mostly repeats the follow-up's reading: shown, not new
+evidence. Seed 4 on 2s3z was trained on another CPU model than its 300k run and parted from it at the first
+update, so that one seed is a fresh sample.
 """
 from __future__ import annotations
 
