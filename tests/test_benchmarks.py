@@ -48,3 +48,14 @@ def test_run_benchmark_sets_threads_before_the_manifest_is_taken(tmp_path, capsy
     bare = {}
     run_benchmark(argparse.ArgumentParser(), lambda args: bare.update(vars(args)), argv=[])
     assert bare == {"save": None}  # environment-only benchmarks take no learner options
+
+
+def test_golden_deviation_measures_what_the_golden_test_tolerates():
+    import pytest
+    from golden_deviation import row_deviation, tensor_deviation
+    nan = float("nan")
+    assert row_deviation({"a": 1.0, "b": nan}, {"a": 1.0, "b": nan}) == 0.0
+    assert row_deviation({"a": 1.1, "b": 5.0}, {"a": 1.0, "b": 5.0}) == pytest.approx(0.1 / 1.001)
+    assert tensor_deviation({"w": [1.0, 4.0]}, {"w": [1.0, 4.0]}) == 0.0
+    assert tensor_deviation({"w": [1.2, 4.0]}, {"w": [1.0, 4.0]}) == pytest.approx(0.1)  # 0.2 over a norm of 2
+    assert tensor_deviation({"w": [1.0, 4.4]}, {"w": [1.0, 4.0]}) == pytest.approx(0.1)  # 0.4 over the norm squared

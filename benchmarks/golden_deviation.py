@@ -1,0 +1,55 @@
+"""How far this machine's golden runs sit from ``tests/golden/runs.json``, per preset.
+
+    python benchmarks/golden_deviation.py                   # every preset
+    python benchmarks/golden_deviation.py nqmix-mono qmix   # some
+
+Runs each preset's golden run (``tests/test_golden.py``) and prints, for every logged number, the worst
+relative deviation from the file, row by row, and for the final learner tensors the worst deviation of
+their checksums, each with the share of the test's tolerance it uses. On the CPU model that wrote an entry
+every figure is 0; elsewhere they show how much the last bits of float arithmetic grow over a run, which is
+what chose ``HORIZON`` there. Nothing is asserted.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.test_golden import GOLDEN, ROW_TOL, TENSOR_TOL, fingerprint_of  # noqa: E402
+
+from nqmix_core.registry import PRESETS  # noqa: E402
+
+
+def row_deviation(got: dict, want: dict) -> float:
+    """Worst |got − want| / (|want| + 1e-3) over one progress row (the test's measure, NaNs skipped)."""
+    pairs = [(float(got[k]), float(want[k])) for k in want]
+    return max((abs(a - b) / (abs(b) + 1e-3) for a, b in pairs if not (math.isnan(a) or math.isnan(b))), default=0.0)
+
+
+def tensor_deviation(got: dict, want: dict) -> float:
+    """Worst checksum deviation over the learner's tensors, in units of each tensor's norm (squared for Σx²)."""
+    worst = 0.0
+    for name, (total, squares) in got.items():
+        want_total, want_squares = want[name]
+        norm = math.sqrt(want_squares) + 1e-9
+        worst = max(worst, abs(total - want_total) / norm, abs(squares - want_squares) / norm ** 2)
+    return worst
+
+
+def main(algos: list[str]) -> None:
+    golden = json.loads(GOLDEN.read_text())
+    print(f"{'preset':20s} {'steps':>5s}  worst row deviation per evaluation (share of {ROW_TOL:g})   "
+          f"tensors (share of {TENSOR_TOL:g})")
+    for algo in algos:
+        got, want = fingerprint_of(algo, Path(tempfile.mkdtemp())), golden[algo]
+        rows = [row_deviation(g, w) for g, w in zip(got["rows"], want["rows"])]
+        tensors = tensor_deviation(got["tensors"], want["tensors"])
+        print(f"{algo:20s} {int(want['rows'][-1]['t_env']):5d}  " + " ".join(f"{d:.1e}" for d in rows)
+              + f" ({max(rows) / ROW_TOL:.0%})   {tensors:.1e} ({tensors / TENSOR_TOL:.0%})", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or sorted(PRESETS))
