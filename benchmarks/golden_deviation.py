@@ -18,25 +18,20 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.test_golden import GOLDEN, ROW_TOL, TENSOR_TOL, fingerprint_of  # noqa: E402
+from tests.test_golden import GOLDEN, ROW_TOL, TENSOR_TOL, deviation, fingerprint_of, tensor_deviation  # noqa: E402
 
 from nqmix_core.registry import PRESETS  # noqa: E402
 
 
 def row_deviation(got: dict, want: dict) -> float:
-    """Worst |got − want| / (|want| + 1e-3) over one progress row (the test's measure, NaNs skipped)."""
+    """Worst ``deviation`` over one progress row (the test's measure, NaNs skipped)."""
     pairs = [(float(got[k]), float(want[k])) for k in want]
-    return max((abs(a - b) / (abs(b) + 1e-3) for a, b in pairs if not (math.isnan(a) or math.isnan(b))), default=0.0)
+    return max((deviation(a, b) for a, b in pairs if not (math.isnan(a) or math.isnan(b))), default=0.0)
 
 
-def tensor_deviation(got: dict, want: dict) -> float:
-    """Worst checksum deviation over the learner's tensors, in units of each tensor's norm (squared for Σx²)."""
-    worst = 0.0
-    for name, (total, squares) in got.items():
-        want_total, want_squares = want[name]
-        norm = math.sqrt(want_squares) + 1e-9
-        worst = max(worst, abs(total - want_total) / norm, abs(squares - want_squares) / norm ** 2)
-    return worst
+def worst_tensor_deviation(got: dict, want: dict) -> float:
+    """Worst ``tensor_deviation`` over the learner's tensors."""
+    return max((tensor_deviation(value, want[name]) for name, value in got.items()), default=0.0)
 
 
 def main(algos: list[str]) -> None:
@@ -46,7 +41,7 @@ def main(algos: list[str]) -> None:
     for algo in algos:
         got, want = fingerprint_of(algo, Path(tempfile.mkdtemp())), golden[algo]
         rows = [row_deviation(g, w) for g, w in zip(got["rows"], want["rows"])]
-        tensors = tensor_deviation(got["tensors"], want["tensors"])
+        tensors = worst_tensor_deviation(got["tensors"], want["tensors"])
         print(f"{algo:20s} {int(want['rows'][-1]['t_env']):5d}  " + " ".join(f"{d:.1e}" for d in rows)
               + f" ({max(rows) / ROW_TOL:.0%})   {tensors:.1e} ({tensors / TENSOR_TOL:.0%})", flush=True)
 

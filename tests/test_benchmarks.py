@@ -52,7 +52,7 @@ def test_run_benchmark_sets_threads_before_the_manifest_is_taken(tmp_path, capsy
 
 def test_golden_deviation_measures_what_the_golden_test_tolerates():
     import pytest
-    from golden_deviation import row_deviation, tensor_deviation
+    from golden_deviation import row_deviation, worst_tensor_deviation as tensor_deviation
     nan = float("nan")
     assert row_deviation({"a": 1.0, "b": nan}, {"a": 1.0, "b": nan}) == 0.0
     assert row_deviation({"a": 1.1, "b": 5.0}, {"a": 1.0, "b": 5.0}) == pytest.approx(0.1 / 1.001)

@@ -75,20 +75,28 @@ def fingerprint(folder: Path) -> dict:
     return {"rows": rows, "tensors": sums}
 
 
+def deviation(a: float, b: float) -> float:
+    """How far a logged number ``a`` sits from the file's ``b``: relative, with a floor for numbers near 0."""
+    return abs(a - b) / (abs(b) + 1e-3)
+
+
+def tensor_deviation(got: list[float], want: list[float]) -> float:
+    """[sum, sum of squares] of a tensor against the file's: the worse of the two, in units of its norm."""
+    norm = math.sqrt(want[1]) + 1e-9
+    return max(abs(got[0] - want[0]) / norm, abs(got[1] - want[1]) / norm ** 2)
+
+
 def same(a, b) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
-        return a == b if EXACT else abs(a - b) <= ROW_TOL * (abs(b) + 1e-3)
+        return a == b if EXACT else deviation(a, b) <= ROW_TOL
     return a == b
 
 
 def same_tensor(got: list[float], want: list[float]) -> bool:
     """[sum, sum of squares] of a tensor: the sum within TENSOR_TOL of the tensor's norm."""
-    if EXACT:
-        return got == want
-    norm = math.sqrt(want[1]) + 1e-9
-    return abs(got[0] - want[0]) <= TENSOR_TOL * norm and abs(got[1] - want[1]) <= TENSOR_TOL * norm ** 2
+    return got == want if EXACT else tensor_deviation(got, want) <= TENSOR_TOL
 
 
 @pytest.mark.parametrize("algo", sorted(PRESETS))
