@@ -431,12 +431,10 @@ if by_budget is not None:
     assert spread["NQMIX"] > 2 * spread["QMIX"]  # the sentence above: seed-to-seed spread at 1M
 
 # %% [markdown]
-# **Why NQMIX trails QMIX on 2s3z.** Notebook 06 (section 7) tests five explanations, each with a variant of
-# NQMIX that changes one thing, under rules written before the runs. One survived: agents whose slopes
-# ∂Q_tot/∂Q_a differ in sign pull the shared network apart (E2). NQMIX's actors and critic trained with QMIX's
-# monotone mixer, where every slope is positive, beat the paper's NQMIX on 2s3z at 1M, and their interval
-# against QMIX there is narrow and close to zero. On 3s5z five seeds decide neither comparison. The cell below
-# reads both maps at 1M from the data.
+# **Why NQMIX trails QMIX on 2s3z** is the question of notebook 06 (section 7): five explanations, each
+# tested with a variant of NQMIX that changes one thing, under rules written before the runs, and the one that
+# survives runs on to 3s5z and 1M steps. Make notebook 06's prediction before you run the cell below: it reads
+# that variant's 1M cells on both maps from the data.
 
 # %%
 from nqmix_core import mechanism
