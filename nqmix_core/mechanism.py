@@ -271,18 +271,20 @@ def long_runs(folder: str | Path, long_root: str | Path) -> pd.DataFrame | None:
     return pd.concat([mine[mine["algo"] != PAPER], base], ignore_index=True)
 
 
-def long_reading(runs: pd.DataFrame) -> pd.DataFrame:
-    """The 1M-step grid's rule (module docstring): per variant in ``runs``, map and budget, against NQMIX and QMIX."""
+def long_reading(runs: pd.DataFrame, seeds: tuple[int, ...] = LONG_SEEDS,
+                 maps: tuple[str, ...] = LONG_MAPS) -> pd.DataFrame:
+    """The 1M-step grid's rule (module docstring): per variant in ``runs``, map and budget, against NQMIX and QMIX
+    (``mechanism_repeat`` reads its fresh seeds with it)."""
     rows = []
     for variant, steps in itertools.product(sorted(set(runs["algo"]) - {PAPER, QMIX}), BUDGETS):
         label = results.LABELS.get(variant, variant)
-        final = results.final_win_rates(results.at_budget(runs[runs["seed"].isin(LONG_SEEDS)], steps))
-        for map_name in LONG_MAPS:
+        final = results.final_win_rates(results.at_budget(runs[runs["seed"].isin(seeds)], steps))
+        for map_name in maps:
             counts = final[final["map"] == map_name].groupby("method").size()
-            short = [f"{m} {counts.get(m, 0)}" for m in (label, "NQMIX", "QMIX") if counts.get(m, 0) < len(LONG_SEEDS)]
+            short = [f"{m} {counts.get(m, 0)}" for m in (label, "NQMIX", "QMIX") if counts.get(m, 0) < len(seeds)]
             row = {"map": map_name, "at": budget_label(steps), "variant": label}
             if short:
-                waiting = f"pending ({', '.join(short)} of {len(LONG_SEEDS)} seeds)"
+                waiting = f"pending ({', '.join(short)} of {len(seeds)} seeds)"
                 rows.append({**row, "against NQMIX": waiting, "against QMIX": waiting, "evidence": "—"})
                 continue
             nqmix, qmix = (results.compare(final, map_name, label, y) for y in ("NQMIX", "QMIX"))

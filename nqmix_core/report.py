@@ -66,6 +66,7 @@ def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str
     ``long``'s), each decided by the rule its module's docstring wrote down before the runs; "" when neither
     folder is given."""
     from nqmix_core import mechanism as study
+    from nqmix_core import mechanism_repeat as repeat
     from nqmix_core import reward_check as check
 
     text = ""
@@ -92,6 +93,11 @@ def studies_markdown(root: Path, reward_check: str | Path | None, mechanism: str
             text += (f"\nThe 1M-step grid (written before its runs; `mechanism.long_reading`): the confirmed "
                      f"variant on 2s3z and 3s5z, seeds 0–4, against NQMIX and QMIX of `{Path(long).as_posix()}`."
                      "\n\n" + results.markdown(study.long_reading(runs)))
+        again = repeat.repeat_runs(mechanism, long) if long else None
+        if again is not None:
+            text += ("\nThe 3s5z repeat (written before its runs; `mechanism_repeat.reading`): NQMIX+mono, NQMIX and "
+                     "QMIX on fresh seeds 5–9, the record, then seeds 0–9 pooled, a second look.\n\n"
+                     + results.markdown(repeat.reading(again)))
     return text
 
 
