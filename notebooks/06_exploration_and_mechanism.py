@@ -374,7 +374,9 @@ else:
 # What this buys the course's question, why the paper's NQMIX fails on heterogeneous maps: of the five
 # explanations, only E2 (slopes of different signs pull the shared network apart) survived a rule written
 # before its runs, and at 1M it explains the 2s3z gap. On 3s5z five seeds cannot tell; more seeds would be
-# the next experiment, not a reinterpretation of these.
+# the next experiment, not a reinterpretation of these. That experiment is under way, with its rule written
+# before its runs: `nqmix_core/mechanism_repeat.py` runs NQMIX+mono, NQMIX and QMIX again on 3s5z, on fresh
+# seeds 5–9, and `nqmix plot ... --mechanism data/mechanism_2s3z --long data/long_1m` prints its state.
 
 # %%
 record = mechanism.long_reading(long).set_index(["map", "at"])  # what the paragraph above says, checked
