@@ -376,7 +376,19 @@ else:
 # before its runs, and at 1M it explains the 2s3z gap. On 3s5z five seeds cannot tell; more seeds would be
 # the next experiment, not a reinterpretation of these. That experiment is under way, with its rule written
 # before its runs: `nqmix_core/mechanism_repeat.py` runs NQMIX+mono, NQMIX and QMIX again on 3s5z, on fresh
-# seeds 5–9, and `nqmix plot ... --mechanism data/mechanism_2s3z --long data/long_1m` prints its state.
+# seeds 5–9, and `nqmix plot ... --mechanism data/mechanism_2s3z --long data/long_1m` prints its state, as
+# does the next cell (its output is not checked: it changes as the runs land).
+
+# %%
+from nqmix_core import mechanism_repeat
+
+again = mechanism_repeat.repeat_runs(MECHANISM, repo / "data" / "long_1m")
+print("3s5z repeat (mechanism_repeat.reading; written before its runs):" + (" no run is in yet" if again is None else ""))
+for row in mechanism_repeat.reading(again).to_dict("records") if again is not None else ():
+    cells = {k: row[k] for k in ("against NQMIX", "against QMIX", "NQMIX against QMIX")}
+    said = (next(iter(cells.values())) if len(set(cells.values())) == 1  # one "pending (...)" for all three
+            else "; ".join(f"{'NQMIX+mono ' if k.startswith('against') else ''}{k} {v}" for k, v in cells.items()))
+    print(f"    seeds {row['seeds']} at {row['at']}: {said}" + (f" — {row['evidence']}" if row["evidence"] != "—" else ""))
 
 # %%
 record = mechanism.long_reading(long).set_index(["map", "at"])  # what the paragraph above says, checked
