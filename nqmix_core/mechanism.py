@@ -173,6 +173,11 @@ def _reading(c, above: str, below: str) -> str:
     return above if c.low > 0 else below if c.high < MARGIN else "inconclusive"
 
 
+def sided(c, above: str, below: str) -> str:
+    """The two-sided form: ``above`` / ``below`` when the interval lies above / below 0, otherwise "inconclusive"."""
+    return above if c.low > 0 else below if c.high < 0 else "inconclusive"
+
+
 def variant_verdict(table: pd.DataFrame, variant: str, scale: float) -> dict:
     """The rules for one variant: does it learn 3m, does it beat the paper's NQMIX on 2s3z."""
     label = results.LABELS.get(variant, variant)
@@ -289,6 +294,6 @@ def long_reading(runs: pd.DataFrame, seeds: tuple[int, ...] = LONG_SEEDS,
                 continue
             nqmix, qmix = (results.compare(final, map_name, label, y) for y in ("NQMIX", "QMIX"))
             rows.append({**row, "against NQMIX": _reading(nqmix, "beats NQMIX", "not better"),
-                         "against QMIX": "above QMIX" if qmix.low > 0 else "below QMIX" if qmix.high < 0
-                         else "inconclusive", "evidence": f"{nqmix.text()}; {qmix.text()}"})
+                         "against QMIX": sided(qmix, "above QMIX", "below QMIX"),
+                         "evidence": f"{nqmix.text()}; {qmix.text()}"})
     return pd.DataFrame(rows, columns=["map", "at", "variant", "against NQMIX", "against QMIX", "evidence"])

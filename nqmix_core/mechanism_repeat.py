@@ -65,7 +65,7 @@ def reading(runs: pd.DataFrame) -> pd.DataFrame:
             if not versus.startswith("pending"):
                 cut = results.at_budget(runs[runs["seed"].isin(seeds)], steps_of[row["at"]])
                 c = results.compare(results.final_win_rates(cut), MAP, "NQMIX", "QMIX")
-                versus = "below QMIX" if c.high < 0 else "above QMIX" if c.low > 0 else "inconclusive"
+                versus = mechanism.sided(c, "above QMIX", "below QMIX")
                 row["evidence"] += f"; {c.text()}"
             rows.append({"seeds": look, **row, "NQMIX against QMIX": versus})
     return pd.DataFrame(rows, columns=["seeds", "map", "at", "variant", "against NQMIX", "against QMIX",
