@@ -73,7 +73,8 @@ def sweep(args: argparse.Namespace) -> None:
     results = sweeps.sweep(cells, out, options, backend=args.backend, n_jobs=args.jobs,
                            ray_address=args.ray_address, gpus_per_run=args.gpus_per_run,
                            progress=not args.no_progress, pin=args.pin,
-                           command=command_line(args.argv), check_only=args.check)
+                           command=command_line(args.argv), check_only=args.check,
+                           drop_checkpoints=args.drop_checkpoints)
     if args.check:
         waiting = sum(status == -1 for status in results.values())
         print(f"The grid checks out: {waiting} runs would start and {len(cells) - waiting} are finished; "
@@ -179,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "private one on this machine, the way to try Ray without a cluster)")
     s.add_argument("--gpus-per-run", type=float, default=0.0, help="ray backend: GPU fraction each run asks for")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    s.add_argument("--drop-checkpoints", action="store_true",
+                   help="delete each run's checkpoint.pt once it has finished (a 1M-step 3s5z checkpoint is about "
+                        "5 GB); its results stay, but it can no longer be extended to a larger budget")
     s.add_argument("--check", action="store_true",
                    help="check the grid, its train options and its run folders as the sweep would, start nothing")
     s.set_defaults(run=sweep)

@@ -17,7 +17,9 @@ A grid comes from a small YAML file or from the command line::
 progress.csv, manifest.json and checkpoint, plus ``train.log`` with everything it printed). A cell
 whose manifest says ``finished`` at or past its ``t_max`` is skipped; a cell with a checkpoint is
 resumed. Cells are ordered seed by seed, so a sweep cut short holds whole seeds. ``OUT/sweep.json``
-records the sweep's own command, commit, versions and cells.
+records the sweep's own command, commit, versions and cells. ``--drop-checkpoints`` deletes a cell's
+checkpoint once its manifest says finished (a 1M-step 3s5z checkpoint holds the replay buffer, about 5 GB, so a
+long grid's checkpoints can fill a disk); such a cell keeps its results but can no longer be extended.
 
 Backends: ``local`` runs ``--jobs`` processes at a time on this machine; ``ray`` submits the same
 processes as Ray tasks to an existing cluster (``--ray-address``; "local" starts a private one),
@@ -26,6 +28,7 @@ can write (a shared file system). No scheduling of our own beyond that.
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import queue
@@ -43,10 +46,11 @@ from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import make_folder, provenance, write_json
 from nqmix_core.grid import Cell, check_cells, check_options, is_finished, train_command
 
-def run_cell(command: list[str], log_path: str, core: int | None = None) -> int:
+def run_cell(command: list[str], log_path: str, core: int | None = None, drop: bool = False) -> int:
     """Run one `nqmix train` process with its output appended to ``log_path``; its exit status.
 
-    With ``core`` the process (and every thread it starts: torch's, XLA's) runs on that CPU core only.
+    With ``core`` the process (and every thread it starts: torch's, XLA's) runs on that CPU core only; with
+    ``drop`` its checkpoint is deleted once it has finished (``drop_checkpoint``).
     """
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
@@ -54,7 +58,26 @@ def run_cell(command: list[str], log_path: str, core: int | None = None) -> int:
         log.flush()
         process = subprocess.run([sys.executable, "-m", "nqmix_core.cli", *command[1:]], stdout=log,
                                  stderr=subprocess.STDOUT, check=False, preexec_fn=lambda: _child_setup(core))
+    if drop and process.returncode == 0:
+        drop_checkpoint(Path(log_path).parent)
     return process.returncode
+
+
+def drop_checkpoint(folder: Path) -> bool:
+    """Delete ``folder``'s checkpoint.pt if its manifest says finished, and say so in its train.log; whether one
+    was deleted. The manifest, progress.csv and logs stay; the run can no longer be extended to a larger t_max."""
+    checkpoint = folder / "checkpoint.pt"
+    try:
+        finished = json.loads((folder / "manifest.json").read_text()).get("status") == "finished"
+    except (OSError, ValueError):
+        return False
+    if not (finished and checkpoint.exists()):
+        return False
+    size = checkpoint.stat().st_size / 2**30
+    checkpoint.unlink()
+    with open(folder / "train.log", "a") as log:
+        log.write(f"checkpoint.pt ({size:.2f} GiB) deleted by --drop-checkpoints: the run is finished\n")
+    return True
 
 
 def _load_prctl():
@@ -78,24 +101,25 @@ def _child_setup(core: int | None) -> None:
         os.sched_setaffinity(0, {core})
 
 
-def _run_pinned(cores: queue.Queue, command: list[str], log_path: str) -> int:
+def _run_pinned(cores: queue.Queue, command: list[str], log_path: str, drop: bool) -> int:
     """``run_cell`` on a core taken from ``cores`` and given back when the process ends."""
     core = cores.get()
     try:
-        return run_cell(command, log_path, core)
+        return run_cell(command, log_path, core, drop)
     finally:
         cores.put(core)
 
 
-def _run_local(jobs: list[tuple[Cell, list[str], str]], n_jobs: int, bar, pin: bool = False) -> dict[Cell, int]:
+def _run_local(jobs: list[tuple[Cell, list[str], str]], n_jobs: int, bar, pin: bool = False,
+               drop: bool = False) -> dict[Cell, int]:
     results = {}
     cores: queue.Queue = queue.Queue()
     available = sorted(os.sched_getaffinity(0))
     for k in range(n_jobs):
         cores.put(available[k % len(available)])
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        futures = {(pool.submit(_run_pinned, cores, command, log) if pin else pool.submit(run_cell, command, log)): cell
-                   for cell, command, log in jobs}
+        futures = {(pool.submit(_run_pinned, cores, command, log, drop) if pin
+                    else pool.submit(run_cell, command, log, None, drop)): cell for cell, command, log in jobs}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             bar.update(1)
@@ -119,9 +143,10 @@ def _connect_ray(address: str):
     return ray
 
 
-def _run_ray(jobs: list[tuple[Cell, list[str], str]], ray, gpus_per_run: float, bar) -> dict[Cell, int]:
+def _run_ray(jobs: list[tuple[Cell, list[str], str]], ray, gpus_per_run: float, bar,
+             drop: bool = False) -> dict[Cell, int]:
     remote = ray.remote(num_cpus=1, num_gpus=gpus_per_run)(run_cell)
-    pending = {remote.remote(command, log): cell for cell, command, log in jobs}
+    pending = {remote.remote(command, log, None, drop): cell for cell, command, log in jobs}
     results = {}
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
@@ -133,7 +158,7 @@ def _run_ray(jobs: list[tuple[Cell, list[str], str]], ray, gpus_per_run: float, 
 def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, backend: str = "local",
           n_jobs: int = 1, ray_address: str = "auto", gpus_per_run: float = 0.0,
           progress: bool = True, command: str | None = None, pin: bool = False,
-          check_only: bool = False) -> dict[Cell, int | None]:
+          check_only: bool = False, drop_checkpoints: bool = False) -> dict[Cell, int | None]:
     """Train every unfinished cell; returns cell -> exit status (None: already finished, skipped).
 
     ``check_only`` checks the grid, its options and its folders as a real sweep does, then returns
@@ -141,7 +166,8 @@ def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, back
 
     ``command`` is recorded in ``sweep.json`` (default: this process's command line). ``pin`` (local
     backend) runs each of the ``n_jobs`` processes on a CPU core of its own, so that their torch and
-    XLA thread pools do not compete for every core.
+    XLA thread pools do not compete for every core. ``drop_checkpoints`` deletes the checkpoint of every
+    finished cell, those finished before this sweep included (``drop_checkpoint``).
     """
     root, options = Path(root), check_options(options)
     if n_jobs < 1:
@@ -159,15 +185,17 @@ def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, back
     ray = _connect_ray(ray_address) if backend == "ray" else None
     make_folder(root)
     write_json(root / "sweep.json", {**provenance(command), "backend": backend, "jobs": n_jobs, "pinned": pin,
-                                     "train_options": options,
+                                     "drop_checkpoints": drop_checkpoints, "train_options": options,
                                      "cells": [asdict(cell) for cell in cells]})
     results: dict[Cell, int | None] = {cell: None for cell in cells if is_finished(cell, root)}
+    for cell in results if drop_checkpoints else ():
+        drop_checkpoint(cell.folder(root))
     jobs = [(cell, train_command(cell, root, options), str(cell.folder(root) / "train.log"))
             for cell in cells if cell not in results]
     with tqdm(total=len(cells), initial=len(results), unit="run", disable=not progress,
               desc=f"sweep ({len(results)} already finished)") as bar:
         if backend == "local":
-            results.update(_run_local(jobs, n_jobs, bar, pin))
+            results.update(_run_local(jobs, n_jobs, bar, pin, drop_checkpoints))
         else:
-            results.update(_run_ray(jobs, ray, gpus_per_run, bar))
+            results.update(_run_ray(jobs, ray, gpus_per_run, bar, drop_checkpoints))
     return results

@@ -92,6 +92,34 @@ def test_local_sweep_runs_skips_and_extends(tmp_path):
     assert [int(r["t_env"]) for r in _rows(longer[0].folder(tmp_path))] == [0, 32, 64, 96]
 
 
+def test_drop_checkpoints_frees_finished_runs_and_keeps_their_results(tmp_path):
+    cells = grid.expand([{"algos": ["vdn"], "envs": {"matrix:qtran": 64}, "seeds": [0, 1]}])
+    kept = sweep.sweep(cells[:1], tmp_path, TINY, progress=False)  # seed 0 first, its checkpoint kept
+    assert kept == {cells[0]: 0} and (cells[0].folder(tmp_path) / "checkpoint.pt").exists()
+    assert sweep.sweep(cells, tmp_path, TINY, progress=False, drop_checkpoints=True) == {cells[0]: None, cells[1]: 0}
+    for cell in cells:  # the skipped seed 0 and the new seed 1 alike
+        folder = cell.folder(tmp_path)
+        assert not (folder / "checkpoint.pt").exists()
+        assert json.loads((folder / "manifest.json").read_text())["status"] == "finished"
+        assert [int(r["t_env"]) for r in _rows(folder)] == [0, 32, 64]
+        assert "deleted by --drop-checkpoints" in (folder / "train.log").read_text()
+    assert json.loads((tmp_path / "sweep.json").read_text())["drop_checkpoints"] is True
+    longer = [grid.Cell(cells[0].algo, cells[0].env, 0, 96)]  # a larger budget is refused, before anything runs
+    with pytest.raises(UserError, match="no checkpoint.pt"):
+        sweep.sweep(longer, tmp_path, TINY, progress=False)
+    assert [int(r["t_env"]) for r in _rows(cells[0].folder(tmp_path))] == [0, 32, 64]
+
+
+def test_drop_checkpoint_leaves_an_unfinished_run_alone(tmp_path):
+    (tmp_path / "checkpoint.pt").write_bytes(b"state")
+    (tmp_path / "manifest.json").write_text(json.dumps({"status": "interrupted"}))
+    assert not sweep.drop_checkpoint(tmp_path) and (tmp_path / "checkpoint.pt").exists()
+    (tmp_path / "manifest.json").write_text("{not json")
+    assert not sweep.drop_checkpoint(tmp_path) and (tmp_path / "checkpoint.pt").exists()
+    (tmp_path / "manifest.json").write_text(json.dumps({"status": "finished"}))
+    assert sweep.drop_checkpoint(tmp_path) and not (tmp_path / "checkpoint.pt").exists()
+
+
 @pytest.mark.slow
 def test_a_failed_run_is_reported_with_its_log(tmp_path, capsys):
     folder = tmp_path / "matrix-qtran" / "vdn" / "seed0"
