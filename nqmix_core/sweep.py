@@ -28,7 +28,6 @@ can write (a shared file system). No scheduling of our own beyond that.
 """
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import queue
@@ -46,11 +45,10 @@ from nqmix_core.errors import UserError
 from nqmix_core.experiment_io import make_folder, provenance, write_json
 from nqmix_core.grid import Cell, check_cells, check_options, is_finished, train_command
 
-def run_cell(command: list[str], log_path: str, core: int | None = None, drop: bool = False) -> int:
+def run_cell(command: list[str], log_path: str, core: int | None = None) -> int:
     """Run one `nqmix train` process with its output appended to ``log_path``; its exit status.
 
-    With ``core`` the process (and every thread it starts: torch's, XLA's) runs on that CPU core only; with
-    ``drop`` its checkpoint is deleted once it has finished (``drop_checkpoint``).
+    With ``core`` the process (and every thread it starts: torch's, XLA's) runs on that CPU core only.
     """
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
@@ -58,20 +56,15 @@ def run_cell(command: list[str], log_path: str, core: int | None = None, drop: b
         log.flush()
         process = subprocess.run([sys.executable, "-m", "nqmix_core.cli", *command[1:]], stdout=log,
                                  stderr=subprocess.STDOUT, check=False, preexec_fn=lambda: _child_setup(core))
-    if drop and process.returncode == 0:
-        drop_checkpoint(Path(log_path).parent)
     return process.returncode
 
 
-def drop_checkpoint(folder: Path) -> bool:
-    """Delete ``folder``'s checkpoint.pt if its manifest says finished, and say so in its train.log; whether one
-    was deleted. The manifest, progress.csv and logs stay; the run can no longer be extended to a larger t_max."""
+def drop_checkpoint(cell: Cell, root: Path) -> bool:
+    """Delete the cell's checkpoint.pt if it finished (``grid.is_finished``), and say so in its train.log; whether
+    one was deleted. The manifest, progress.csv and logs stay; the run can no longer be extended to a larger t_max."""
+    folder = cell.folder(root)
     checkpoint = folder / "checkpoint.pt"
-    try:
-        finished = json.loads((folder / "manifest.json").read_text()).get("status") == "finished"
-    except (OSError, ValueError):
-        return False
-    if not (finished and checkpoint.exists()):
+    if not (is_finished(cell, root) and checkpoint.exists()):
         return False
     size = checkpoint.stat().st_size / 2**30
     checkpoint.unlink()
@@ -101,28 +94,28 @@ def _child_setup(core: int | None) -> None:
         os.sched_setaffinity(0, {core})
 
 
-def _run_pinned(cores: queue.Queue, command: list[str], log_path: str, drop: bool) -> int:
+def _run_pinned(cores: queue.Queue, command: list[str], log_path: str) -> int:
     """``run_cell`` on a core taken from ``cores`` and given back when the process ends."""
     core = cores.get()
     try:
-        return run_cell(command, log_path, core, drop)
+        return run_cell(command, log_path, core)
     finally:
         cores.put(core)
 
 
-def _run_local(jobs: list[tuple[Cell, list[str], str]], n_jobs: int, bar, pin: bool = False,
-               drop: bool = False) -> dict[Cell, int]:
+def _run_local(jobs: list[tuple[Cell, list[str], str]], n_jobs: int, done, pin: bool = False) -> dict[Cell, int]:
+    """Run the jobs ``n_jobs`` at a time; ``done(cell, status)`` as each one ends."""
     results = {}
     cores: queue.Queue = queue.Queue()
     available = sorted(os.sched_getaffinity(0))
     for k in range(n_jobs):
         cores.put(available[k % len(available)])
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        futures = {(pool.submit(_run_pinned, cores, command, log, drop) if pin
-                    else pool.submit(run_cell, command, log, None, drop)): cell for cell, command, log in jobs}
+        futures = {(pool.submit(_run_pinned, cores, command, log) if pin else pool.submit(run_cell, command, log)): cell
+                   for cell, command, log in jobs}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
-            bar.update(1)
+            done(futures[future], results[futures[future]])
     return results
 
 
@@ -143,15 +136,16 @@ def _connect_ray(address: str):
     return ray
 
 
-def _run_ray(jobs: list[tuple[Cell, list[str], str]], ray, gpus_per_run: float, bar,
-             drop: bool = False) -> dict[Cell, int]:
+def _run_ray(jobs: list[tuple[Cell, list[str], str]], ray, gpus_per_run: float, done) -> dict[Cell, int]:
+    """The jobs as Ray tasks; ``done(cell, status)`` as each one ends."""
     remote = ray.remote(num_cpus=1, num_gpus=gpus_per_run)(run_cell)
-    pending = {remote.remote(command, log, None, drop): cell for cell, command, log in jobs}
+    pending = {remote.remote(command, log): cell for cell, command, log in jobs}
     results = {}
     while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        results[pending.pop(done[0])] = ray.get(done[0])
-        bar.update(1)
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        cell = pending.pop(ready[0])
+        results[cell] = ray.get(ready[0])
+        done(cell, results[cell])
     return results
 
 
@@ -189,13 +183,18 @@ def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, back
                                      "cells": [asdict(cell) for cell in cells]})
     results: dict[Cell, int | None] = {cell: None for cell in cells if is_finished(cell, root)}
     for cell in results if drop_checkpoints else ():
-        drop_checkpoint(cell.folder(root))
+        drop_checkpoint(cell, root)
     jobs = [(cell, train_command(cell, root, options), str(cell.folder(root) / "train.log"))
             for cell in cells if cell not in results]
     with tqdm(total=len(cells), initial=len(results), unit="run", disable=not progress,
               desc=f"sweep ({len(results)} already finished)") as bar:
+        def done(cell: Cell, status: int) -> None:
+            bar.update(1)
+            if drop_checkpoints and status == 0:  # at once, not at the sweep's end: a long grid's would fill a disk
+                drop_checkpoint(cell, root)
+
         if backend == "local":
-            results.update(_run_local(jobs, n_jobs, bar, pin, drop_checkpoints))
+            results.update(_run_local(jobs, n_jobs, done, pin))
         else:
-            results.update(_run_ray(jobs, ray, gpus_per_run, bar, drop_checkpoints))
+            results.update(_run_ray(jobs, ray, gpus_per_run, done))
     return results

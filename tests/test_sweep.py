@@ -111,13 +111,15 @@ def test_drop_checkpoints_frees_finished_runs_and_keeps_their_results(tmp_path):
 
 
 def test_drop_checkpoint_leaves_an_unfinished_run_alone(tmp_path):
-    (tmp_path / "checkpoint.pt").write_bytes(b"state")
-    (tmp_path / "manifest.json").write_text(json.dumps({"status": "interrupted"}))
-    assert not sweep.drop_checkpoint(tmp_path) and (tmp_path / "checkpoint.pt").exists()
-    (tmp_path / "manifest.json").write_text("{not json")
-    assert not sweep.drop_checkpoint(tmp_path) and (tmp_path / "checkpoint.pt").exists()
-    (tmp_path / "manifest.json").write_text(json.dumps({"status": "finished"}))
-    assert sweep.drop_checkpoint(tmp_path) and not (tmp_path / "checkpoint.pt").exists()
+    cell = grid.Cell("vdn", "matrix:qtran", 0, 64)
+    folder = cell.folder(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pt").write_bytes(b"state")
+    for manifest in ({"status": "interrupted", "t_env": 32}, {"status": "finished", "t_env": 32}, "{not json", "[1]"):
+        (folder / "manifest.json").write_text(manifest if isinstance(manifest, str) else json.dumps(manifest))
+        assert not sweep.drop_checkpoint(cell, tmp_path) and (folder / "checkpoint.pt").exists()
+    (folder / "manifest.json").write_text(json.dumps({"status": "finished", "t_env": 64}))
+    assert sweep.drop_checkpoint(cell, tmp_path) and not (folder / "checkpoint.pt").exists()
 
 
 @pytest.mark.slow
