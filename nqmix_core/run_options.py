@@ -27,7 +27,22 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse whose mistakes are a ``UserError`` (one sentence, exit 2), not a usage block."""
 
     def error(self, message: str):
-        raise UserError(f"{self.prog}: {message}; see `{self.prog} --help`.")
+        command = self.prog.removeprefix("nqmix").strip()  # the CLI's own "nqmix: " prefixes every error
+        raise UserError(f"{command + ': ' if command else ''}{message}; see `{self.prog} --help`.")
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but an option a sub-command does not know is reported by that sub-command, so the
+        sentence points to its own ``--help``."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            command = getattr(parsed, "command", None)
+            parser = self._sub_parsers().get(command, self) if command else self
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
+
+    def _sub_parsers(self) -> dict[str, argparse.ArgumentParser]:
+        actions = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+        return dict(actions[0].choices) if actions else {}
 
 
 def value_reader(kind: type):

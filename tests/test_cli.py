@@ -42,6 +42,17 @@ def test_bad_input_is_one_sentence_and_exit_code_2(args, message, capsys):
     assert message in err and err.count("\n") == 0 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("args, sentence", [
+    (["train", "--bogus"], "nqmix: train: unrecognized arguments: --bogus; see `nqmix train --help`."),
+    (["sweep", "--jobs", "x"], "nqmix: sweep: argument --jobs: invalid int value: 'x'; see `nqmix sweep --help`."),
+    (["bogus"], "nqmix: argument command: invalid choice: 'bogus'"),
+])
+def test_an_option_mistake_names_the_command_once_and_points_to_its_help(args, sentence, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(sentence) and err.count("nqmix:") == 1 and err.count("\n") == 0
+
+
 def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "nqmix_core.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "demo" in result.stdout
