@@ -5,7 +5,7 @@ its config class, in its module).
 Appendix B values for NQMIX. Each learner's config is a subclass of it, in the learner's module
 (``learners/``), that says the learner's facts (``kind``: on/off-policy, discrete/continuous, the mixers
 it trains with) and adds the learner's own fields and their rules; its presets (pymarl's SMAC defaults
-for QMIX and VDN, see ``shared/REFERENCE.md``) sit beside it, and ``registry.PRESETS`` gathers them.
+for QMIX and VDN, from its ``src/config/algs/*.yaml``) sit beside it, and ``registry.PRESETS`` gathers them.
 
 Sizes that come from the environment (number of agents, observation size, ...) are not here: they
 live in ``nqmix_core.specs.EnvInfo``. The values each field accepts are tabled in ``config_checks.py`` (a

@@ -4,7 +4,7 @@
     evaluate(env, policy, "greedy", 320, 0, generator)        # the same test protocol as the learners
 
 SMAX's enemy is a heuristic (shoot the closest unit in range, else walk), and fixed behaviours beat it
-often; a learned method's win rate means little without them beside it (``shared/REFERENCE.md``). Each
+often (``data/reference`` measures how often); a learned method's win rate means little without them beside it. Each
 policy here has the learners' acting interface (``initial_hidden``, ``act``), so ``runner.rollout`` and
 ``runner.evaluate`` play it exactly as they play a learner.
 

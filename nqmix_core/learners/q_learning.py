@@ -39,7 +39,7 @@ PRESETS: dict[str, QLearningConfig] = {
     "vdn": QLearningConfig(mixer="vdn", target_update="hard"),
     "iql": QLearningConfig(mixer="none", target_update="hard"),  # independent Q-learning
 }
-"""pymarl's SMAC settings for QMIX, VDN and IQL (``shared/REFERENCE.md``)."""
+"""pymarl's SMAC settings for QMIX, VDN and IQL (its ``src/config/algs/*.yaml``)."""
 
 
 class QLearner(CriticLearner):
