@@ -8,6 +8,7 @@ instead of a crashed grid. Numbers are read by ``config.read_value`` everywhere 
 from __future__ import annotations
 
 import argparse
+import difflib
 import shlex
 from dataclasses import fields
 
@@ -104,9 +105,15 @@ def parse_settings(items: list[str], cls: type) -> dict[str, object]:
             new_name = renamed_to(cls, name)
             write = f"; write --set {new_name}={text.strip()}" if new_name else ""
             raise UserError(f"--set {item!r}: {note}{write}.")
-        if not sep or name not in defaults:
+        if not sep:
             raise UserError(f"Cannot read --set {item!r}; write NAME=VALUE with NAME a field of {cls.__name__} "
                             f"({', '.join(defaults)}).")
+        if name not in defaults:
+            near = ([f for f in defaults if name in f.split("_")]  # lr -> critic_lr, actor_lr
+                    or difflib.get_close_matches(name, defaults, n=3, cutoff=0.75))  # a typo: critc_lr
+            hint = f" (did you mean {', '.join(near[:-1]) + ' or ' if near[1:] else ''}{near[-1]}?)" if near else ""
+            raise UserError(f"--set {item!r}: {cls.__name__} has no field {name!r}{hint}; its fields are "
+                            f"{', '.join(defaults)}, and `nqmix settings ALGO` explains each.")
         kind = type(defaults[name])
         try:
             settings[name] = read_value(text, kind)

@@ -121,8 +121,12 @@ CLI_CASES = [
     (train("--set", "batch_size=64", "--set", "buffer_size=32"), "buffer_size=32 must be at least batch_size (64)"),
     (train("--set", "gamma=2", "--set", "tau=-1"), "gamma=2.0 must be in [0, 1], tau=-1.0 must be in (0, 1]"),
     (train("--algo", "nqmix", "--set", "mixer=none"), "mixer='none' does not work with the learner 'actor-critic', which trains with vdn, qmix"),
-    (train("--set", "learning_rate=1e-3"), "Cannot read --set 'learning_rate=1e-3'"),
+    (train("--set", "learning_rate=1e-3"), "--set 'learning_rate=1e-3': QLearningConfig has no field 'learning_rate'; its fields are"),
     (train("--set", "batch_size=2.5"), "batch_size takes a whole number"),
+    (train("--algo", "nqmix", "--set", "lr=1e-3"), "has no field 'lr' (did you mean critic_lr or actor_lr?)"),
+    (train("--algo", "nqmix", "--set", "epsilon=0"), "(did you mean epsilon_start, epsilon_finish or epsilon_anneal_steps?)"),
+    (train("--algo", "nqmix", "--set", "critc_lr=1e-3"), "has no field 'critc_lr' (did you mean critic_lr?)"),
+    (train("--set", "nonsense"), "Cannot read --set 'nonsense'; write NAME=VALUE"),
     # run settings
     (train("--algo", "qmixx"), "Unknown algorithm 'qmixx'; choose one of nqmix"),
     (train("--env", "qtran"), "env='qtran' must be backend:task"),
