@@ -11,6 +11,7 @@ keys of ``PRESETS``; each preset is an instance of its learner's config class an
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import fields, replace
 from typing import Callable
 
@@ -44,7 +45,9 @@ PRESETS: dict[str, AlgoConfig] = {name: config for cls in LEARNERS for name, con
 def algo_config(name: str, **overrides) -> AlgoConfig:
     """The preset for ``name`` with some fields replaced, e.g. ``algo_config("qmix", gamma=0.9)``."""
     if name not in PRESETS:
-        raise UserError(f"Unknown algorithm {name!r}; choose one of {', '.join(PRESETS)}.")
+        near = difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.75)
+        raise UserError(f"Unknown algorithm {name!r}{f' (did you mean {near[0]}?)' if near else ''}; choose one of "
+                        f"{', '.join(PRESETS)}.")
     preset = PRESETS[name]
     unknown = sorted(set(overrides) - {f.name for f in fields(preset)})
     if unknown:

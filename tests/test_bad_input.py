@@ -128,7 +128,7 @@ CLI_CASES = [
     (train("--algo", "nqmix", "--set", "critc_lr=1e-3"), "has no field 'critc_lr' (did you mean critic_lr?)"),
     (train("--set", "nonsense"), "Cannot read --set 'nonsense'; write NAME=VALUE"),
     # run settings
-    (train("--algo", "qmixx"), "Unknown algorithm 'qmixx'; choose one of nqmix"),
+    (train("--algo", "qmixx"), "Unknown algorithm 'qmixx' (did you mean qmix?); choose one of nqmix"),
     (train("--env", "qtran"), "env='qtran' must be backend:task"),
     (train("--env", "matrix:nope"), "Unknown environment 'matrix:nope'"),
     (train("--seed", "-1"), "seed=-1 must be >= 0"),

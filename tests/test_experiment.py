@@ -344,7 +344,7 @@ def test_cli_train_set_replaces_preset_fields_and_resume_must_repeat_them(tmp_pa
     (["--set", "batch_size=2.5"], "batch_size takes a whole number"),
     (["--set", "tau_per_time_step=maybe"], "tau_per_time_step takes true or false"),
     (["--set", "tau=0"], "Invalid algorithm setting: tau=0.0 must be in (0, 1]"),
-    (["--algo", "qmixx"], "Unknown algorithm 'qmixx'; choose one of nqmix"),
+    (["--algo", "qmixx"], "Unknown algorithm 'qmixx' (did you mean qmix?); choose one of nqmix"),
     (["--env", "matrix:nope"], "Unknown environment"),
     (["--t-max", "0"], "Invalid run setting"),
     (["--device", "tpu"], "Unknown device"),
