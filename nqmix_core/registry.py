@@ -11,7 +11,6 @@ keys of ``PRESETS``; each preset is an instance of its learner's config class an
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import fields, replace
 from typing import Callable
 
@@ -23,7 +22,7 @@ from nqmix_core.config_checks import documented_in
 from nqmix_core.envs.base import BatchedEnv, EnvInfo
 from nqmix_core.envs.two_peak import TwoPeakGame
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
-from nqmix_core.errors import UserError
+from nqmix_core.errors import UserError, did_you_mean
 from nqmix_core.learners import coma, continuous_actor_critic, ippo, nqmix, q_learning
 from nqmix_core.learners.protocol import Learner
 
@@ -45,8 +44,7 @@ PRESETS: dict[str, AlgoConfig] = {name: config for cls in LEARNERS for name, con
 def algo_config(name: str, **overrides) -> AlgoConfig:
     """The preset for ``name`` with some fields replaced, e.g. ``algo_config("qmix", gamma=0.9)``."""
     if name not in PRESETS:
-        near = difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.75)
-        raise UserError(f"Unknown algorithm {name!r}{f' (did you mean {near[0]}?)' if near else ''}; choose one of "
+        raise UserError(f"Unknown algorithm {name!r}{did_you_mean(name, PRESETS)}; choose one of "
                         f"{', '.join(PRESETS)}.")
     preset = PRESETS[name]
     unknown = sorted(set(overrides) - {f.name for f in fields(preset)})
@@ -129,12 +127,13 @@ def check_env_name(name: str) -> None:
     if backend in ("smax", "smax-cont") and task:
         from nqmix_core.envs.smax_loader import smax_map_names
         if task not in smax_map_names():
-            raise UserError(f"Unknown SMAX map {task!r} in {name!r}; the maps that exist are: "
-                            f"{', '.join(smax_map_names())}.")
+            raise UserError(f"Unknown SMAX map {task!r} in {name!r}{did_you_mean(task, smax_map_names())}; the "
+                            f"maps that exist are: {', '.join(smax_map_names())}.")
         return
     if backend in MAP_BACKENDS and task:
         return
-    raise UserError(f"Unknown environment {name!r}; use one of {env_names_text()} (smac needs StarCraft II).")
+    raise UserError(f"Unknown environment {name!r}{did_you_mean(name, env_names_like(name))}; use one of "
+                    f"{env_names_text()} (smac needs StarCraft II).")
 
 
 def make_env(name: str, n_envs: int, device: torch.device | str = "cpu", seed: int = 0) -> BatchedEnv:
@@ -144,4 +143,14 @@ def make_env(name: str, n_envs: int, device: torch.device | str = "cpu", seed: i
         return TASKS[backend][task](n_envs, device)
     if backend in MAP_BACKENDS and task:
         return MAP_BACKENDS[backend](task, n_envs, device, seed)
-    raise UserError(f"Unknown environment {name!r}; use one of {env_names_text()} (smac needs StarCraft II).")
+    raise UserError(f"Unknown environment {name!r}{did_you_mean(name, env_names_like(name))}; use one of "
+                    f"{env_names_text()} (smac needs StarCraft II).")
+
+
+def env_names_like(name: str) -> list[str]:
+    """The environment names a mistyped ``name`` may mean: a known backend's own tasks; for an unknown backend,
+    every fixed task and each map backend with the task given (smx:3m -> smax:3m)."""
+    backend, _, task = str(name).partition(":")
+    if backend in TASKS:
+        return [f"{backend}:{t}" for t in TASKS[backend]]
+    return [f"{b}:{t}" for b in TASKS for t in TASKS[b]] + [f"{b}:{task}" for b in MAP_BACKENDS if task]

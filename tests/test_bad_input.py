@@ -270,7 +270,10 @@ def user_error(call) -> str:
     (lambda: RunConfig(updates_per_episode=math.inf), "updates_per_episode=inf must be a finite number"),
     (lambda: RunConfig(t_max=1e5), "t_max=100000.0 must be a whole number"),
     (lambda: RunConfig(progress="yes"), "progress='yes' must be true or false"),
-    (lambda: make_env("matrix:nope", 1), "Unknown environment 'matrix:nope'"),
+    (lambda: make_env("matrix:nope", 1), "Unknown environment 'matrix:nope'; use one of"),  # nothing close
+    (lambda: make_env("matrix:qtrn", 1), "Unknown environment 'matrix:qtrn' (did you mean matrix:qtran?)"),
+    (lambda: make_env("smx:3m", 1), "Unknown environment 'smx:3m' (did you mean smax:3m?)"),
+    (lambda: algo_config("nqmx"), "Unknown algorithm 'nqmx' (did you mean nqmix?)"),
     (lambda: MatrixGame([[1.0, math.nan], [0.0, 1.0]]), "NaN or infinite"),
 ])
 def test_bad_settings_through_the_api(make, message):
@@ -400,7 +403,7 @@ def grid_file(tmp_path, spec) -> str:
     ({"grids": [GOOD_GRID], "train": {"set": ["batch_size=2.5"]}}, "batch_size takes a whole number"),
     ({"grids": [GOOD_GRID], "train": {"test-interval": "often"}}, "'often' is not a whole number"),
     ({"grids": [GOOD_GRID], "train": {"device": "mps"}}, "cannot use device 'mps'"),
-    ({"grids": [{**GOOD_GRID, "envs": {"smax:3mm": 100}}]}, "Unknown SMAX map '3mm'"),
+    ({"grids": [{**GOOD_GRID, "envs": {"smax:3mm": 100}}]}, "Unknown SMAX map '3mm' in 'smax:3mm' (did you mean 3m?)"),
     ({"grids": [GOOD_GRID], "extra": 1}, "has extra at its top level"),
 ])
 def test_a_bad_sweep_file_is_one_sentence_before_anything_starts(spec, message, places, tmp_path, capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nqmix_core.envs.smax_state import world_state_unit_features
-from nqmix_core.errors import UserError
+from nqmix_core.errors import UserError, did_you_mean
 
 try:
     import jax
@@ -60,7 +60,7 @@ def _make_smax(map_name: str, episode_limit: int, continuous: bool = False) -> A
     jaxmarl = _load_jaxmarl()
     names = smax_map_names()
     if map_name not in names:
-        raise UserError(f"Unknown SMAX map '{map_name}'; the maps that exist are: {', '.join(names)}.")
+        raise UserError(f"Unknown SMAX map '{map_name}'{did_you_mean(map_name, names)}; the maps that exist are: {', '.join(names)}.")
     scenario = jaxmarl.environments.smax.map_name_to_scenario(map_name)
     # SMAX would stop by itself only after max_steps + 1 steps; we cut at episode_limit ourselves.
     env = jaxmarl.make("HeuristicEnemySMAX", scenario=scenario, max_steps=episode_limit,
