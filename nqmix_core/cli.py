@@ -231,7 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     warnings.showwarning = _warn_in_one_line
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if not argv:
+            raise UserError(f"Give a command: {', '.join(parser.sub_parsers())}; `nqmix --help` says what each does.")
+        args = parser.parse_args(argv)
         args.argv = argv
         args.run(args)
     except UserError as error:

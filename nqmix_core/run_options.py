@@ -37,11 +37,12 @@ class OneLineParser(argparse.ArgumentParser):
         parsed, extra = self.parse_known_args(args, namespace)
         if extra:
             command = getattr(parsed, "command", None)
-            parser = self._sub_parsers().get(command, self) if command else self
+            parser = self.sub_parsers().get(command, self) if command else self
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return parsed
 
-    def _sub_parsers(self) -> dict[str, argparse.ArgumentParser]:
+    def sub_parsers(self) -> dict[str, argparse.ArgumentParser]:
+        """Sub-command name -> its parser (empty for a parser without sub-commands)."""
         actions = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
         return dict(actions[0].choices) if actions else {}
 

@@ -46,6 +46,7 @@ def test_bad_input_is_one_sentence_and_exit_code_2(args, message, capsys):
     (["train", "--bogus"], "nqmix: train: unrecognized arguments: --bogus; see `nqmix train --help`."),
     (["sweep", "--jobs", "x"], "nqmix: sweep: argument --jobs: invalid int value: 'x'; see `nqmix sweep --help`."),
     (["bogus"], "nqmix: argument command: invalid choice: 'bogus'"),
+    ([], "nqmix: Give a command: demo, train, settings, sweep, plot, reference, student-edition, slides; `nqmix --help`"),
 ])
 def test_an_option_mistake_names_the_command_once_and_points_to_its_help(args, sentence, capsys):
     assert main(args) == 2
