@@ -198,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", default=None,
                    help="folder of `nqmix reference` (data/reference): scripted policies as reference lines and row R")
     p.add_argument("--reward-check", default=None,
-                   help="sweep folder of the scale-10 runs (data/reward_scale): the reward-scale verdict, against FOLDER")
+                   help="sweep folder of the scale-10 runs (data/reward_scale): the reward-scale verdict, against "
+                        "FOLDER")
     p.add_argument("--mechanism", default=None,
                    help="sweep folder of the NQMIX variants (data/mechanism_2s3z): the mechanism study's verdicts")
     p.add_argument("--long", default=None,

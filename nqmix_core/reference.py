@@ -4,8 +4,8 @@
     evaluate(env, policy, "greedy", 320, 0, generator)        # the same test protocol as the learners
 
 SMAX's enemy is a heuristic (shoot the closest unit in range, else walk), and fixed behaviours beat it
-often (``data/reference`` measures how often); a learned method's win rate means little without them beside it. Each
-policy here has the learners' acting interface (``initial_hidden``, ``act``), so ``runner.rollout`` and
+often (``data/reference`` measures how often); a learned method's win rate means little without them
+beside it. Each policy here has the learners' acting interface (``initial_hidden``, ``act``), so ``runner.rollout`` and
 ``runner.evaluate`` play it exactly as they play a learner.
 
 | name              | when an enemy is in range (an attack action is available) | otherwise                  |

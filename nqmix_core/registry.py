@@ -109,7 +109,8 @@ def make_learner(algo: str | AlgoConfig, info: EnvInfo, device: torch.device | s
     wants_continuous = config.kind.continuous
     if wants_continuous != info.continuous:
         kinds = ("continuous", "discrete") if wants_continuous else ("discrete", "continuous")
-        envs = {c: ", ".join(f"{n}:{t}" for n, b in ENV_BACKENDS.items() if b.continuous == c for t in b.tasks or ["<map>"])
+        envs = {c: ", ".join(f"{n}:{t}" for n, b in ENV_BACKENDS.items() if b.continuous == c
+                             for t in b.tasks or ["<map>"])
                 for c in (True, False)}
         raise UserError(f"This algorithm needs {kinds[0]} actions but the environment's are {kinds[1]}; "
                         f"pair {', '.join(algorithm_names(True))} with {envs[True]}, "
@@ -132,8 +133,7 @@ def check_env_name(name: str) -> None:
         return
     if backend in MAP_BACKENDS and task:
         return
-    raise UserError(f"Unknown environment {name!r}{did_you_mean(name, env_names_like(name))}; use one of "
-                    f"{env_names_text()} (smac needs StarCraft II).")
+    raise unknown_environment(name)
 
 
 def make_env(name: str, n_envs: int, device: torch.device | str = "cpu", seed: int = 0) -> BatchedEnv:
@@ -143,14 +143,17 @@ def make_env(name: str, n_envs: int, device: torch.device | str = "cpu", seed: i
         return TASKS[backend][task](n_envs, device)
     if backend in MAP_BACKENDS and task:
         return MAP_BACKENDS[backend](task, n_envs, device, seed)
-    raise UserError(f"Unknown environment {name!r}{did_you_mean(name, env_names_like(name))}; use one of "
-                    f"{env_names_text()} (smac needs StarCraft II).")
+    raise unknown_environment(name)
 
 
-def env_names_like(name: str) -> list[str]:
-    """The environment names a mistyped ``name`` may mean: a known backend's own tasks; for an unknown backend,
-    every fixed task and each map backend with the task given (smx:3m -> smax:3m)."""
+def unknown_environment(name: str) -> UserError:
+    """The sentence for an environment name no backend knows, with the closest known name when one is close:
+    a known backend's own tasks (matrix:qtrn -> matrix:qtran); for an unknown backend, every fixed task and
+    each map backend with the task given (smx:3m -> smax:3m)."""
     backend, _, task = str(name).partition(":")
     if backend in TASKS:
-        return [f"{backend}:{t}" for t in TASKS[backend]]
-    return [f"{b}:{t}" for b in TASKS for t in TASKS[b]] + [f"{b}:{task}" for b in MAP_BACKENDS if task]
+        like = [f"{backend}:{t}" for t in TASKS[backend]]
+    else:
+        like = [f"{b}:{t}" for b in TASKS for t in TASKS[b]] + [f"{b}:{task}" for b in MAP_BACKENDS if task]
+    return UserError(f"Unknown environment {name!r}{did_you_mean(name, like)}; use one of {env_names_text()} "
+                     f"(smac needs StarCraft II).")

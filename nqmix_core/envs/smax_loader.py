@@ -60,7 +60,8 @@ def _make_smax(map_name: str, episode_limit: int, continuous: bool = False) -> A
     jaxmarl = _load_jaxmarl()
     names = smax_map_names()
     if map_name not in names:
-        raise UserError(f"Unknown SMAX map '{map_name}'{did_you_mean(map_name, names)}; the maps that exist are: {', '.join(names)}.")
+        raise UserError(f"Unknown SMAX map '{map_name}'{did_you_mean(map_name, names)}; the maps that exist are: "
+                        f"{', '.join(names)}.")
     scenario = jaxmarl.environments.smax.map_name_to_scenario(map_name)
     # SMAX would stop by itself only after max_steps + 1 steps; we cut at episode_limit ourselves.
     env = jaxmarl.make("HeuristicEnemySMAX", scenario=scenario, max_steps=episode_limit,
