@@ -69,7 +69,7 @@ def sweep(args: argparse.Namespace) -> None:
                         "`nqmix sweep --algos nqmix qmix --envs smax:3m=20000 --seeds 0 1`.")
     options.update({"device": args.device} if args.device else {})
     out = Path(args.out)
-    print(f"{len(cells)} runs into {out}: " + ", ".join(sorted({c.env for c in cells})) + "; backend " + args.backend)
+    print(f"{len(cells)} run{'s' * (len(cells) != 1)} into {out}: " + ", ".join(sorted({c.env for c in cells})) + "; backend " + args.backend)
     results = sweeps.sweep(cells, out, options, backend=args.backend, n_jobs=args.jobs,
                            ray_address=args.ray_address, gpus_per_run=args.gpus_per_run,
                            progress=not args.no_progress, pin=args.pin,

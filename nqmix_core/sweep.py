@@ -32,6 +32,7 @@ import os
 import shlex
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import warnings
@@ -126,6 +127,7 @@ def _connect_ray(address: str):
     except ImportError:
         raise UserError("The ray backend needs Ray; install it with `pip install ray`, "
                         "or run the sweep with --backend local.") from None
+    _check_reachable(address)
     try:
         ray.init(address=None if address == "local" else address, ignore_reinit_error=True,
                  log_to_driver=False, include_dashboard=False)
@@ -134,6 +136,23 @@ def _connect_ray(address: str):
         raise UserError(f"No Ray cluster could be reached at {address!r} ({reason}); start one with `ray start "
                         f"--head`, or pass --ray-address local to run Ray on this machine alone.") from None
     return ray
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """One TCP connection to a ``host:port`` or ``ray://host:port`` address within ``timeout_s``: Ray itself
+    retries a wrong address for many minutes. ``auto`` and ``local`` are left to Ray, which answers at once."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--ray-address {address!r} is not an address; write host:port (e.g. 10.0.0.5:6379), "
+                        f"ray://host:port, auto or local.")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        reason = f"no answer within {timeout_s:g} s" if isinstance(error, TimeoutError) else error.strerror or error
+        raise UserError(f"No Ray cluster could be reached at {address!r} ({reason}); start one with `ray start "
+                        f"--head`, or pass --ray-address local to run Ray on this machine alone.") from None
 
 
 def _run_ray(jobs: list[tuple[Cell, list[str], str]], ray, gpus_per_run: float, done) -> dict[Cell, int]:

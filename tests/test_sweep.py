@@ -201,3 +201,22 @@ def test_every_committed_grid_file_reads_and_names_known_presets():
     for path in paths:
         cells, _ = grid.load_grid(path)  # a typo in a preset, an env or a train option is a UserError here
         assert cells, path
+
+
+@pytest.mark.parametrize("address, sentence", [
+    ("127.0.0.1:1", "No Ray cluster could be reached at '127.0.0.1:1' (Connection refused)"),
+    ("ray://127.0.0.1:1", "No Ray cluster could be reached at 'ray://127.0.0.1:1' (Connection refused)"),
+    ("nonsense", "--ray-address 'nonsense' is not an address; write host:port"),
+])
+def test_a_ray_address_nothing_answers_at_is_one_sentence_not_minutes_of_retries(address, sentence):
+    with pytest.raises(UserError) as error:
+        sweep._check_reachable(address, timeout_s=2)
+    assert str(error.value).startswith(sentence)
+
+
+def test_a_ray_address_that_answers_passes_the_check():
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:  # a listening port stands in for a Ray head
+        sweep._check_reachable(f"127.0.0.1:{server.getsockname()[1]}")
+    sweep._check_reachable("auto")  # left to Ray
