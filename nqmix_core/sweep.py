@@ -133,8 +133,7 @@ def _connect_ray(address: str):
                  log_to_driver=False, include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:100].rstrip(".")
-        raise UserError(f"No Ray cluster could be reached at {address!r} ({reason}); start one with `ray start "
-                        f"--head`, or pass --ray-address local to run Ray on this machine alone.") from None
+        raise _unreachable(address, reason) from None
     return ray
 
 
@@ -151,8 +150,12 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as error:
         reason = f"no answer within {timeout_s:g} s" if isinstance(error, TimeoutError) else error.strerror or error
-        raise UserError(f"No Ray cluster could be reached at {address!r} ({reason}); start one with `ray start "
-                        f"--head`, or pass --ray-address local to run Ray on this machine alone.") from None
+        raise _unreachable(address, reason) from None
+
+
+def _unreachable(address: str, reason: object) -> UserError:
+    return UserError(f"No Ray cluster could be reached at {address!r} ({reason}); start one with `ray start "
+                     f"--head`, or pass --ray-address local to run Ray on this machine alone.")
 
 
 def _run_ray(jobs: list[tuple[Cell, list[str], str]], ray, gpus_per_run: float, done) -> dict[Cell, int]:
