@@ -122,6 +122,18 @@ def long_grid(long: Path, out: Path, reference: str | Path | None, scripts: dict
     return by_budget, text
 
 
+def check_inputs(matrix, reference) -> None:
+    """A folder given for C1 or for the reference lines must hold what its command writes: a mistyped path
+    would otherwise leave C1 "not measured" or the figures without their reference lines, and say nothing."""
+    for folder in [matrix] if isinstance(matrix, (str, Path)) else list(matrix or []):
+        if not (Path(folder) / "matrix_runs.csv").is_file():
+            raise UserError(f"The matrix-game folder {folder} holds no matrix_runs.csv; give a folder that "
+                            f"`nqmix demo --out` wrote (e.g. data/matrix_qtran_converged).")
+    if reference and not list(Path(reference).glob("smax-*/reference.csv")):
+        raise UserError(f"The reference folder {reference} holds no smax-<map>/reference.csv; give the folder "
+                        f"that `nqmix reference --out` wrote (e.g. data/reference).")
+
+
 def write_report(root: str | Path, out: str | Path | None = None, matrix: str | Path | None = None,
                  continuous: str | Path | None = None, readme: str | Path | None = None,
                  command: str = "nqmix plot", reward_check: str | Path | None = None,
@@ -136,6 +148,7 @@ def write_report(root: str | Path, out: str | Path | None = None, matrix: str | 
     runs = results.load_runs(root)  # before creating anything: a wrong folder changes nothing
     if readme and not Path(readme).exists():
         raise UserError(f"The README {readme} does not exist; give the file whose claims table to rewrite.")
+    check_inputs(matrix, reference)
     out = Path(out) if out else root / "figures"
     make_folder(out)
     written = []

@@ -162,6 +162,9 @@ CLI_CASES = [
     (["plot", "RUN"], "No runs under"),
     (["plot", "SWEEP", "--out", "FILE/figures"], "cannot be created because"),
     (["plot", "SWEEP", "--out", "ROOT/figures"], "the claims table needs more runs"),
+    (["plot", "SWEEP", "--out", "ROOT/figures-m", "--matrix", "MISSING"], "holds no matrix_runs.csv; give a folder that"),
+    (["plot", "SWEEP", "--out", "ROOT/figures-m", "--matrix", "EMPTY"], "holds no matrix_runs.csv"),
+    (["plot", "SWEEP", "--out", "ROOT/figures-r", "--reference", "SWEEP"], "holds no smax-<map>/reference.csv"),
     # demo and sweep
     (["demo", "--payoff", "1,2;3"], "is not square"),
     (["demo", "--seeds", "0"], "must be at least 1"),
