@@ -17,6 +17,10 @@ from nqmix_core.errors import UserError
 from nqmix_core.run_options import command_line
 
 
+MATRIX_FILES = ("matrix_runs.csv", "matrix_summary.csv", "matrix_game_q_tot.png", "matrix_manifest.json")
+"""What the matrix-game part of ``nqmix demo`` writes into ``--out``."""
+
+
 def parse_payoff(text: str) -> list[list[float]]:
     """"8,-12,-12;-12,0,0;-12,0,0" -> a two-agent payoff matrix (rows separated by ';')."""
     try:
@@ -31,7 +35,7 @@ def parse_payoff(text: str) -> list[list[float]]:
 
 def run_demo(args: argparse.Namespace) -> None:
     """The README's main job: the matrix-game lesson, then a short NQMIX run on SMAX 3m."""
-    from nqmix_core.experiment_io import make_folder
+    from nqmix_core.experiment_io import check_fresh, make_folder
 
     if args.seeds < 1 or args.updates < 1 or args.smax_steps < 0:
         raise UserError("--seeds and --updates must be at least 1, and --smax-steps at least 0.")
@@ -39,6 +43,7 @@ def run_demo(args: argparse.Namespace) -> None:
     payoff = parse_payoff(args.payoff)
     torch.set_num_threads(1)  # the networks are tiny: extra threads only add overhead
     out = Path(args.out)
+    check_fresh(out, MATRIX_FILES, "nqmix demo")
     make_folder(out)
     start = time.perf_counter()
     matrix_demo(payoff, args, device, out)

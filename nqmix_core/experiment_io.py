@@ -85,6 +85,14 @@ def make_folder(path: Path, option: str = "--out") -> None:
                         f"choose another {option}.") from None
 
 
+def check_fresh(path: Path, names: tuple[str, ...], command: str) -> None:
+    """A one-sentence UserError if ``path`` holds any of ``names``, the files ``command`` writes there: results,
+    committed ones under data/ among them, are never replaced silently."""
+    if held := [name for name in names if (path / name).exists()]:
+        raise UserError(f"{path} already holds the results of an earlier `{command}` ({', '.join(held)}); choose "
+                        f"another --out, or delete those files to make them again.")
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
     """All rows, with the union of their keys as columns (in order of first appearance)."""
     columns = list(dict.fromkeys(key for row in rows for key in row))

@@ -127,7 +127,7 @@ def write_references(env_name: str, out, episodes: int = 320, seed: int = 0, dev
 
     from nqmix_core.devices import resolve_device
     from nqmix_core.errors import UserError
-    from nqmix_core.experiment_io import make_folder, provenance, write_csv, write_json
+    from nqmix_core.experiment_io import check_fresh, make_folder, provenance, write_csv, write_json
     from nqmix_core.registry import check_env_name, make_env
 
     if episodes < 1:
@@ -137,6 +137,7 @@ def write_references(env_name: str, out, episodes: int = 320, seed: int = 0, dev
                         f"not {env_name!r}.")
     check_env_name(env_name)
     folder = Path(out) / env_name.replace(":", "-")
+    check_fresh(folder, ("reference.csv", "manifest.json"), "nqmix reference")
     make_folder(folder)
     started, clock = provenance(command), time.perf_counter()
     env = make_env(env_name, 8, resolve_device(device), seed)

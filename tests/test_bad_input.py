@@ -558,3 +558,24 @@ def test_a_second_sigterm_does_not_interrupt_the_clean_stop():
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN  # the next one is ignored
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+# --- results of nqmix demo and nqmix reference are never replaced -----------------------------------
+
+def test_demo_and_reference_refuse_a_folder_with_their_results_and_leave_it_as_it_was(tmp_path):
+    from nqmix_core.demo import MATRIX_FILES, run_demo
+    from nqmix_core.reference import write_references
+
+    demo_out = tmp_path / "demo"
+    demo_out.mkdir()
+    (demo_out / "matrix_runs.csv").write_text("method,seed\nNQMIX,0\n")  # as data/matrix_qtran holds
+    message = user_error(lambda: run_demo(cli.build_parser().parse_args(["demo", "--out", str(demo_out)])))
+    assert message.startswith(f"{demo_out} already holds the results of an earlier `nqmix demo` (matrix_runs.csv)")
+    assert sorted(p.name for p in demo_out.iterdir()) == ["matrix_runs.csv"] and "matrix_runs.csv" in MATRIX_FILES
+    assert (demo_out / "matrix_runs.csv").read_text() == "method,seed\nNQMIX,0\n"
+
+    (tmp_path / "ref" / "smax-3m").mkdir(parents=True)
+    (tmp_path / "ref" / "smax-3m" / "reference.csv").write_text("policy,win_rate\nrandom,0.1\n")
+    message = user_error(lambda: write_references("smax:3m", tmp_path / "ref", episodes=8))
+    assert "already holds the results of an earlier `nqmix reference` (reference.csv)" in message
+    assert (tmp_path / "ref" / "smax-3m" / "reference.csv").read_text() == "policy,win_rate\nrandom,0.1\n"
