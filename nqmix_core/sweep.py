@@ -17,7 +17,7 @@ A grid comes from a small YAML file or from the command line::
 progress.csv, manifest.json and checkpoint, plus ``train.log`` with everything it printed). A cell
 whose manifest says ``finished`` at or past its ``t_max`` is skipped; a cell with a checkpoint is
 resumed. Cells are ordered seed by seed, so a sweep cut short holds whole seeds. ``OUT/sweep.json``
-records the sweep's own command, commit, versions and cells. ``--drop-checkpoints`` deletes a cell's
+records the sweep's own command, commit, versions and cells, and keeps those of earlier sweeps into OUT. ``--drop-checkpoints`` deletes a cell's
 checkpoint once its manifest says finished (a 1M-step 3s5z checkpoint holds the replay buffer, about 5 GB, so a
 long grid's checkpoints can fill a disk); such a cell keeps its results but can no longer be extended.
 
@@ -28,6 +28,7 @@ can write (a shared file system). No scheduling of our own beyond that.
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import queue
@@ -137,6 +138,18 @@ def _connect_ray(address: str):
     return ray
 
 
+def _with_earlier(path: Path, record: dict) -> dict:
+    """``record`` with the records of every earlier sweep into this folder under "earlier", oldest first: a
+    resumed or repeated sweep never erases the record of the one before it."""
+    if not path.exists():
+        return record
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise UserError(f"{path} could not be read as JSON; move it aside, then rerun the sweep.") from None
+    return {**record, "earlier": [*previous.pop("earlier", []), previous]}
+
+
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """One TCP connection to a ``host:port`` or ``ray://host:port`` address within ``timeout_s``: Ray itself
     retries a wrong address for many minutes. ``auto`` and ``local`` are left to Ray, which answers at once."""
@@ -200,9 +213,9 @@ def sweep(cells: list[Cell], root: str | Path, options: dict | None = None, back
         return {cell: None if is_finished(cell, root) else -1 for cell in cells}
     ray = _connect_ray(ray_address) if backend == "ray" else None
     make_folder(root)
-    write_json(root / "sweep.json", {**provenance(command), "backend": backend, "jobs": n_jobs, "pinned": pin,
-                                     "drop_checkpoints": drop_checkpoints, "train_options": options,
-                                     "cells": [asdict(cell) for cell in cells]})
+    write_json(root / "sweep.json", _with_earlier(root / "sweep.json", {
+        **provenance(command), "backend": backend, "jobs": n_jobs, "pinned": pin, "drop_checkpoints": drop_checkpoints,
+        "train_options": options, "cells": [asdict(cell) for cell in cells]}))
     results: dict[Cell, int | None] = {cell: None for cell in cells if is_finished(cell, root)}
     for cell in results if drop_checkpoints else ():
         drop_checkpoint(cell, root)

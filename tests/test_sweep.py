@@ -90,6 +90,9 @@ def test_local_sweep_runs_skips_and_extends(tmp_path):
     assert set(sweep.sweep(longer, tmp_path, TINY, progress=False).values()) == {0}
     assert "--resume" in (longer[0].folder(tmp_path) / "train.log").read_text()
     assert [int(r["t_env"]) for r in _rows(longer[0].folder(tmp_path))] == [0, 32, 64, 96]
+    record = json.loads((tmp_path / "sweep.json").read_text())  # the third sweep's, the two before it kept
+    assert record["cells"][0]["t_max"] == 96 and [e["cells"][0]["t_max"] for e in record["earlier"]] == [64, 64]
+    assert all("earlier" not in e for e in record["earlier"])
 
 
 def test_drop_checkpoints_frees_finished_runs_and_keeps_their_results(tmp_path):
