@@ -47,4 +47,11 @@ def main(algos: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or sorted(PRESETS))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("algos", nargs="*", metavar="ALGO", help="presets to run (default: every preset)")
+    chosen = parser.parse_args().algos
+    if unknown := [a for a in chosen if a not in PRESETS]:
+        parser.error(f"unknown preset(s) {', '.join(unknown)}; choose among {', '.join(sorted(PRESETS))}")
+    main(chosen or sorted(PRESETS))

@@ -67,6 +67,8 @@ def run_benchmark(parser: argparse.ArgumentParser, report: Callable[[argparse.Na
                             help="replace a preset hyper-parameter of every algorithm, as nqmix train --set does")
     parser.add_argument("--save", metavar="FILE", help="also write the output to FILE and a manifest to FILE.json")
     args = parser.parse_args(argv)
+    if args.save and Path(args.save).exists():  # before the benchmark runs: a saved measurement is never replaced
+        parser.error(f"{args.save} already holds a saved benchmark; give --save a new file name")
     if learner_options:
         torch.set_num_threads(args.threads)
     with recorded(args.save):

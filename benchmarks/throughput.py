@@ -33,19 +33,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from env_throughput import pymarl_style_rate, wrapper_rate
 from recording import run_benchmark
 
-from nqmix_core.config import RunConfig, parse_settings
+from nqmix_core.config import RunConfig
 from nqmix_core.registry import algo_config
+from nqmix_core.run_options import parse_settings
 from nqmix_core.envs.smax import SMAXEnv
 from nqmix_core.train import build_run, step
 
 
 def training_rate(env: SMAXEnv, algo: str, updates_per_episode: float, seconds: float,
-                  device: torch.device, settings: dict | None = None, overlap: bool = False) -> tuple[float, float]:
-    """(env steps/s, learner updates/s) of collect + learn, after filling one mini-batch of replay."""
+                  device: torch.device, settings: list[str] | None = None, overlap: bool = False) -> tuple[float, float]:
+    """(env steps/s, learner updates/s) of collect + learn, after filling one mini-batch of replay; ``settings``
+    are ``--set`` items, read against ``algo``'s own config class."""
     config = RunConfig(algo=algo, env=f"smax:{env.map_name}", n_envs=env.n_envs, device=str(device),
                        updates_per_episode=updates_per_episode, overlap_collection=overlap,
                        progress=False, tensorboard=False)
-    algo_settings = algo_config(algo, **(settings or {}))
+    algo_settings = algo_config(algo, **parse_settings(settings or [], type(algo_config(algo))))
     run = build_run(config, algo_settings, device, env=env)
     while not run.buffer.can_sample(algo_settings.batch_size):  # fill replay (untimed)
         step(run)
@@ -63,9 +65,9 @@ def training_rate(env: SMAXEnv, algo: str, updates_per_episode: float, seconds: 
 
 def report(args: argparse.Namespace) -> None:
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    settings = parse_settings(args.set)
+    settings = args.set
     print(f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), E = {args.n_envs}, "
-          f"{args.seconds:g} s per row" + (f", settings {settings}" if settings else ""))
+          f"{args.seconds:g} s per row" + (f", settings {' '.join(settings)}" if settings else ""))
     print(f"{'map':<6}{'device':<7}{'what':<44}{'steps/s':>9}{'updates/s':>11}")
 
     def show(map_name, device, what, rate, updates=math.nan):

@@ -25,8 +25,9 @@ import torch
 from recording import run_benchmark
 from torch.profiler import ProfilerActivity, profile
 
-from nqmix_core.config import RunConfig, parse_settings
+from nqmix_core.config import RunConfig
 from nqmix_core.registry import algo_config
+from nqmix_core.run_options import parse_settings
 from nqmix_core.train import build_run, step
 
 
@@ -41,9 +42,11 @@ def matmul_gflops(size: int = 512, repeats: int = 50) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def measure(algo: str, map_name: str, n_episodes: int, n_batches: int, settings: dict) -> dict[str, float]:
+def measure(algo: str, map_name: str, n_episodes: int, n_batches: int, settings: list[str]) -> dict[str, float]:
+    """One learner update's cost on ``map_name``; ``settings`` are ``--set`` items for ``algo``'s config class."""
     config = RunConfig(algo=algo, env=f"smax:{map_name}", device="cpu", progress=False, tensorboard=False)
-    run = build_run(config, algo_config(algo, **settings), torch.device("cpu"))
+    overrides = parse_settings(settings, type(algo_config(algo)))
+    run = build_run(config, algo_config(algo, **overrides), torch.device("cpu"))
     while len(run.buffer) < n_episodes:
         step(run)  # also trains a little; only the stored episodes matter here
     generator = torch.Generator().manual_seed(0)
@@ -75,7 +78,7 @@ def report(args: argparse.Namespace) -> None:
     print(f"{'algo':<8}{'map':<6}{'T (batch)':>10}{'mean len':>9}{'ms/update':>11}{'forward ms':>11}"
           f"{'GFLOP':>8}{'GFLOP/s':>9}{'of 512x512':>11}")
     for algo in args.algos:
-        m = measure(algo, args.map, args.episodes, args.batches, parse_settings(args.set))
+        m = measure(algo, args.map, args.episodes, args.batches, args.set)
         rate = m["gflop"] / (m["update_ms"] / 1e3)
         print(f"{algo:<8}{args.map:<6}{m['steps']:>10.1f}{m['mean_length']:>9.1f}{m['update_ms']:>11.1f}"
               f"{m['forward_ms']:>11.1f}{m['gflop']:>8.2f}{rate:>9.1f}{rate / peak:>11.0%}", flush=True)

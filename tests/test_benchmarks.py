@@ -1,12 +1,15 @@
 """The benchmarks' --save: what was printed is kept, with a manifest to trace it."""
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
 from recording import recorded, run_benchmark  # noqa: E402
 
 
@@ -51,7 +54,6 @@ def test_run_benchmark_sets_threads_before_the_manifest_is_taken(tmp_path, capsy
 
 
 def test_golden_deviation_measures_what_the_golden_test_tolerates():
-    import pytest
     from golden_deviation import row_deviation, worst_tensor_deviation as tensor_deviation
     nan = float("nan")
     assert row_deviation({"a": 1.0, "b": nan}, {"a": 1.0, "b": nan}) == 0.0
@@ -59,3 +61,23 @@ def test_golden_deviation_measures_what_the_golden_test_tolerates():
     assert tensor_deviation({"w": [1.0, 4.0]}, {"w": [1.0, 4.0]}) == 0.0
     assert tensor_deviation({"w": [1.2, 4.0]}, {"w": [1.0, 4.0]}) == pytest.approx(0.1)  # 0.2 over a norm of 2
     assert tensor_deviation({"w": [1.0, 4.4]}, {"w": [1.0, 4.0]}) == pytest.approx(0.1)  # 0.4 over the norm squared
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py") if p.name != "recording.py"))
+def test_every_benchmark_script_starts(script):
+    """Each script imports what it uses and answers --help: a refactor that moves a name breaks this, not a
+    reader's measurement."""
+    result = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and "usage:" in result.stdout, result.stderr[-500:]
+
+
+def test_save_never_replaces_a_saved_benchmark(tmp_path, capsys):
+    out = tmp_path / "b.txt"
+    out.write_text("an earlier measurement\n")
+    ran = []
+    with pytest.raises(SystemExit) as stopped:
+        run_benchmark(argparse.ArgumentParser(prog="bench"), lambda args: ran.append(1), argv=["--save", str(out)])
+    assert stopped.value.code == 2 and ran == []  # refused before the benchmark ran
+    assert "already holds a saved benchmark; give --save a new file name" in capsys.readouterr().err
+    assert out.read_text() == "an earlier measurement\n" and not (tmp_path / "b.txt.json").exists()
