@@ -20,7 +20,9 @@
 # 1. rule out a bug with a case whose answer is known before calling a failure a finding;
 # 2. read a run's diagnostics (policy entropy, collected actions that are not argmax π, the sign of
 #    ∂Q_tot/∂Q_a and how often the agents agree on it) and write two of them yourself (exercises 1 and 3);
-# 3. test a fix against the unfixed method with a rule written before the data, and read "inconclusive".
+# 3. test a fix against the unfixed method with a rule written before the data, and read "inconclusive";
+# 4. follow a mechanism study from five explanations to a pre-registered result, and tell a second look on
+#    the same seeds from a confirmation on fresh ones (section 7).
 #
 # **Prerequisites.** Notebooks 04 and 05 (learning curves, final win rates, the claims' decision rules).
 #
