@@ -9,9 +9,13 @@ class UserError(Exception):
     """A problem in the user's input or setup, with a message that says how to fix it."""
 
 
-def did_you_mean(name: str, choices, cutoff: float = 0.75) -> str:
-    """" (did you mean X?)" for the choice closest to a mistyped ``name`` (qmixx -> qmix), "" when none is close."""
+def did_you_mean(name: str, choices, n: int = 1, cutoff: float = 0.75) -> str:
+    """" (did you mean X?)" for what a mistyped ``name`` may mean, "" when nothing is close: up to ``n`` choices
+    that hold ``name`` as a whole part (lr -> critic_lr, actor_lr), else the closest spellings (qmixx -> qmix)."""
     import difflib
+    import re
 
-    near = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=cutoff)
-    return f" (did you mean {near[0]}?)" if near else ""
+    name, choices = str(name), [str(c) for c in choices]
+    near = ([c for c in choices if name in re.split(r"[_:\-]", c)][:n]
+            or difflib.get_close_matches(name, choices, n=n, cutoff=cutoff))
+    return f" (did you mean {', '.join(near[:-1]) + ' or ' if near[1:] else ''}{near[-1]}?)" if near else ""

@@ -8,7 +8,6 @@ instead of a crashed grid. Numbers are read by ``config.read_value`` everywhere 
 from __future__ import annotations
 
 import argparse
-import difflib
 import shlex
 from dataclasses import fields
 
@@ -16,7 +15,7 @@ from nqmix_core.catalog import env_names_text
 from nqmix_core.config_checks import FIELD_KINDS
 from nqmix_core.config import KIND_WORDS, AlgoConfig, RunConfig, field_docs, read_value
 from nqmix_core.registry import PRESETS, algo_config, renamed_to, setting_note
-from nqmix_core.errors import UserError
+from nqmix_core.errors import UserError, did_you_mean
 
 SWEEP_SETS = ("algo", "env", "seed", "t_max", "out", "resume", "progress")
 """Options the sweep writes itself for every cell; a grid file's ``train:`` may not give them."""
@@ -110,9 +109,7 @@ def parse_settings(items: list[str], cls: type) -> dict[str, object]:
             raise UserError(f"Cannot read --set {item!r}; write NAME=VALUE with NAME a field of {cls.__name__} "
                             f"({', '.join(defaults)}).")
         if name not in defaults:
-            near = ([f for f in defaults if name in f.split("_")]  # lr -> critic_lr, actor_lr
-                    or difflib.get_close_matches(name, defaults, n=3, cutoff=0.75))  # a typo: critc_lr
-            hint = f" (did you mean {', '.join(near[:-1]) + ' or ' if near[1:] else ''}{near[-1]}?)" if near else ""
+            hint = did_you_mean(name, defaults, n=3)  # lr -> critic_lr or actor_lr; critc_lr -> critic_lr
             raise UserError(f"--set {item!r}: {cls.__name__} has no field {name!r}{hint}; its fields are "
                             f"{', '.join(defaults)}, and `nqmix settings ALGO` explains each.")
         kind = type(defaults[name])

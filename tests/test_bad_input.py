@@ -579,3 +579,14 @@ def test_demo_and_reference_refuse_a_folder_with_their_results_and_leave_it_as_i
     message = user_error(lambda: write_references("smax:3m", tmp_path / "ref", episodes=8))
     assert "already holds the results of an earlier `nqmix reference` (reference.csv)" in message
     assert (tmp_path / "ref" / "smax-3m" / "reference.csv").read_text() == "policy,win_rate\nrandom,0.1\n"
+
+
+def test_did_you_mean_offers_whole_parts_first_then_close_spellings_and_nothing_far():
+    from nqmix_core.errors import did_you_mean
+
+    fields = ["critic_lr", "actor_lr", "gamma"]
+    assert did_you_mean("lr", fields, n=3) == " (did you mean critic_lr or actor_lr?)"  # a whole part of each
+    assert did_you_mean("lr", fields) == " (did you mean critic_lr?)"  # n caps the list
+    assert did_you_mean("gama", fields) == " (did you mean gamma?)"  # a close spelling
+    assert did_you_mean("learning_rate", fields, n=3) == ""  # nothing close: no guess
+    assert did_you_mean("mono", ["nqmix", "nqmix-mono", "qmix"]) == " (did you mean nqmix-mono?)"

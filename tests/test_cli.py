@@ -13,6 +13,8 @@ def test_demo_prints_tables_and_writes_the_figure(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "NQMIX (seed 0): greedy joint action" in out and "success" in out
     assert (tmp_path / "matrix_game_q_tot.png").stat().st_size > 10_000
+    from nqmix_core.demo import MATRIX_FILES  # the files a second demo refuses to replace: exactly those written
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(MATRIX_FILES)
     import csv, json
     runs = list(csv.DictReader(open(tmp_path / "matrix_runs.csv")))
     assert len(runs) == 5 and {"q_tot_AA", "joint_action", "success"} <= set(runs[0])
