@@ -81,3 +81,29 @@ def test_save_never_replaces_a_saved_benchmark(tmp_path, capsys):
     assert stopped.value.code == 2 and ran == []  # refused before the benchmark ran
     assert "already holds a saved benchmark; give --save a new file name" in capsys.readouterr().err
     assert out.read_text() == "an earlier measurement\n" and not (tmp_path / "b.txt.json").exists()
+
+
+def test_mutants_makes_each_change_once_and_only_that_change():
+    from mutants import mutants, mutated
+    source = "def f(x, y):\n    return -(x + y).detach().sum(1) / 2 if x < y else x\n"
+    found = mutants(source)
+    changes = {m.change: mutated(source, m) for m in found}
+    assert len(changes) == len(found) == 8
+    body = {change: text.splitlines()[1].strip() for change, text in changes.items()}
+    assert body == {
+        "Div -> Mult": "return -(x + y).detach().sum(1) * 2 if x < y else x",
+        "Lt -> LtE": "return -(x + y).detach().sum(1) / 2 if x <= y else x",
+        "drop unary minus": "return (x + y).detach().sum(1) / 2 if x < y else x",
+        "Add -> Sub": "return -(x - y).detach().sum(1) / 2 if x < y else x",
+        "1 -> 2": "return -(x + y).detach().sum(2) / 2 if x < y else x",
+        "2 -> 3": "return -(x + y).detach().sum(1) / 3 if x < y else x",
+        ".sum -> .mean": "return -(x + y).detach().mean(1) / 2 if x < y else x",
+        "drop .detach()": "return -(x + y).sum(1) / 2 if x < y else x",
+    }
+
+
+def test_mutants_refuses_a_file_outside_the_package_in_one_sentence():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "mutants.py"), "tests/helpers.py"], capture_output=True,
+                            text=True, cwd=BENCHMARKS.parent, timeout=300)
+    assert result.returncode == 2 and result.stderr.strip().endswith("give a file of the package.")
+    assert "Traceback" not in result.stderr

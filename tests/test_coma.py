@@ -1,5 +1,6 @@
 """COMA: counterfactual baseline and advantage (Eq. 5–6), TD(λ) targets, critic inputs, the learner."""
 import io
+import math
 
 import pytest
 import torch
@@ -57,6 +58,19 @@ def test_coma_actor_loss_is_finite_when_padding_picks_an_impossible_action():
     loss, _ = losses.coma_actor_loss(policy, torch.ones(1, 2, 1, 2), actions, torch.tensor([[0.0, 1.0]]))
     assert torch.isfinite(loss)
 
+
+
+def test_coma_actor_loss_reports_advantage_and_entropy_over_real_terms_by_hand():
+    # Step 0 is the by-hand case above (A = 0.5 and 2.5); step 1 is padding, with numbers that would show.
+    policy = torch.tensor([[[[0.25, 0.75], [0.5, 0.5]], [[0.9, 0.1], [0.9, 0.1]]]])  # [B=1, T=2, N=2, U=2]
+    critic_qs = torch.tensor([[[[1.0, 3.0], [3.0, -2.0]], [[50.0, -50.0], [50.0, -50.0]]]])
+    actions = torch.tensor([[[1, 0], [1, 1]]])
+    _, info = losses.coma_actor_loss(policy, critic_qs, actions, torch.tensor([[1.0, 0.0]]))
+    h_agent0 = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    assert info["advantage_mean"].item() == pytest.approx((0.5 + 2.5) / 2)
+    assert info["policy_entropy"].item() == pytest.approx((h_agent0 + math.log(2)) / 2)
+    _, one = losses.coma_actor_loss(policy[:, :, :1], critic_qs[:, :, :1], actions[:, :, :1], torch.tensor([[1.0, 0.0]]))
+    assert one["advantage_mean"].item() == pytest.approx(0.5) and one["policy_entropy"].item() == pytest.approx(h_agent0)
 
 # --- TD(λ) -----------------------------------------------------------------------------------------
 

@@ -72,6 +72,8 @@ def test_action_value_gradient_matches_finite_differences_and_leaves_critic_unto
         numeric = (critic.q(hidden, actions + bump) - critic.q(hidden, actions - bump)) / (2 * step)
         assert torch.allclose(grads[..., k], numeric, atol=2e-3)
     assert all(p.grad is None for p in critic.parameters())
+    live_qs, live_grads = continuous_losses.action_values_and_gradients(critic.q, hidden, actors(hidden))
+    assert not live_qs.requires_grad and not live_grads.requires_grad  # constants, even from the actor's output
 
 
 def test_deterministic_actor_loss_gradient_equals_eq14_by_hand():
@@ -96,6 +98,26 @@ def test_deterministic_actor_loss_gradient_equals_eq14_by_hand():
     for g, e in zip(got, expected):
         assert torch.allclose(g, e, atol=1e-6)
 
+
+
+def test_deterministic_actor_loss_moves_the_actions_only_and_reports_its_statistics_by_hand():
+    actions = torch.tensor([[[[1.0, 2.0], [0.5, 0.0]], [[9.0, 9.0], [9.0, 9.0]]]], requires_grad=True)  # [1, 2, 2, 2]
+    grads = torch.tensor([[[[3.0, 4.0], [0.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]]]], requires_grad=True)
+    sign = torch.tensor([[[-1.0, 1.0], [-1.0, -1.0]]], requires_grad=True)
+    mask, discount = torch.tensor([[[1.0, 1.0], [0.0, 0.0]]]), torch.tensor([1.0, 0.5])  # step 1 is padding
+    loss, info = continuous_losses.deterministic_actor_loss(actions, grads, sign, discount, mask)
+    # One real step: agent 0 ascends −1·⟨(1, 2), (3, 4)⟩ = −11, agent 1 +1·⟨(0.5, 0), (0, 1)⟩ = 0.
+    assert loss.item() == 11.0
+    assert info["sign_negative_fraction"].item() == 0.5 and info["action_grad_norm"].item() == (5.0 + 1.0) / 2
+    loss.backward()
+    assert grads.grad is None and sign.grad is None
+    assert torch.equal(actions.grad[0, 0], torch.tensor([[3.0, 4.0], [0.0, -1.0]])) and not actions.grad[0, 1].any()
+    alone = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])  # agent 0 alone acts, once
+    _, info = continuous_losses.deterministic_actor_loss(actions, grads, sign, discount, alone)
+    assert info["sign_negative_fraction"].item() == 1.0 and info["action_grad_norm"].item() == 5.0
+    flat = torch.tensor([[[-1.0, 0.0], [-1.0, -1.0]]])  # agent 1's mixer slope is 0: flat, not negative
+    _, info = continuous_losses.deterministic_actor_loss(actions, grads, flat, discount, mask)
+    assert info["sign_negative_fraction"].item() == 0.5
 
 def test_with_positive_signs_eq14_is_the_chain_rule_through_the_frozen_critic():
     actors, critic, hidden, _, _ = tiny_actor_case(1)

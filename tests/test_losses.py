@@ -1,6 +1,7 @@
 """The pure loss functions against hand computations and autograd."""
 import math
 
+import pytest
 import torch
 
 from nqmix_core import losses
@@ -136,3 +137,72 @@ def test_actor_loss_info_reports_negative_sign_fraction():
     _, info = losses.actor_loss(masked_softmax(logits, avail), qs, sign, torch.ones(3), mask)
     real = mask.unsqueeze(-1).expand_as(sign).bool()
     assert math.isclose(info["sign_negative_fraction"].item(), (sign[real] < 0).float().mean().item(), rel_tol=1e-6)
+
+
+def test_masked_td_loss_moves_q_tot_only_and_reports_its_means_by_hand():
+    q_tot = torch.tensor([[1.0, 3.0], [5.0, 99.0]], requires_grad=True)
+    targets = torch.tensor([[2.0, 1.0], [9.0, -99.0]], requires_grad=True)  # as if a network made them
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    loss, info = losses.masked_td_loss(q_tot, targets, mask)
+    # Three real steps, δ = y − Q_tot = 1, −2, 4.
+    assert loss.item() == pytest.approx((1 + 4 + 16) / 3)
+    assert info["td_error_abs"].item() == pytest.approx(7 / 3)
+    assert info["q_tot_mean"].item() == pytest.approx(3.0) and info["target_mean"].item() == pytest.approx(4.0)
+    loss.backward()
+    assert targets.grad is None and q_tot.grad.abs().sum() > 0  # the targets are constants: the critic regresses
+
+
+def test_masked_td_loss_of_a_single_real_step_is_its_squared_error():
+    loss, info = losses.masked_td_loss(torch.tensor([[2.0, 7.0]]), torch.tensor([[5.0, 0.0]]), torch.tensor([[1.0, 0.0]]))
+    assert loss.item() == 9.0 and info["td_error_abs"].item() == 3.0 and info["q_tot_mean"].item() == 2.0
+
+
+def test_actor_loss_moves_the_policy_only_and_reports_the_objective():
+    logits, qs, avail, sign, mask = tiny_case()
+    qs, sign = qs.clone().requires_grad_(True), sign.clone().requires_grad_(True)  # as if the critic made them
+    loss, info = losses.actor_loss(masked_softmax(logits, avail), qs, sign, torch.ones(3), mask)
+    loss.backward()
+    assert qs.grad is None and sign.grad is None and logits.grad.abs().sum() > 0
+    assert info["actor_objective"].item() == -loss.item()
+
+
+def product_mixer(qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    """Q_tot = Q_1·Q_2 + 3·s: ∂Q_tot/∂Q_1 = Q_2 and ∂Q_tot/∂Q_2 = Q_1, at every (b, t) separately."""
+    return qs[..., 0] * qs[..., 1] + 3 * state[..., 0]
+
+
+def test_mixer_gradient_is_each_steps_own_partial_derivative_and_leaves_the_critic_alone():
+    g = torch.Generator().manual_seed(0)
+    critic = torch.nn.Linear(4, 2)
+    agent_qs = critic(torch.randn(2, 3, 4, generator=g))  # [B, T, N]: a critic's output, part of its graph
+    slopes = losses.mixer_gradient(product_mixer, agent_qs, torch.randn(2, 3, 1, generator=g))
+    assert torch.equal(slopes, agent_qs.detach().flip(-1))  # [Q_2, Q_1] at each step: not summed, not averaged
+    assert not slopes.requires_grad and critic.weight.grad is None
+
+
+def test_entropy_bonus_is_the_mean_entropy_over_real_decisions_by_hand():
+    policy = torch.tensor([[0.5, 0.5], [1.0, 0.0], [0.5, 0.5]]).view(1, 3, 1, 2)  # [B, T, N, U]
+    assert losses.entropy_bonus(policy, torch.tensor([[[1.0], [1.0], [0.0]]])).item() == pytest.approx(math.log(2) / 2)
+    assert losses.entropy_bonus(policy, torch.tensor([[[1.0], [0.0], [0.0]]])).item() == pytest.approx(math.log(2))
+
+
+def test_a_zero_slope_is_not_counted_as_a_negative_sign():
+    policy, qs = torch.full((1, 1, 4, 2), 0.5), torch.zeros(1, 1, 4, 2)
+    sign = torch.tensor([[[-1.0, 0.0, 0.0, 1.0]]])  # a flat mixer (slope 0) is not a negative one
+    _, info = losses.actor_loss(policy, qs, sign, torch.ones(1), torch.ones(1, 1))
+    assert info["sign_negative_fraction"].item() == 0.25
+
+
+def test_no_loss_returns_a_graph_in_its_info():
+    """Training sums each update's info over many updates before a log row is written: an info value that kept
+    its graph would keep every one of those updates' graphs alive."""
+    from nqmix_core import continuous_losses
+    logits, qs, avail, sign, mask = tiny_case()
+    qs = qs.requires_grad_(True)  # as if a critic made them
+    policy, q_tot = masked_softmax(logits, avail), qs.sum((-1, -2))  # [B, T, N, U], [B, T]
+    actions = torch.randint(0, 4, (2, 3, 2), generator=torch.Generator().manual_seed(0))  # [B, T, N]
+    infos = [losses.masked_td_loss(q_tot, q_tot * 2, mask)[1], losses.actor_loss(policy, qs, sign, torch.ones(3), mask)[1],
+             losses.mixer_aware_actor_loss(policy, qs, avail, torch.ones(3), mask)[1],
+             losses.coma_actor_loss(policy, qs, actions, mask)[1],
+             continuous_losses.deterministic_actor_loss(logits, qs, sign, torch.ones(3), mask.unsqueeze(-1).expand(2, 3, 2))[1]]
+    assert all(not value.requires_grad for info in infos for value in info.values())
