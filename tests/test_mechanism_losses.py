@@ -25,11 +25,13 @@ def test_counterfactual_q_tot_by_hand():
 
 def test_mixer_aware_actor_loss_by_hand():
     policy = torch.tensor([[[[0.25, 0.75, 0.0], [0.5, 0.5, 0.0]]]])  # [B=1, T=1, N=2, U=3]
-    scores = torch.tensor([[[[14.0, 18.0, 99.0], [16.0, 11.0, 99.0]]]])
+    scores = torch.tensor([[[[14.0, 18.0, 99.0], [16.0, 11.0, 99.0]]]], requires_grad=True)  # as if a mixer made them
     avail = torch.tensor([[[[True, True, False], [True, True, False]]]])
-    loss, info = losses.mixer_aware_actor_loss(policy, scores, avail, torch.ones(1), torch.ones(1, 1))
+    loss, info = losses.mixer_aware_actor_loss(policy.requires_grad_(True), scores, avail, torch.ones(1), torch.ones(1, 1))
     # agent 0: 0.25·14 + 0.75·18 = 17; agent 1: 0.5·16 + 0.5·11 = 13.5; one real step -> −30.5
-    assert float(loss) == pytest.approx(-30.5) and float(info["actor_objective"]) == pytest.approx(30.5)
+    assert loss.item() == pytest.approx(-30.5) and info["actor_objective"].item() == pytest.approx(30.5)
+    loss.backward()
+    assert scores.grad is None and torch.equal(policy.grad[0, 0, 0], -scores[0, 0, 0].detach() * avail[0, 0, 0])
 
 
 def test_under_a_monotone_linear_mixer_the_mixer_aware_actor_is_the_sign_rule_scaled():
