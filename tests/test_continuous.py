@@ -72,6 +72,7 @@ def test_action_value_gradient_matches_finite_differences_and_leaves_critic_unto
         numeric = (critic.q(hidden, actions + bump) - critic.q(hidden, actions - bump)) / (2 * step)
         assert torch.allclose(grads[..., k], numeric, atol=2e-3)
     assert all(p.grad is None for p in critic.parameters())
+    assert not actions.requires_grad  # the gradient is taken at a copy: the caller's actions are left as they were
     live_qs, live_grads = continuous_losses.action_values_and_gradients(critic.q, hidden, actors(hidden))
     assert not live_qs.requires_grad and not live_grads.requires_grad  # constants, even from the actor's output
 

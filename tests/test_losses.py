@@ -178,6 +178,9 @@ def test_mixer_gradient_is_each_steps_own_partial_derivative_and_leaves_the_crit
     slopes = losses.mixer_gradient(product_mixer, agent_qs, torch.randn(2, 3, 1, generator=g))
     assert torch.equal(slopes, agent_qs.detach().flip(-1))  # [Q_2, Q_1] at each step: not summed, not averaged
     assert not slopes.requires_grad and critic.weight.grad is None
+    stored = agent_qs.detach()  # a plain tensor, as replay holds them: the caller's tensor is left as it was
+    losses.mixer_gradient(product_mixer, stored, torch.zeros(2, 3, 1))
+    assert not stored.requires_grad
 
 
 def test_entropy_bonus_is_the_mean_entropy_over_real_decisions_by_hand():
