@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nqmix_core import claims, report, results
+from nqmix_core import claims, claims_rules, report, results
 from nqmix_core.errors import UserError
 
 
@@ -145,6 +145,16 @@ def test_compare_gives_the_90_percent_interval_for_the_equivalence_test():
     se = (2 * 0.02 ** 2 / 3) ** 0.5  # both groups have sd 0.02; Welch's dof is 4
     assert c.high90 - c.difference == pytest.approx(stats.t.ppf(0.95, 4) * se)
     assert c.equivalent() and claims.at_least(c) == "holds"
+
+
+def test_two_methods_that_never_win_are_not_ordered():
+    """Every seed of both at 0%, as on 3s5z early on: the interval is the single point 0, which is not above 0,
+    and two methods that learned nothing are not "equivalent" either, so no ordering holds or fails."""
+    final = pd.DataFrame({"map": "3s5z", "method": ["X"] * 3 + ["Y"] * 3, "seed": [0, 1, 2] * 2, "final": 0.0})
+    c = results.compare(final, "3s5z", "X", "Y")
+    assert (c.low, c.high) == (0.0, 0.0) and c.outcome == "unclear"
+    assert claims.at_least(c) == claims.greater(c) == claims.lower(c) == "inconclusive"
+    assert claims_rules.leans(c) == "even" and claims_rules.leans(comparison(-1, 1, -1, 1, 0.25, 0.5)) == "Y by 0.25"
 
 
 def test_reference_row_reads_which_methods_end_above_the_strongest_script(tmp_path):
