@@ -200,3 +200,45 @@ def test_t_interval_by_hand():
     mean, low, high = t_interval([0.2, 0.4, 0.6])  # sd 0.2, n 3, t(0.975, 2) = 4.302653
     assert abs(mean - 0.4) < 1e-12 and abs((high - mean) - 4.302653 * 0.2 / 3 ** 0.5) < 1e-6 and abs((mean - low) - (high - mean)) < 1e-12
     assert t_interval([0.3]) == (0.3, 0.3, 0.3)
+
+
+def test_mean_interval_by_hand():
+    low, high = results.mean_interval([0.2, 0.4, float("nan"), 0.6])  # the NaN is dropped: sd 0.2, n 3
+    half = stats.t.ppf(0.975, 2) * 0.2 / 3 ** 0.5
+    assert (low, high) == (pytest.approx(0.4 - half), pytest.approx(0.4 + half))
+    assert results.mean_interval([0.3]) == (0.3, 0.3) and results.mean_interval([0.5, 0.5]) == (0.5, 0.5)
+    assert all(math.isnan(v) for v in results.mean_interval([]))
+
+
+def test_a_comparison_read_the_other_way_round_and_a_tie():
+    c = results.Comparison("3m", "X", "Y", 0.6, 0.5, 0.02, 0.18, 0.04, 0.16)
+    assert c.flipped() == results.Comparison("3m", "Y", "X", 0.5, 0.6, -0.18, -0.02, -0.16, -0.04)
+    assert c.outcome == "X better" and c.flipped().outcome == "Y better"
+    tied = results.Comparison("3m", "X", "Y", 0.6, 0.59, -0.08, 0.10, -0.06, 0.08)  # half-width 0.09 < 0.10
+    assert tied.outcome == "tied" and tied.equivalent()
+    wide = results.Comparison("3m", "X", "Y", 0.6, 0.59, -0.11, 0.13, -0.09, 0.11)  # half-width 0.12: unclear
+    assert wide.outcome == "unclear" and not wide.equivalent()
+    nothing = results.Comparison("3m", "X", "Y", 0.01, 0.0, -0.01, 0.03, -0.005, 0.025)  # narrow, but both ≈ 0
+    assert nothing.outcome == "unclear" and not nothing.equivalent()
+
+
+def test_compare_needs_two_seeds_of_each_and_two_are_enough(tmp_path):
+    final = pd.DataFrame({"map": "3m", "method": ["X", "X", "Y", "Y", "Y"], "seed": [0, 1, 0, 1, 2],
+                          "final": [0.5, 0.7, 0.1, 0.2, 0.3]})
+    c = results.compare(final, "3m", "X", "Y")
+    assert c.difference == pytest.approx(0.4) and c.low < 0.4 < c.high
+    with pytest.raises(ValueError, match="X has 1 and Y has 3 runs; comparing needs 2 seeds each"):
+        results.compare(final.drop(index=1), "3m", "X", "Y")
+
+
+def test_final_win_rates_and_summary_read_the_last_evaluations_by_hand(tmp_path):
+    write_run(tmp_path, "smax:3m", "qmix", 0, [0.0, 0.1, 0.2, 0.4])
+    write_run(tmp_path, "smax:3m", "qmix", 1, [0.0, 0.3, 0.9, 1.0])
+    final = results.final_win_rates(results.load_runs(tmp_path))
+    assert final[["seed", "t_env", "final", "status"]].values.tolist() == [[0, 15011, pytest.approx(0.3), "finished"],
+                                                                        [1, 15048, pytest.approx(0.95), "finished"]]
+    table = results.summary_table(final).loc[("3m", "QMIX")]
+    assert table[["seeds", "steps"]].tolist() == [2, 15011]
+    assert table[["mean", "min", "max"]].tolist() == [pytest.approx(0.625), pytest.approx(0.3), pytest.approx(0.95)]
+    final.loc[1, "final"] = float("nan")  # a run whose last evaluations hold a NaN: counted apart, not hidden
+    assert results.summary_table(final).loc[("3m", "QMIX"), ["seeds", "no final (NaN)"]].tolist() == [1, 1]
