@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -108,9 +109,10 @@ def killed(space: Path, module: str, source: str, mutant: Mutant, tests: list[st
     """Whether the tests fail with ``mutant`` in place; ``python -m pytest`` imports the copy in ``space``
     (the current folder comes first on its path)."""
     (space / module).write_text(mutated(source, mutant))
-    try:
+    try:  # no bytecode cache: two mutants of one size written in one second would share a stale .pyc
         result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
-                                cwd=space, capture_output=True, timeout=600)
+                                cwd=space, capture_output=True, timeout=600,
+                                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     finally:
         (space / module).write_text(source)
     return result.returncode != 0

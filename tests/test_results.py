@@ -227,6 +227,7 @@ def test_compare_needs_two_seeds_of_each_and_two_are_enough(tmp_path):
                           "final": [0.5, 0.7, 0.1, 0.2, 0.3]})
     c = results.compare(final, "3m", "X", "Y")
     assert c.difference == pytest.approx(0.4) and c.low < 0.4 < c.high
+    assert results.compare(final, "3m", "Y", "X").difference == pytest.approx(-0.4)  # two on the other side
     with pytest.raises(ValueError, match="X has 1 and Y has 3 runs; comparing needs 2 seeds each"):
         results.compare(final.drop(index=1), "3m", "X", "Y")
 
