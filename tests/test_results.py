@@ -207,6 +207,8 @@ def test_mean_interval_by_hand():
     half = stats.t.ppf(0.975, 2) * 0.2 / 3 ** 0.5
     assert (low, high) == (pytest.approx(0.4 - half), pytest.approx(0.4 + half))
     assert results.mean_interval([0.3]) == (0.3, 0.3) and results.mean_interval([0.5, 0.5]) == (0.5, 0.5)
+    half = stats.t.ppf(0.975, 1) * (2 ** 0.5 * 0.1) / 2 ** 0.5  # two seeds already give an interval: sd √2·0.1
+    assert results.mean_interval([0.2, 0.4]) == (pytest.approx(0.3 - half), pytest.approx(0.3 + half))
     assert all(math.isnan(v) for v in results.mean_interval([]))
 
 
