@@ -40,3 +40,8 @@ def fill_padding_with_garbage(batch: EpisodeBatch, seed: int = 1) -> EpisodeBatc
         out.reward[b, length:] = 1e3
         out.terminated[b, length:] = torch.rand(out.terminated[b, length:].shape, generator=g) > 0.5
     return out
+
+
+def product_mixer(qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    """Q_tot = Q_1·Q_2 + s: non-monotonic and easy by hand; ∂Q_tot/∂Q_1 = Q_2, ∂Q_tot/∂Q_2 = Q_1 at each step."""
+    return qs[..., 0] * qs[..., 1] + state[..., 0]

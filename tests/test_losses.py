@@ -7,6 +7,7 @@ import torch
 from nqmix_core import losses
 from nqmix_core.action_selection import masked_softmax
 from nqmix_core.networks import Actors
+from tests.helpers import product_mixer
 
 
 def test_state_value_puts_zero_weight_on_unavailable_actions():
@@ -164,11 +165,6 @@ def test_actor_loss_moves_the_policy_only_and_reports_the_objective():
     loss.backward()
     assert qs.grad is None and sign.grad is None and logits.grad.abs().sum() > 0
     assert info["actor_objective"].item() == -loss.item()
-
-
-def product_mixer(qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-    """Q_tot = Q_1·Q_2 + 3·s: ∂Q_tot/∂Q_1 = Q_2 and ∂Q_tot/∂Q_2 = Q_1, at every (b, t) separately."""
-    return qs[..., 0] * qs[..., 1] + 3 * state[..., 0]
 
 
 def test_mixer_gradient_is_each_steps_own_partial_derivative_and_leaves_the_critic_alone():

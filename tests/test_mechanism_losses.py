@@ -6,11 +6,8 @@ import torch
 
 from nqmix_core import diagnostics, losses
 from nqmix_core.action_selection import masked_softmax
+from tests.helpers import product_mixer
 
-
-def product_mixer(qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-    """Q_tot = Q_1·Q_2 + s: non-monotonic, easy by hand."""
-    return qs[..., 0] * qs[..., 1] + state[..., 0]
 
 
 def test_counterfactual_q_tot_by_hand():
