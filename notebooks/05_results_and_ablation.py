@@ -59,7 +59,6 @@ REWARD_CHECK = "data/reward_scale"
 METRIC = "test_greedy_win_rate"  # the paper plots the test win rate; the greedy policy decides the claims
 
 # %%
-import json
 from pathlib import Path
 
 import pandas as pd

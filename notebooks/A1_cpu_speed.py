@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import nqmix_core
-from nqmix_core import results, run_table
+from nqmix_core import run_table
 from nqmix_core.plotting import METHOD_COLOURS
 
 # the repository's data folder: above the notebook, or (for a copy elsewhere) above nqmix_core

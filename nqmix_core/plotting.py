@@ -9,6 +9,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from nqmix_core.results import mean_interval
+
 
 def q_tot_heatmaps(payoff: torch.Tensor, tables: dict[str, torch.Tensor],
                    picks: dict[str, tuple[int, ...]] | None = None, action_names: str = "ABCDEFGH",
@@ -67,27 +69,14 @@ def smallest_text_points(fig) -> float:
     return min(t.get_fontsize() for t in texts) * min(1.0, NOTEBOOK_WIDTH_INCHES / fig.get_figwidth())
 
 
-def t_interval(values) -> tuple[float, float, float]:
-    """Mean and 95% t-interval (low, high) of a sample; a single value gets a zero-width interval."""
-    import numpy as np
-    from scipy import stats
-
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
-
-
 def learning_curves(runs, maps: list[str], methods: list[str],
                     metrics: tuple[str, ...] = ("test_greedy_win_rate", "test_stochastic_win_rate"),
                     references: dict[str, dict] | None = None, marks: tuple[int, ...] = ()):
     """The paper's Figure 2/3 layout: test win rate against env steps, one panel per map.
 
     ``runs`` is ``nqmix_core.results.load_runs``'s table. Lines are the mean over seeds at each
-    evaluation ``t_eval``; bands are 95% t-intervals over seeds, the same kind of interval the claims
-    are decided with. Runs that stopped short (``partial``) are left out; one row of panels per metric.
+    evaluation ``t_eval``; bands are 95% t-intervals over seeds from ``results.mean_interval``, the one
+    the claims are decided with (a seed without a value there is left out). Runs that stopped short (``partial``) are left out; one row of panels per metric.
     ``references`` (map -> ``reference.strongest_scripts``' row) draws the strongest scripted policy's win
     rate as a dashed grey line with its interval, and uniform random (0 on every SMAX map) is the x-axis.
     ``marks`` draws a dotted vertical line at each of these steps (a shorter budget read from the same runs).
@@ -104,7 +93,7 @@ def learning_curves(runs, maps: list[str], methods: list[str],
                 per_step = data[data["method"] == method].groupby("t_eval")[metric]
                 if not len(per_step):
                     continue
-                band = per_step.apply(lambda v: t_interval(v.to_numpy())).apply(pd.Series)  # mean, low, high
+                band = per_step.apply(lambda v: pd.Series([v.mean(), *mean_interval(v)])).unstack()  # mean, low, high
                 colour = METHOD_COLOURS.get(method)
                 ax.plot(band.index, band[0], color=colour, label=method)
                 ax.fill_between(band.index, band[1].clip(0, 1), band[2].clip(0, 1), color=colour, alpha=0.2)

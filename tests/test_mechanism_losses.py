@@ -61,7 +61,7 @@ def test_the_mixer_aware_actor_reads_the_mixer_where_the_sign_rule_cannot():
     """A product mixer at a point where agent 0's slope is 0: the sign rule gives no step, the mixer-aware one does."""
     agent_qs = torch.tensor([[[[1.0, 3.0], [0.0, 2.0]]]])  # [1, 1, 2, 2]
     chosen = torch.tensor([[[1.0, 0.0]]])  # agent 1 took the Q = 0 action: ∂(Q_0·Q_1)/∂Q_0 = 0
-    state, avail = torch.zeros(1, 1, 1), torch.ones(1, 1, 2, 2, dtype=torch.bool)
+    state = torch.zeros(1, 1, 1)
     assert losses.mixer_gradient_sign(product_mixer, chosen, state)[0, 0, 0] == 0
     scores = losses.counterfactual_q_tot(product_mixer, chosen, agent_qs, state)
     assert torch.equal(scores[0, 0, 1], torch.tensor([0.0, 2.0]))  # agent 1: Q_0 = 1 times Q_1(u)

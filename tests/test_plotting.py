@@ -4,7 +4,11 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
+import math  # noqa: E402
+
 import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from nqmix_core.plotting import learning_curves  # noqa: E402
 
@@ -58,3 +62,19 @@ def test_a_panel_title_says_how_many_seeds_each_method_has():
     assert seed_title("3s5z", {"NQMIX": 5, "QMIX": 5, "NQMIX+mono": 1}, ["NQMIX", "NQMIX+mono", "QMIX"]) == \
         "3s5z\n(5 seeds each, NQMIX+mono 1)"
     assert seed_title("3m", {"NQMIX": 2, "QMIX": 2}, ["NQMIX", "QMIX", "COMA"]) == "3m\n(2 seeds each, COMA 0)"
+
+
+
+def test_the_band_is_the_claims_interval_of_the_seeds_and_a_missing_value_is_left_out():
+    """The line is the mean over seeds and the band the 95% t-interval of ``results.mean_interval`` (by hand:
+    three seeds at 0.4, 0.5, 0.6 give 0.5 ± t(0.975, 2)·0.1/√3); a NaN seed is dropped, as the claims do."""
+    data = pd.DataFrame({"map": "3m", "method": "QMIX", "seed": [0, 1, 2, 3] * 2, "t_eval": [0] * 4 + [5000] * 4,
+                         "test_greedy_win_rate": [0.1, 0.1, 0.1, 0.1, 0.4, 0.5, 0.6, math.nan]})
+    ax = learning_curves(data, ["3m"], ["QMIX"], metrics=("test_greedy_win_rate",)).axes[0]
+    (line,) = [line for line in ax.get_lines() if line.get_label() == "QMIX"]
+    assert list(line.get_xdata()) == [0, 5000] and list(line.get_ydata()) == [pytest.approx(0.1), pytest.approx(0.5)]
+    (band,) = ax.collections
+    at_5000 = [y for x, y in band.get_paths()[0].vertices if x == 5000]
+    half = stats.t.ppf(0.975, 2) * 0.1 / 3 ** 0.5
+    assert (min(at_5000), max(at_5000)) == (pytest.approx(0.5 - half), pytest.approx(0.5 + half))
+    assert {round(y, 12) for x, y in band.get_paths()[0].vertices if x == 0} == {0.1}  # no spread: a point

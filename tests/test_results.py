@@ -194,14 +194,6 @@ def test_partial_runs_are_listed_and_never_mixed_into_a_mean(tmp_path):
     assert sorted(final["seed"]) == [0, 1] and final["final"].mean() == 0.6
 
 
-def test_t_interval_by_hand():
-    from nqmix_core.plotting import t_interval
-
-    mean, low, high = t_interval([0.2, 0.4, 0.6])  # sd 0.2, n 3, t(0.975, 2) = 4.302653
-    assert abs(mean - 0.4) < 1e-12 and abs((high - mean) - 4.302653 * 0.2 / 3 ** 0.5) < 1e-6 and abs((mean - low) - (high - mean)) < 1e-12
-    assert t_interval([0.3]) == (0.3, 0.3, 0.3)
-
-
 def test_mean_interval_by_hand():
     low, high = results.mean_interval([0.2, 0.4, float("nan"), 0.6])  # the NaN is dropped: sd 0.2, n 3
     half = stats.t.ppf(0.975, 2) * 0.2 / 3 ** 0.5
