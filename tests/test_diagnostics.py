@@ -47,6 +47,43 @@ def test_policy_diagnostics_by_hand():
     assert mean["not_argmax"] == pytest.approx(2 / 4)  # agent0 took 1 (argmax 0) and 2 (argmax 1)
 
 
+def test_policy_diagnostics_count_decisions_per_agent_and_never_an_unavailable_argmax():
+    """Three steps, two agents: a dead agent (one action) and padding are no decisions, so the agents decide
+    at different steps; agent 0's argmax ignores its unavailable third action (policy 0 there)."""
+    policy = torch.tensor([[[[0.6, 0.4, 0.0], [0.2, 0.3, 0.5]],    # t0: both decide; both take the argmax
+                            [[0.1, 0.9, 0.0], [0.0, 0.0, 1.0]],    # t1: agent 0 takes 0 (argmax 1); agent 1 dead
+                            [[0.0, 0.0, 1.0], [0.5, 0.25, 0.25]]]])  # t2: agent 0 dead; agent 1 takes its argmax
+    avail = torch.tensor([[[[1, 1, 0], [1, 1, 1]], [[1, 1, 0], [0, 0, 1]], [[0, 0, 1], [1, 1, 1]]]], dtype=torch.bool)
+    actions = torch.tensor([[[0, 2], [0, 2], [2, 0]]])
+    sums = diagnostics.policy_diagnostics(policy, actions, avail, torch.ones(1, 3))
+    h = [losses.policy_entropy(torch.tensor(p)).item() for p in ([0.6, 0.4], [0.1, 0.9], [0.2, 0.3, 0.5],
+                                                                  [0.5, 0.25, 0.25])]
+    assert {k: float(w) for k, (_, w) in sums.items()} == {"policy_entropy": 4.0, "policy_entropy_agent0": 2.0,
+                                                          "policy_entropy_agent1": 2.0, "not_argmax": 4.0}
+    mean = {k: float(s / w) for k, (s, w) in sums.items()}
+    assert mean["policy_entropy_agent0"] == pytest.approx((h[0] + h[1]) / 2)
+    assert mean["policy_entropy_agent1"] == pytest.approx((h[2] + h[3]) / 2)
+    assert mean["policy_entropy"] == pytest.approx(sum(h) / 4)
+    assert float(sums["not_argmax"][0]) == 1  # of 4 decisions, only agent 0's at t1
+
+
+def test_sign_diagnostics_count_only_negative_slopes_of_deciding_agents():
+    sign = torch.tensor([[[-1.0, 0.0, 1.0], [-1.0, -1.0, 1.0]]])  # [B=1, T=2, N=3]
+    avail = torch.ones(1, 2, 3, 2, dtype=torch.bool)
+    avail[0, 1, 2] = torch.tensor([False, True])  # agent 2 is dead at t1
+    sums = diagnostics.sign_diagnostics(sign, avail, torch.ones(1, 2))
+    counts = {k: (float(s), float(w)) for k, (s, w) in sums.items()}  # (negative, decisions)
+    assert counts == {"sign_negative": (3, 5), "sign_negative_agent0": (2, 2), "sign_negative_agent1": (1, 2),
+                      "sign_negative_agent2": (0, 1)}  # a zero slope is not negative
+
+
+def test_a_zero_slope_shares_no_sign_with_its_neighbours():
+    slopes = torch.tensor([[[0.5, 0.0], [-0.5, 0.0], [0.5, 0.25]]])  # [B=1, T=3, N=2]
+    avail = torch.ones(1, 3, 2, 2, dtype=torch.bool)
+    sums = diagnostics.mixer_diagnostics(slopes, torch.zeros(1, 3, 2, 2), avail, torch.ones(1, 3))
+    assert [float(v) for v in sums["sign_agreement"]] == [1, 3]  # of three steps, only t2 agrees
+
+
 def test_value_diagnostics_use_only_decided_episodes():
     q_tot = torch.tensor([[1.0, 1.0], [5.0, 5.0]])
     reward = torch.tensor([[0.0, 1.0], [0.0, 0.0]])

@@ -44,9 +44,12 @@ def test_value_diagnostics_are_logged_in_the_environments_units():
     sums = {"q_tot": (torch.tensor(30.0), torch.tensor(3.0)), "return": (torch.tensor(20.0), torch.tensor(3.0)),
             "q_tot_minus_return": (torch.tensor(10.0), torch.tensor(3.0)),
             "policy_entropy": (torch.tensor(1.5), torch.tensor(3.0))}
-    back = diagnostics.in_env_units(sums, 10.0)
-    assert [float(back[k][0]) for k in sums] == [3.0, 2.0, 1.0, 1.5]
-    assert all(float(back[k][1]) == 3.0 for k in sums)
+    for scale in (10.0, 2.0, 0.5):
+        back = diagnostics.in_env_units({k: (s * scale / 10, w) for k, (s, w) in sums.items() if k != "policy_entropy"}
+                                        | {"policy_entropy": sums["policy_entropy"]}, scale)
+        assert [float(back[k][0]) for k in sums] == [3.0, 2.0, 1.0, 1.5], scale
+        assert all(float(back[k][1]) == 3.0 for k in sums)
+    assert diagnostics.in_env_units(sums, 1.0) == sums  # the env's own scale: nothing to undo
 
 
 @pytest.mark.parametrize("value", [0.0, -10.0, float("nan"), float("inf")])
