@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("module", help="a file of the package, e.g. nqmix_core/losses.py")
     parser.add_argument("--tests", nargs="+", default=MATH_TESTS, help="test files to run on each mutant")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once, each in its own copy")
-    run_benchmark(parser, report, argv=argv)
+    run_benchmark(parser, report, argv=argv, checkout=ROOT)  # the code measured is this checkout's, copied
 
 
 if __name__ == "__main__":

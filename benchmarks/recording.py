@@ -38,11 +38,13 @@ class _Tee:
 
 
 @contextmanager
-def recorded(path: str | None):
+def recorded(path: str | None, checkout: Path | None = None):
+    """Print to the terminal and, with a ``path``, keep the text and a manifest; ``checkout`` names the git
+    checkout whose code is measured when it is not the imported package's (``mutants.py``'s copies)."""
     if path is None:
         yield
         return
-    started, load_before, clock = provenance(), os.getloadavg(), time.perf_counter()
+    started, load_before, clock = provenance(checkout=checkout), os.getloadavg(), time.perf_counter()
     tee = _Tee(sys.stdout)
     sys.stdout = tee
     try:
@@ -58,9 +60,10 @@ def recorded(path: str | None):
 
 
 def run_benchmark(parser: argparse.ArgumentParser, report: Callable[[argparse.Namespace], None],
-                  learner_options: bool = False, argv: list[str] | None = None) -> None:
+                  learner_options: bool = False, argv: list[str] | None = None, checkout: Path | None = None) -> None:
     """Add the shared options (``--save``; with ``learner_options`` also ``--threads`` and ``--set``),
-    parse ``argv`` (default: the command line), set torch's threads and run ``report`` under ``--save``."""
+    parse ``argv`` (default: the command line), set torch's threads and run ``report`` under ``--save``
+    (``checkout``: as ``recorded`` takes it)."""
     if learner_options:
         parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
         parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -71,5 +74,5 @@ def run_benchmark(parser: argparse.ArgumentParser, report: Callable[[argparse.Na
         parser.error(f"{args.save} already holds a saved benchmark; give --save a new file name")
     if learner_options:
         torch.set_num_threads(args.threads)
-    with recorded(args.save):
+    with recorded(args.save, checkout):
         report(args)

@@ -173,10 +173,11 @@ def _host() -> dict:
             "platform": platform.platform(), "python": platform.python_version()}
 
 
-def provenance(command: str | None = None) -> dict:
-    """Where a result came from: command line, code version, package versions, host, start time."""
+def provenance(command: str | None = None, checkout: Path | None = None) -> dict:
+    """Where a result came from: command line, code version, package versions, host, start time. The code
+    version is that of the imported package's checkout, or of ``checkout`` when the code measured is there."""
     return {"command": command if command is not None else " ".join(shlex.quote(a) for a in sys.argv),
-            "git": _git_commit(), "versions": _versions(), "host": _host(),
+            "git": _git_commit(checkout), "versions": _versions(), "host": _host(),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 

@@ -25,6 +25,33 @@ def test_recorded_keeps_the_printed_text_and_writes_a_manifest(tmp_path, capsys)
     assert manifest["versions"]["torch"].startswith("2.13") and manifest["host"]["cpu_count"] >= 1
 
 
+def test_a_manifest_names_the_commit_of_the_checkout_measured(tmp_path, capsys):
+    """``mutants.py`` tests copies of its own checkout, which need not be the imported package's (a second git
+    worktree beside an editable install): its manifest names that checkout's commit and whether it was clean."""
+    repo = tmp_path / "other"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "code.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "code.py"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], cwd=repo, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    with recorded(str(tmp_path / "a.txt"), checkout=repo):
+        print("a")
+    assert json.loads((tmp_path / "a.txt.json").read_text())["git"] == {"commit": commit, "dirty": False}
+    (repo / "code.py").write_text("x = 2\n")
+    with recorded(str(tmp_path / "b.txt"), checkout=repo):
+        print("b")
+    assert json.loads((tmp_path / "b.txt.json").read_text())["git"] == {"commit": commit, "dirty": True,
+                                                                         "changed": [" M code.py"]}
+    import nqmix_core
+    package = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(nqmix_core.__file__).parent, capture_output=True,
+                             text=True).stdout
+    with recorded(str(tmp_path / "c.txt")):  # no checkout named: the imported package's
+        print("c")
+    assert json.loads((tmp_path / "c.txt.json").read_text())["git"]["commit"] == (package.strip() or None)
+
+
 def test_recorded_without_a_path_only_prints(tmp_path, capsys):
     with recorded(None):
         print("hello")
