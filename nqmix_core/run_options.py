@@ -93,6 +93,10 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                              "badly when the cores are shared)")
 
 
+OTHER_LIBRARIES_WORDS = {"learning_rate": "lr", "discount": "gamma", "discount_factor": "gamma"}
+"""Field names other RL libraries use, read as the kit's word when ``--set`` guesses what a user meant."""
+
+
 def parse_settings(items: list[str], cls: type) -> dict[str, object]:
     """``--set`` items -> ``algo_config`` overrides, each typed like its field's default in the learner's config
     class ``cls``: ``["critic_lr=1e-3", "double_q=false"]`` -> ``{"critic_lr": 0.001, "double_q": False}``."""
@@ -109,7 +113,8 @@ def parse_settings(items: list[str], cls: type) -> dict[str, object]:
             raise UserError(f"Cannot read --set {item!r}; write NAME=VALUE with NAME a field of {cls.__name__} "
                             f"({', '.join(defaults)}).")
         if name not in defaults:
-            hint = did_you_mean(name, defaults, n=3)  # lr -> critic_lr or actor_lr; critc_lr -> critic_lr
+            # lr -> critic_lr or actor_lr; critc_lr -> critic_lr; learning_rate (other libraries' word) -> as lr
+            hint = did_you_mean(OTHER_LIBRARIES_WORDS.get(name, name), defaults, n=3)
             raise UserError(f"--set {item!r}: {cls.__name__} has no field {name!r}{hint}; its fields are "
                             f"{', '.join(defaults)}, and `nqmix settings ALGO` explains each.")
         kind = type(defaults[name])
