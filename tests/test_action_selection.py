@@ -32,11 +32,11 @@ def test_the_linear_schedule_at_its_ends_and_with_no_annealing():
 
 
 def test_gaussian_noise_is_a_fraction_of_the_half_width_and_clipped():
-    """On [0, 1] a σ of 0.2 is 0.2 · 1/2 = 0.1 in action units; the draws are the generator's own normals."""
-    actions = torch.full((50_000, 1), 0.5)
-    noisy = action_selection.gaussian_exploration(actions, 0.2, (0.0, 1.0), torch.Generator().manual_seed(3))
+    """On [−1, 3] (half-width 2) a σ of 0.1 is 0.2 in action units; the draws are the generator's own normals."""
+    actions = torch.full((50_000, 1), 1.0)
+    noisy = action_selection.gaussian_exploration(actions, 0.1, (-1.0, 3.0), torch.Generator().manual_seed(3))
     normals = torch.randn(actions.shape, generator=torch.Generator().manual_seed(3))
-    torch.testing.assert_close(noisy, (0.5 + 0.1 * normals).clamp(0.0, 1.0))
-    assert noisy.std().item() == pytest.approx(0.1, rel=0.02)
-    wide = action_selection.gaussian_exploration(actions, 10.0, (0.0, 1.0), torch.Generator().manual_seed(3))
-    assert wide.min() == 0.0 and wide.max() == 1.0
+    torch.testing.assert_close(noisy, (1.0 + 0.2 * normals).clamp(-1.0, 3.0))
+    assert noisy.std().item() == pytest.approx(0.2, rel=0.02)
+    wide = action_selection.gaussian_exploration(actions, 10.0, (-1.0, 3.0), torch.Generator().manual_seed(3))
+    assert wide.min() == -1.0 and wide.max() == 3.0
