@@ -1,9 +1,12 @@
 """Mixers: sizes from App. B, monotonicity (Eq. 1) and its absence, the sign of ∂Q_tot/∂Q_a."""
+import math
+
 import pytest
 import torch
 
 from nqmix_core.losses import mixer_gradient_sign
 from nqmix_core.networks import count_parameters, make_mixer, nqmix_hidden_units
+from nqmix_core.networks.mixers import mixer_parameter_counts
 
 # SMAX state size is 12·(allies + enemies); (A, enemies) for 3m, 5m_vs_6m, 8m.
 SMAX_MAPS = {3: 3, 5: 6, 8: 8}
@@ -98,3 +101,59 @@ def test_sign_gives_no_gradient_to_mixer_or_inputs():
     assert not sign.requires_grad
     assert all(p.grad is None for p in mixer.parameters())
     assert qs.grad is None
+
+
+def set_weights(mixer, weights: dict[str, list]) -> None:
+    """Every parameter 0, then the named weight matrices as given (biases stay 0)."""
+    with torch.no_grad():
+        for p in mixer.parameters():
+            p.zero_()
+        for name, value in weights.items():
+            mixer.get_parameter(name).copy_(torch.tensor(value))
+
+
+QMIX_WEIGHTS = {  # state s = [1]; every first hypernetwork layer passes it on as 1, so (row-major [N, E])
+    "hyper_w1.0.weight": [[1.0]], "hyper_w1.2.weight": [[-2.0], [1.0], [3.0], [-1.0]],  # W1 = [[-2, 1], [3, -1]]
+    "hyper_w_final.0.weight": [[1.0]], "hyper_w_final.2.weight": [[-1.5], [2.0]],        # W_final = [-1.5, 2]
+    "hyper_b1.weight": [[0.5], [-1.0]],                                                   # b1 = [0.5, -1]
+    "hyper_v.0.weight": [[1.0], [0.0]], "hyper_v.2.weight": [[0.25, 0.0]],                # V(s) = 0.25
+}
+
+
+@pytest.mark.parametrize("name, qs, want", [
+    # QMIX: elu(Q·|W1| + b1)·|W_final| + V. At Q = (1, 1): elu([5.5, 1])·[1.5, 2] + 0.25 = 10.5
+    ("qmix", [1.0, 1.0], 10.5),
+    # at Q = (0.5, −1): both hidden units at −1.5, elu = e^−1.5 − 1, times 1.5 + 2, plus 0.25
+    ("qmix", [0.5, -1.0], (math.exp(-1.5) - 1) * 3.5 + 0.25),
+    # NQMIX-M keeps the signs: elu([1.5, −1])·[−1.5, 2] + 0.25
+    ("qmix-no-abs", [1.0, 1.0], -1.5 * 1.5 + 2 * (math.exp(-1.0) - 1) + 0.25),
+])
+def test_the_hypernetwork_mixer_by_hand(name, qs, want):
+    mixer = make_mixer(name, n_agents=2, state_dim=1, embed_dim=2, hypernet_hidden_dim=1)
+    set_weights(mixer, QMIX_WEIGHTS)
+    q_tot = mixer(torch.tensor([qs, qs, qs]).view(3, 1, 2), torch.ones(3, 1, 1))  # [B=3, T=1]: one value, 3 times
+    assert q_tot.shape == (3, 1) and q_tot.flatten().tolist() == pytest.approx([want] * 3)
+
+
+def test_the_nqmix_mixer_by_hand():
+    """Q_tot = w_out · elu(W [Q_1, Q_2, s] + b) + b_out, two hidden units used (the others are elu(0) = 0)."""
+    mixer = make_mixer("nqmix", n_agents=2, state_dim=1)
+    set_weights(mixer, {})
+    with torch.no_grad():
+        mixer.hidden.weight[0] = torch.tensor([1.0, -2.0, 0.5])  # h0 = Q_1 − 2·Q_2 + s/2
+        mixer.hidden.weight[1, 1], mixer.hidden.bias[1] = 1.0, 1.0  # h1 = Q_2 + 1
+        mixer.out.weight[0, :2], mixer.out.bias[0] = torch.tensor([2.0, -1.0]), 0.1
+    q_tot = mixer(torch.ones(4, 3, 2), torch.ones(4, 3, 1))  # h0 = −0.5, h1 = 2
+    assert q_tot.shape == (4, 3)
+    assert q_tot.flatten().tolist() == pytest.approx([2 * (math.exp(-0.5) - 1) - 2 + 0.1] * 12)
+
+
+def test_the_one_layer_qmix_count_and_the_ratios_by_hand():
+    """C6's figures for 3m (A = 3, S = 72, E = 32): the QMIX paper's one-layer hypernetworks."""
+    a, s, e = 3, 72, 32
+    w1, b1, w_final, v = s * a * e + a * e, s * e + e, s * e + e, (s * e + e) + (e + 1)
+    assert w1 + b1 + w_final + v == 14049
+    counts = mixer_parameter_counts(a, s)
+    assert counts["qmix_one_layer"] == 14049
+    assert counts["ratio_one_layer"] == counts["nqmix"] / 14049
+    assert counts["ratio"] == counts["nqmix"] / counts["qmix"] and counts["nqmix_hidden"] == 221
