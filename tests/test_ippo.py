@@ -2,14 +2,18 @@
 is known (one joint action pays, each agent's part of it is dominant) learned by the whole loop."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
-from nqmix_core import registry
+from nqmix_core import diagnostics, registry
 from nqmix_core.envs.matrix import MatrixGame
 from nqmix_core.errors import UserError
 from nqmix_core.learners.ippo import IPPOConfig, IPPOLearner, clipped_surrogate, gae
+from nqmix_core.networks import sequence_inputs
 from nqmix_core.runner import rollout
+from tests.helpers import INFO, random_batch
 
 
 def test_gae_by_hand_with_an_ending_and_a_cut_episode():
@@ -51,6 +55,10 @@ def test_the_clipped_objective_by_hand_and_its_gradient():
     torch.testing.assert_close(log_probs.grad, torch.tensor([0.0, 0.0, -1.1 * 2 / 3]).view(1, 1, 3))
     masked, _ = clipped_surrogate(ratios.log(), torch.zeros(1, 1, 3), advantages, 0.2, torch.tensor([1.0, 1.0, 0.0]).view(1, 1, 3))
     assert masked.item() == pytest.approx(-(1.2 - 0.8) / 2)
+    one, share = clipped_surrogate(ratios.log(), torch.zeros(1, 1, 3), advantages, 0.2, torch.tensor([1.0, 0.0, 0.0]).view(1, 1, 3))
+    assert (one.item(), share.item()) == (pytest.approx(-1.2), 1.0)  # one decision: its own term, not halved
+    nothing, share = clipped_surrogate(ratios.log(), torch.zeros(1, 1, 3), advantages, 0.2, torch.zeros(1, 1, 3))
+    assert (nothing.item(), share.item()) == (0.0, 0.0)  # no decision: 0, not 0/0
 
 
 def test_ippo_carries_its_facts_and_checks_its_own_settings():
@@ -81,3 +89,74 @@ def test_ippo_learns_a_game_whose_answer_is_known():
     greedy, _ = rollout(env, learner, "greedy", 25, generator)
     assert (greedy.actions == 0).all()
     assert greedy.reward.mean().item() == 1.0
+
+
+def ippo_update_as_documented(learner: IPPOLearner, batch, epochs: int) -> dict[str, torch.Tensor]:
+    """The module docstring's update written out on its own: GAE from V before the update, advantages
+    standardised over the real decisions, then ``epochs`` Adam steps on −L_clip + c_V·L_V − β·H, the
+    networks unrolled again for each; returns the last epoch's terms."""
+    c, t = learner.config, batch.filled.shape[1]
+    inputs = sequence_inputs(batch.obs, batch.actions, INFO.n_actions)  # [B, T+1, N, D]
+    real = batch.filled.bool()[..., None].expand(-1, -1, INFO.n_agents)  # [B, T, N]: every agent on a real step
+    avail = batch.avail_actions[:, :t].clone()
+    avail[~avail.any(-1)] = True  # a padded step: every action (no 0/0)
+    decision = real & (batch.avail_actions[:, :t].sum(-1) > 1)  # a dead unit's one action decides nothing
+
+    def unroll():
+        logits = learner.agent(inputs)[0][:, :t].masked_fill(~avail, float("-inf"))
+        return torch.softmax(logits, -1), learner.value(inputs)[0][..., 0]  # [B, T, N, U], [B, T+1, N]
+
+    def chosen_log_prob(policy):  # on the decisions only: a padded step's action may be one not available
+        return policy.gather(-1, batch.actions[..., None])[..., 0][decision].log()
+
+    policy, values = unroll()
+    with torch.no_grad():
+        old = chosen_log_prob(policy)
+        advantages, returns = gae(batch.reward, values, batch.terminated, batch.filled, c.gamma, c.gae_lambda)
+        counted = advantages[decision]
+        advantages = (counted - counted.mean()) / (counted.std(unbiased=False) + 1e-8)  # [decisions]
+    for epoch in range(epochs):
+        if epoch:
+            policy, values = unroll()
+        ratio = (chosen_log_prob(policy) - old).exp()
+        surrogate = torch.min(ratio * advantages, ratio.clamp(1 - c.clip_eps, 1 + c.clip_eps) * advantages)
+        value_loss = ((values[:, :t] - returns) ** 2)[real].mean()
+        entropy = -(policy * policy.clamp(min=1e-30).log()).sum(-1)[decision].mean()  # 0·log 0 = 0
+        loss = -surrogate.mean() + c.value_coef * value_loss - c.entropy_coef * entropy
+        learner.optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(learner.parameters(), c.grad_norm_clip)
+        learner.optimiser.step()
+    return {"actor_loss": -surrogate.mean(), "critic_loss": value_loss, "entropy": entropy,
+            "clip_fraction": ((ratio - 1).abs() > c.clip_eps).float().mean()}
+
+
+def test_one_ippo_update_is_the_documented_loss_step_by_step():
+    """Two epochs on episodes that end, are cut by the time limit and are padded, with dead units: the same
+    parameters, last gradients and logged terms as the update written out above; the policy the diagnostics
+    read is the one trained."""
+    torch.manual_seed(0)
+    config = registry.algo_config("ippo", ppo_epochs=2, entropy_coef=0.05, value_coef=0.5, gamma=0.9, clip_eps=0.02,
+                                  actor_lr=1e-2, critic_lr=2e-2)
+    learner = IPPOLearner(INFO, config, "cpu")
+    twin, start = copy.deepcopy(learner), copy.deepcopy(learner)
+    assert twin.optimiser.param_groups[0]["params"][0] is next(twin.agent.parameters())  # its own optimiser
+    batch = random_batch(timed_out_last=True)
+    one_action = batch.avail_actions[:, :-1].sum(-1) == 1  # [B, T, N]
+    assert (one_action & batch.filled.bool()[..., None]).any()  # some unit has one action on a real step
+    info = learner.train_step(batch, 0, 3)
+    want = ippo_update_as_documented(twin, batch, epochs=2)
+    assert 0 < float(want["clip_fraction"]) < 1  # the second epoch moved some ratios past the clip
+    for name, value in want.items():
+        assert not info[name].requires_grad
+        torch.testing.assert_close(info[name], value.detach(), rtol=1e-4, atol=1e-6, msg=name)
+    # Adam's first steps are about ±lr whatever a gradient's size, so an entry whose gradient is near 0 can step
+    # differently under other rounding: compare each tensor as a whole, relative to how far it moved
+    for (name, p), q, q0 in zip(learner.named_parameters(), twin.parameters(), start.parameters()):
+        assert (p - q).norm() <= 0.01 * (q - q0).norm(), name
+        assert (p.grad - q.grad).norm() <= 0.001 * q.grad.norm() + 1e-9, name
+    sums = learner.rollout_diagnostics(batch)
+    with torch.no_grad():
+        policy = learner.policy(batch, sequence_inputs(batch.obs, batch.actions, INFO.n_actions))
+    expected = diagnostics.policy_diagnostics(policy, batch.actions, batch.avail_actions[:, :-1], batch.filled)
+    assert {k: [float(x) for x in v] for k, v in sums.items()} == {k: [float(x) for x in v] for k, v in expected.items()}
