@@ -340,7 +340,7 @@ def test_cli_train_set_replaces_preset_fields_and_resume_must_repeat_them(tmp_pa
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--set", "learning_rate=1e-3"], "--set 'learning_rate=1e-3': NQMIXConfig has no field 'learning_rate'; its fields are"),
+    (["--set", "learning_rate=1e-3"], "--set 'learning_rate=1e-3': NQMIXConfig has no field 'learning_rate' (did you mean critic_lr or actor_lr?)"),
     (["--set", "batch_size=2.5"], "batch_size takes a whole number"),
     (["--set", "tau_per_time_step=maybe"], "tau_per_time_step takes true or false"),
     (["--set", "tau=0"], "Invalid algorithm setting: tau=0.0 must be in (0, 1]"),
