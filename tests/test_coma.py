@@ -241,3 +241,64 @@ def test_checkpoint_round_trip():
 def test_coma_critic_sizes_for_a_smax_like_task():
     info = EnvInfo(n_agents=3, obs_dim=30, state_dim=36, n_actions=8, episode_limit=60)
     assert coma_critic_input_dim(info.state_dim, info.obs_dim, info.n_agents, info.n_actions) == 36 + 30 + 2 * 3 * 8 + 3
+
+
+def test_the_critic_steps_are_pymarls_loop_written_out_and_the_last_step_bootstraps_on_greedy_pi():
+    """One critic step per time step, last step first, each on the critic as the previous step left it; the
+    TD(λ) targets come from the target critic, with π's greedy action (among those π gives mass) at the
+    last observation, which a cut episode bootstraps on. The logged terms carry no graph."""
+    import copy
+
+    from nqmix_core.learners.common import optimiser_step
+
+    learner, batch = make_coma(), random_batch(lengths=(6, 6, 6), timed_out_last=True)  # all three cut at T = 6
+    twin = copy.deepcopy(learner)
+    policy = learner.behaviour_policy(batch, 0).detach()  # [B, T+1, N, U]
+    info = learner.train_step(batch, t_env=0, episodes_seen=3)
+    last = policy[:, -1].masked_fill(policy[:, -1] == 0, -1.0).argmax(-1)  # [B, N]
+    actions = torch.cat([batch.actions, last[:, None]], 1)  # [B, T+1, N]
+    inputs = coma_critic_inputs(batch.state, batch.obs, actions, INFO.n_actions)
+    with torch.no_grad():
+        target_qs = twin.target_critic(inputs).gather(-1, actions[..., None])[..., 0]  # [B, T+1, N]
+    targets = losses.td_lambda_targets(batch.reward, batch.terminated, batch.filled, target_qs, twin.config.gamma,
+                                       twin.config.td_lambda)
+    step_losses, grad_norms = [], []
+    for t in reversed(range(6)):
+        chosen = twin.critic(inputs[:, t]).gather(-1, batch.actions[:, t, :, None])[..., 0]  # [B, N]
+        real = batch.filled[:, t, None].expand_as(chosen)
+        loss = (((targets[:, t] - chosen) * real) ** 2).sum() / real.sum().clamp(min=1)
+        norm = optimiser_step(twin.critic_optimiser, loss, twin.critic.parameters(), twin.config.grad_norm_clip)
+        step_losses.append(float(loss.detach()))
+        grad_norms.append(float(norm))
+    assert float(info["critic_loss"]) == pytest.approx(sum(step_losses) / 6, rel=1e-5)
+    assert float(info["critic_grad_norm"]) == pytest.approx(sum(grad_norms) / 6, rel=1e-4)
+    per_agent_step = (targets * batch.filled[..., None]).sum() / (batch.filled.sum() * INFO.n_agents)
+    assert float(info["target_mean"]) == pytest.approx(float(per_agent_step), rel=1e-5)
+    for p, q in zip(learner.critic.parameters(), twin.critic.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    assert not any(value.requires_grad for value in info.values())
+
+
+def test_acting_per_mode_and_the_diagnostics_read_pi_without_the_floor():
+    from nqmix_core import action_selection, diagnostics
+    from nqmix_core.action_selection import masked_softmax
+    from nqmix_core.networks import agent_inputs, sequence_inputs
+
+    learner, batch = make_coma(), random_batch(lengths=(6, 6, 6, 6))
+    obs = Observation(batch.obs[:, 0], batch.state[:, 0], batch.avail_actions[:, 0])
+    last, hidden = torch.full((4, INFO.n_agents), -1), learner.initial_hidden(4)
+    with torch.no_grad():
+        logits, _ = learner.agent.step(agent_inputs(obs.obs, last, INFO.n_actions), hidden)
+    pi = masked_softmax(logits, obs.avail_actions)
+    floored = action_selection.epsilon_softmax_then_mask(logits, obs.avail_actions, learner.epsilon(0))
+    for mode, want in (("greedy", lambda g: action_selection.greedy(pi, obs.avail_actions)),
+                       ("stochastic", lambda g: action_selection.sample(pi, g)),
+                       ("explore", lambda g: action_selection.sample(floored, g))):
+        got, _ = learner.act(obs, last, hidden, mode, 0, torch.Generator().manual_seed(1))
+        assert torch.equal(got, want(torch.Generator().manual_seed(1))), mode
+    with torch.no_grad():
+        seq_logits, _ = learner.agent(sequence_inputs(batch.obs, batch.actions, INFO.n_actions))
+        policy = masked_softmax(seq_logits[:, :-1], batch.avail_actions[:, :-1])
+    want = diagnostics.policy_diagnostics(policy, batch.actions, batch.avail_actions[:, :-1], batch.filled)
+    got = learner.rollout_diagnostics(batch)
+    assert {k: [float(x) for x in v] for k, v in got.items()} == {k: [float(x) for x in v] for k, v in want.items()}
