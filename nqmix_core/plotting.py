@@ -76,7 +76,8 @@ def learning_curves(runs, maps: list[str], methods: list[str],
 
     ``runs`` is ``nqmix_core.results.load_runs``'s table. Lines are the mean over seeds at each
     evaluation ``t_eval``; bands are 95% t-intervals over seeds from ``results.mean_interval``, the one
-    the claims are decided with (a seed without a value there is left out). Runs that stopped short (``partial``) are left out; one row of panels per metric.
+    the claims are decided with (a seed without a value there is left out). Runs that stopped short
+    (``partial``) are left out; one row of panels per metric.
     ``references`` (map -> ``reference.strongest_scripts``' row) draws the strongest scripted policy's win
     rate as a dashed grey line with its interval, and uniform random (0 on every SMAX map) is the x-axis.
     ``marks`` draws a dotted vertical line at each of these steps (a shorter budget read from the same runs).

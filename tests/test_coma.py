@@ -1,11 +1,15 @@
 """COMA: counterfactual baseline and advantage (Eq. 5–6), TD(λ) targets, critic inputs, the learner."""
+import copy
 import io
 import math
 
 import pytest
 import torch
 
-from nqmix_core import losses
+from nqmix_core import action_selection, diagnostics, losses
+from nqmix_core.action_selection import masked_softmax
+from nqmix_core.learners.common import optimiser_step
+from nqmix_core.networks import agent_inputs, sequence_inputs
 from nqmix_core.registry import algo_config
 from nqmix_core.envs.base import EnvInfo, Observation
 from nqmix_core.networks.coma_critic import coma_critic_input_dim, coma_critic_inputs
@@ -247,10 +251,6 @@ def test_the_critic_steps_are_pymarls_loop_written_out_and_the_last_step_bootstr
     """One critic step per time step, last step first, each on the critic as the previous step left it; the
     TD(λ) targets come from the target critic, with π's greedy action (among those π gives mass) at the
     last observation, which a cut episode bootstraps on. The logged terms carry no graph."""
-    import copy
-
-    from nqmix_core.learners.common import optimiser_step
-
     learner, batch = make_coma(), random_batch(lengths=(6, 6, 6), timed_out_last=True)  # all three cut at T = 6
     twin = copy.deepcopy(learner)
     policy = learner.behaviour_policy(batch, 0).detach()  # [B, T+1, N, U]
@@ -280,10 +280,6 @@ def test_the_critic_steps_are_pymarls_loop_written_out_and_the_last_step_bootstr
 
 
 def test_acting_per_mode_and_the_diagnostics_read_pi_without_the_floor():
-    from nqmix_core import action_selection, diagnostics
-    from nqmix_core.action_selection import masked_softmax
-    from nqmix_core.networks import agent_inputs, sequence_inputs
-
     learner, batch = make_coma(), random_batch(lengths=(6, 6, 6, 6))
     obs = Observation(batch.obs[:, 0], batch.state[:, 0], batch.avail_actions[:, 0])
     last, hidden = torch.full((4, INFO.n_agents), -1), learner.initial_hidden(4)
