@@ -121,15 +121,16 @@ def test_soft_update_rate_by_hand():
     assert abs(soft_update_rate(0.001, 752) - (1 - 0.999 ** 752)) < 1e-15
 
 
-@pytest.mark.parametrize("n_steps", [1, 7, 60])
+@pytest.mark.parametrize("n_steps", [None, 1, 7, 60])
 def test_per_time_step_rate_equals_t_successive_soft_updates(n_steps):
+    """``n_steps`` left out is one time step."""
     learner = make("nqmix", tau=0.01)
     perturb(learner.agent, 5)
     stepped = [p.clone() for p in learner.target_agent.parameters()]
     online = list(learner.agent.parameters())
-    for _ in range(n_steps):  # Alg. 1 line 16 once per time step, the online weights unchanged meanwhile
+    for _ in range(n_steps or 1):  # Alg. 1 line 16 once per time step, the online weights unchanged meanwhile
         stepped = [s + 0.01 * (o - s) for s, o in zip(stepped, online)]
-    learner.update_targets(episodes_seen=1, n_steps=n_steps)
+    learner.update_targets(episodes_seen=1, **({} if n_steps is None else {"n_steps": n_steps}))
     for want, got in zip(stepped, learner.target_agent.parameters()):
         assert torch.allclose(got, want, atol=1e-6, rtol=1e-5)
 
@@ -140,6 +141,11 @@ def test_hard_update_waits_for_the_episode_interval():
     learner.update_targets(episodes_seen=199)
     assert not torch.equal(learner.target_agent.fc_in.weight, learner.agent.fc_in.weight)
     learner.update_targets(episodes_seen=200)
+    assert torch.equal(learner.target_agent.fc_in.weight, learner.agent.fc_in.weight)
+    perturb(learner.agent, 5)  # the next copy counts its interval from this one
+    learner.update_targets(episodes_seen=399)
+    assert not torch.equal(learner.target_agent.fc_in.weight, learner.agent.fc_in.weight)
+    learner.update_targets(episodes_seen=400)
     assert torch.equal(learner.target_agent.fc_in.weight, learner.agent.fc_in.weight)
 
 
