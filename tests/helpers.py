@@ -45,3 +45,9 @@ def fill_padding_with_garbage(batch: EpisodeBatch, seed: int = 1) -> EpisodeBatc
 def product_mixer(qs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     """Q_tot = Q_1·Q_2 + s: non-monotonic and easy by hand; ∂Q_tot/∂Q_1 = Q_2, ∂Q_tot/∂Q_2 = Q_1 at each step."""
     return qs[..., 0] * qs[..., 1] + state[..., 0]
+
+
+def copied_targets(learner) -> list[bool]:
+    """For each (target, online) pair of ``learner.target_pairs()``: whether the target equals the online network."""
+    return [all(torch.equal(a, b) for a, b in zip(target.state_dict().values(), online.state_dict().values()))
+            for target, online in learner.target_pairs()]

@@ -11,6 +11,7 @@ from nqmix_core import action_selection
 from nqmix_core.networks.continuous_agent import continuous_agent_inputs, continuous_sequence_inputs
 from nqmix_core.registry import algo_config, make_learner
 from nqmix_core.specs import Observation
+from tests.helpers import copied_targets
 from tests.test_continuous import INFO, random_batch
 
 
@@ -99,3 +100,11 @@ def test_greedy_acts_with_mu_and_explore_and_stochastic_add_the_scheduled_noise(
             mu, 0.3, INFO.action_bounds, torch.Generator().manual_seed(1))
         assert torch.allclose(got, want, atol=1e-6), mode
         assert torch.allclose(got_hidden, new_hidden, atol=1e-6), mode
+
+
+def test_with_hard_target_updates_the_first_copy_comes_at_the_interval():
+    learner = learner_for("nqmix-cont", target_update="hard")  # its targets differ from the online networks
+    learner.update_targets(episodes_seen=learner.config.target_update_interval - 1)
+    assert copied_targets(learner) == [False] * 3
+    learner.update_targets(episodes_seen=learner.config.target_update_interval)
+    assert copied_targets(learner) == [True] * 3

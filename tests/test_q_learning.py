@@ -12,7 +12,7 @@ import torch
 from nqmix_core import action_selection, diagnostics, registry
 from nqmix_core.networks import agent_inputs, sequence_inputs
 from nqmix_core.specs import Observation
-from tests.helpers import INFO, random_batch
+from tests.helpers import INFO, copied_targets, random_batch
 
 
 def learner_for(algo: str, **settings):
@@ -86,13 +86,10 @@ def test_train_step_is_one_clipped_rmsprop_step_and_logs_the_loss_and_the_norm_b
 
 def test_train_step_copies_the_targets_once_the_interval_has_passed():
     learner, batch = learner_for("qmix"), random_batch()
-    def copied() -> list[bool]:
-        return [all(torch.equal(a, b) for a, b in zip(target.state_dict().values(), online.state_dict().values()))
-                for target, online in learner.target_pairs()]
     learner.train_step(batch, t_env=0, episodes_seen=learner.config.target_update_interval - 1)
-    assert copied() == [False, False]
+    assert copied_targets(learner) == [False, False]
     learner.train_step(batch, t_env=0, episodes_seen=learner.config.target_update_interval)
-    assert copied() == [True, True]
+    assert copied_targets(learner) == [True, True]
 
 
 def test_acting_greedy_and_stochastic_take_the_argmax_and_explore_is_epsilon_greedy():
