@@ -15,6 +15,7 @@ from torch import nn
 
 from nqmix_core.action_selection import masked_softmax
 
+
 class BatchedLinear(nn.Module):
     """N independent linear layers, weights [N, in, out], applied to inputs [..., N, in]."""
 
