@@ -3,6 +3,7 @@
     python benchmarks/mutants.py nqmix_core/losses.py                   # the tests named in MATH_TESTS
     python benchmarks/mutants.py nqmix_core/continuous_losses.py --jobs 2
     python benchmarks/mutants.py nqmix_core/losses.py --tests tests/test_losses.py tests/test_coma.py
+    python benchmarks/mutants.py nqmix_core/runner.py --tests tests/test_rollout.py tests/test_bad_input.py::test_x
 
 Each mutant changes one thing in MODULE: an arithmetic operator (+ and −, × and ÷, ** into ×), a
 comparison (< and ≤, > and ≥, == and !=), a unary minus dropped, a small integer (0, 1, 2) raised by one
@@ -127,8 +128,9 @@ def checked(args: argparse.Namespace) -> str:
         problem = f"{args.module} is not a Python file; give one of the package's, e.g. nqmix_core/losses.py"
     elif not path.is_relative_to(ROOT / "nqmix_core"):
         problem = f"{args.module} is not in {ROOT / 'nqmix_core'}; give a file of the package"
-    elif missing := [t for t in args.tests if not (ROOT / t).is_file()]:
-        problem = f"no test file {missing[0]} under {ROOT}; give --tests paths like tests/test_losses.py"
+    elif missing := [t for t in args.tests if not (ROOT / t.split("::")[0]).is_file()]:
+        problem = (f"no test file {missing[0].split('::')[0]} under {ROOT}; give --tests paths like "
+                   "tests/test_losses.py, or one test of a file as tests/test_losses.py::test_name")
     elif args.jobs < 1:
         problem = "--jobs must be at least 1"
     if problem:
@@ -159,7 +161,8 @@ def report(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("module", help="a file of the package, e.g. nqmix_core/losses.py")
-    parser.add_argument("--tests", nargs="+", default=MATH_TESTS, help="test files to run on each mutant")
+    parser.add_argument("--tests", nargs="+", default=MATH_TESTS,
+                        help="test files, or single tests as FILE::NAME, to run on each mutant")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once, each in its own copy")
     run_benchmark(parser, report, argv=argv, checkout=ROOT)  # the code measured is this checkout's, copied
 

@@ -134,3 +134,14 @@ def test_mutants_refuses_a_file_outside_the_package_in_one_sentence():
                             text=True, cwd=BENCHMARKS.parent, timeout=300)
     assert result.returncode == 2 and result.stderr.strip().endswith("give a file of the package.")
     assert "Traceback" not in result.stderr
+
+
+def test_mutants_takes_single_tests_and_names_a_missing_test_file_in_one_sentence(capsys):
+    from mutants import checked
+    single = argparse.Namespace(module="nqmix_core/runner.py", jobs=1,
+                                tests=["tests/test_rollout.py::test_one_rollout_written_out"])
+    assert checked(single) == "nqmix_core/runner.py"
+    with pytest.raises(SystemExit) as stop:
+        checked(argparse.Namespace(module="nqmix_core/runner.py", tests=["tests/test_nothing.py::test_x"], jobs=1))
+    assert stop.value.code == 2
+    assert "no test file tests/test_nothing.py under" in capsys.readouterr().err
