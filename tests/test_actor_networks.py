@@ -19,7 +19,8 @@ from nqmix_core.networks.continuous_agent import (
 def test_batched_linear_is_one_linear_layer_per_agent():
     torch.manual_seed(0)
     layer = BatchedLinear(n_agents=3, in_dim=4, out_dim=2)
-    assert layer.weight.abs().max() <= 1 / math.sqrt(4) and layer.bias.abs().max() <= 1 / math.sqrt(4)
+    for init in (layer.weight, layer.bias):  # nn.Linear's init, per agent: uniform on ±1/√in
+        assert init.abs().max() <= 1 / math.sqrt(4) and init.min() < 0 < init.max()
     x = torch.randn(5, 6, 3, 4)  # [B, T, N, in]
     out = layer(x)  # [B, T, N, out]
     for a in range(3):

@@ -148,3 +148,32 @@ def test_buffer_storage_grows_as_episodes_arrive_and_behaves_like_a_full_one(mon
 def test_unknown_environment_name_lists_what_exists():
     with pytest.raises(UserError, match="matrix:qtran"):
         make_env("matrix:nope", 1)
+
+
+def test_one_stored_episode_takes_the_bytes_counted_by_hand():
+    import nqmix_core.buffer as buffer_module
+    # INFO: N=3, O=5, S=7, U=4, T=6. obs 7·3·5 floats, state 7·7 floats, avail 7·3·4 bools, actions 6·3 int64,
+    # reward 6 floats, terminated 6 bools, filled 6 floats, plus the 8-byte length
+    by_hand = 4 * 7 * 3 * 5 + 4 * 7 * 7 + 7 * 3 * 4 + 8 * 6 * 3 + 4 * 6 + 6 + 4 * 6 + 8
+    assert buffer_module.episode_bytes(INFO) == by_hand == 906
+
+
+def test_a_replay_larger_than_memory_is_refused_with_the_sizes_and_a_size_that_fits(monkeypatch):
+    import os
+
+    import nqmix_core.buffer as buffer_module
+    assert buffer_module.memory_bytes("cpu") == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert buffer_module.memory_bytes("meta") is None  # unknown: nothing is refused
+    monkeypatch.setattr(buffer_module, "memory_bytes", lambda device: 2 * 2**30)  # a machine with 2 GiB
+    buffer_module.check_fits(2 * 2**30 // 906, INFO, "cpu")  # fits exactly
+    capacity = 3 * 2**30 // 906 + 1  # a little over 3 GiB
+    with pytest.raises(UserError) as refused:
+        EpisodeBuffer(capacity, INFO, "cpu")
+    assert str(refused.value) == (f"A replay of {capacity} episodes needs about 3 GiB when full, more than the 2 GiB "
+                                  f"of cpu; lower buffer_size (e.g. --set buffer_size={2 * 2**30 // 906 // 2}).")
+
+
+def test_sampling_waits_for_one_batch_of_episodes():
+    buffer = EpisodeBuffer(capacity=8, info=INFO, device="cpu")
+    buffer.insert(random_batch(lengths=(6, 4, 2)), torch.tensor([6, 4, 2]))
+    assert buffer.can_sample(3) and not buffer.can_sample(4)
