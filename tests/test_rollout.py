@@ -94,3 +94,14 @@ def test_evaluate_averages_exactly_the_episodes_asked_for_in_the_mode_asked_for(
     assert float(result["win_rate"]) == pytest.approx(3 / 4)  # copies 0, 1, then copy 0 again
     assert {(c["mode"], c["t_env"], c["generator"] is generator) for c in learner.calls} == {("greedy", 7, True)}
     assert len(learner.calls) == 2 * max(LENGTHS)
+
+
+def test_stuck_agents_are_the_living_ones_without_an_action_and_never_continuous_ones():
+    from nqmix_core.runner import stuck_agents
+    avail = torch.ones(3, 2, 4, dtype=torch.bool)
+    avail[0, 1] = False  # copy 0's agent 1 has no action
+    avail[2, 0] = False  # so has copy 2's agent 0, but copy 2 has ended
+    obs = Observation(torch.zeros(3, 2, 1), torch.zeros(3, 1), avail)
+    active = torch.tensor([True, True, False])
+    assert stuck_agents(obs, active, continuous=False).tolist() == [[False, True], [False, False], [False, False]]
+    assert torch.equal(stuck_agents(obs, active, continuous=True), torch.zeros(3, 2, dtype=torch.bool))  # [E, N]
