@@ -164,8 +164,14 @@ def test_a_replay_larger_than_memory_is_refused_with_the_sizes_and_a_size_that_f
     import nqmix_core.buffer as buffer_module
     assert buffer_module.memory_bytes("cpu") == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     assert buffer_module.memory_bytes("meta") is None  # unknown: nothing is refused
+    monkeypatch.setattr(buffer_module, "memory_bytes", lambda device: 906 * 1000)
+    buffer_module.check_fits(1000, INFO, "cpu")  # fills the memory exactly: allowed
+    with pytest.raises(UserError, match=r"--set buffer_size=500\)"):  # half of what fits, for everything else
+        buffer_module.check_fits(1001, INFO, "cpu")
+    monkeypatch.setattr(buffer_module, "memory_bytes", lambda device: 906)  # not even two episodes fit
+    with pytest.raises(UserError, match=r"--set buffer_size=1\)"):
+        buffer_module.check_fits(2, INFO, "cpu")
     monkeypatch.setattr(buffer_module, "memory_bytes", lambda device: 2 * 2**30)  # a machine with 2 GiB
-    buffer_module.check_fits(2 * 2**30 // 906, INFO, "cpu")  # fits exactly
     capacity = 3 * 2**30 // 906 + 1  # a little over 3 GiB
     with pytest.raises(UserError) as refused:
         EpisodeBuffer(capacity, INFO, "cpu")
