@@ -107,6 +107,8 @@ def test_the_claims_table_gains_one_column_per_budget(tmp_path):
     table = pd.read_csv(tmp_path / "out" / "claims.csv")
     columns = [c for c in table.columns if c.endswith("(long grid)")]
     assert columns == ["verdict at 300k (long grid)", "verdict at 1M (long grid)"]
+    at = list(table.columns).index(columns[0])  # side by side, just before the stochastic policy's verdict
+    assert list(table.columns)[at - 1:at + 3] == ["verdict", *columns, "verdict (stochastic)"]
     assert set(table.set_index("claim").loc[["C4", "C5", "C6"], columns[0]]) == {"not in the long grid"}
     assert "## The SMAX claims at two budgets" in (tmp_path / "out" / "claims.md").read_text()
 
