@@ -169,3 +169,54 @@ def test_reference_row_reads_which_methods_end_above_the_strongest_script(tmp_pa
     row = claims.reference_claim(final, tmp_path, "3m 150k")
     assert row["verdict"] == "above: NQMIX on 3m" and row["budget"] == "3m 150k"
     assert "QMIX 0.50" in row["evidence"] and "level" in row["evidence"] and "script-weakest 0.67" in row["evidence"]
+
+
+def test_c2_reads_each_run_from_its_midpoint_on_by_hand(tmp_path):
+    write_run(tmp_path, "smax:3m", "nqmix", 0, 400, {
+        "t_env": [0, 100, 200, 300, 400], "test_greedy_win_rate": [0] * 5, "test_stochastic_win_rate": [0] * 5,
+        "train_diag_q_tot_minus_return": [9.0, 9.0, 1.0, 2.0, 6.0]})  # the row at 200 = t_max / 2 counts
+    gaps = claims.overestimation(results.load_runs(tmp_path))
+    assert gaps.to_dict("records") == [{"map": "3m", "method": "NQMIX", "seed": 0, "final": 3.0}]
+
+
+@pytest.mark.parametrize("nqmix_gap, leans", [(1.5, "3m: NQMIX lower by 0.50"), (2.5, "3m: QMIX lower by 0.50")])
+def test_c2_leans_name_the_method_whose_target_overestimates_less(tmp_path, nqmix_gap, leans):
+    for seed in range(3):
+        for algo, gap in (("nqmix", nqmix_gap), ("qmix", 2.0)):
+            write_run(tmp_path, "smax:3m", algo, seed, 300, {
+                "t_env": [0, 300], "test_greedy_win_rate": [0] * 2, "test_stochastic_win_rate": [0] * 2,
+                "train_diag_q_tot_minus_return": [gap, gap + 0.01 * seed]})
+    assert claims.overestimation_claim(results.load_runs(tmp_path), "x", maps=("3m",))["leans"] == leans
+
+
+def test_every_verdict_is_at_the_budget_of_the_shortest_complete_run_of_its_map(tmp_path):
+    for env, t_max, seed in (("smax:2s3z", 300_000, 0), ("smax:2s3z", 600_000, 1), ("smax:3m", 150_000, 0)):
+        write_run(tmp_path, env, "qmix", seed, t_max, {"t_env": [0, t_max], "test_greedy_win_rate": [0, 1],
+                                                       "test_stochastic_win_rate": [0, 1]})
+    assert claims.budgets(results.load_runs(tmp_path)) == "3m 150k, 2s3z 300k"  # the paper's order of maps
+
+
+def test_a_method_whose_interval_touches_the_scripts_is_level_with_it(tmp_path):
+    folder = tmp_path / "smax-3m"
+    folder.mkdir()
+    folder.joinpath("reference.csv").write_text(
+        "policy,episodes,wins,win_rate,win_rate_low,win_rate_high,return\n"
+        "script-weakest,320,160,0.5,0.25,0.75,1.0\n")
+    final = pd.DataFrame({"map": "3m", "method": ["NQMIX"] * 3 + ["QMIX"] * 3, "seed": [0, 1, 2] * 2,
+                          "final": [0.75] * 3 + [0.25] * 3})  # intervals [0.75, 0.75] and [0.25, 0.25]
+    row = claims.reference_claim(final, tmp_path, "3m 150k")
+    assert row["verdict"] == "above: none"
+    assert "NQMIX 0.75 [0.75, 0.75] level" in row["evidence"] and "QMIX 0.25 [0.25, 0.25] level" in row["evidence"]
+
+
+def test_the_first_matrix_folder_decides_c1_and_the_others_are_shown_as_records(tmp_path):
+    for seed in range(2):
+        for algo in ("nqmix", "qmix", "coma", "nqmix-m"):
+            for env in ("smax:3m", "smax:2s3z", "smax:3s5z"):
+                write_run(tmp_path / "smac", env, algo, seed, 300, {"t_env": [0, 300], "test_greedy_win_rate": [0, seed],
+                                                                     "test_stochastic_win_rate": [0, seed]})
+    first = matrix_folder(tmp_path / "first", [0.1, 0.2, 0.3])  # holds
+    second = matrix_folder(tmp_path / "second", [0.1, 0.2, 3.0])  # does not hold
+    table = claims.claims_table(tmp_path / "smac", [first, second]).set_index("claim")
+    assert table.loc["C1", "verdict"] == "holds" and table.loc["C1 (record)", "verdict"] == "does not hold"
+    assert table.loc["C1", "data"] == str(first)
