@@ -86,6 +86,7 @@ def test_each_script_picks_its_enemy_among_those_in_range():
     # ally 0 at (0.5, 0.5); enemy 0 out of range; enemies 1 and 2 in range, equally weak, enemy 2 closer
     s = state3([(1.0, 0.5, 0.5), (1.0, 0.0, 0.0), (0.2, 0.5, 0.52), (0.5, 0.9, 0.5), (0.5, 0.6, 0.5)])
     a = torch.tensor([[[1, 1, 1, 1, 1, 0, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0]]], dtype=torch.bool)
+    assert scripted_actions(s, a, INFO3, "script-first").shape == (1, 2)  # [E, N]: one action per agent
     picks = {name: scripted_actions(s, a, INFO3, name)[0, 0].item()
              for name in ("script-first", "script-closest", "script-weakest", "hold-weakest")}
     assert picks == {"script-first": 6, "script-closest": 7, "script-weakest": 7, "hold-weakest": 7}
