@@ -148,3 +148,57 @@ def test_the_1m_folder_is_not_read_before_a_run_is_in(tmp_path):
     assert mechanism.long_runs(tmp_path, tmp_path / "long_1m") is None
     (tmp_path / mechanism.LONG / "smax-2s3z" / "nqmix-mono" / "seed0").mkdir(parents=True)
     assert mechanism.long_runs(tmp_path, tmp_path / "long_1m") is None
+
+
+def test_the_bonferroni_bound_takes_whichever_sign_the_agents_mostly_share():
+    rows = {"t_eval": [50_000], "train_diag_sign_negative_agent0": [0.9], "train_diag_sign_negative_agent1": [0.8]}
+    value, bound = mechanism.early_agreement(pd.DataFrame(rows))
+    assert bound and abs(value - 0.7) < 1e-12  # all negative at least 1 − (0.1 + 0.2); all positive: 1 − 1.7 < 0
+    rows = {"t_eval": [50_000], **{f"train_diag_sign_negative_agent{a}": [0.6] for a in range(3)}}
+    assert mechanism.early_agreement(pd.DataFrame(rows)) == (0.0, True)  # neither bound is positive
+
+
+def test_run_table_by_hand(tmp_path):
+    import json
+
+    from tests.test_claims import write_run
+    folder = write_run(tmp_path, "smax:2s3z", "nqmix-mono", 1, 300, {
+        "t_env": [0, 100, 200, 300], "test_greedy_win_rate": [0.0, 0.25, 0.5, 1.0],
+        "test_stochastic_win_rate": [0.0] * 4})
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["run_config"]["reward_scale"] = 10.0
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    got = mechanism.run_table(mechanism.load_family([tmp_path])).iloc[0].to_dict()
+    assert {k: got[k] for k in ("map", "algo", "method", "seed", "reward_scale", "t_env", "final")} == {
+        "map": "2s3z", "algo": "nqmix-mono", "method": "NQMIX+mono", "seed": 1, "reward_scale": 10.0, "t_env": 300,
+        "final": 0.75}  # the mean of the last two evaluations
+
+
+def test_the_rules_read_an_interval_touching_their_edges_as_inconclusive():
+    from nqmix_core.results import Comparison
+
+    def c(low, high):
+        return Comparison("2s3z", "X", "Y", 0.5, 0.5, low, high)
+    assert mechanism._reading(c(0.0, mechanism.MARGIN), "beats", "not better") == "inconclusive"
+    assert mechanism._reading(c(0.01, 0.5), "beats", "not better") == "beats"
+    assert mechanism._reading(c(-0.5, 0.09), "beats", "not better") == "not better"
+    assert mechanism.sided(c(0.0, 0.5), "above", "below") == mechanism.sided(c(-0.5, 0.0), "above", "below") \
+        == "inconclusive"
+    assert mechanism.sided(c(-0.5, -0.01), "above", "below") == "below"
+
+
+def test_a_3m_final_exactly_at_the_bar_learns_and_two_seeds_show_their_interval_so_far():
+    t = table([0.60, 0.65], learns_3m=0.25)
+    t = pd.concat([t, t[t["map"] == "3m"].assign(seed=1, final=0.75)])  # 3m seeds 0.25 and 0.75: mean 0.5
+    row = mechanism.variant_verdict(t, "nqmix-mono", 10.0)
+    assert (row["learns 3m"], row["3m final"]) == ("yes", "0.50")
+    assert row["2s3z"] == "pending (2 of 3 seeds)" and row["evidence"].endswith("(so far)")
+    one_nqmix = table([0.60, 0.65, 0.70], nqmix=(0.1,))  # the baseline itself is short of seeds
+    assert mechanism.variant_verdict(one_nqmix, "nqmix-mono", 10.0)["2s3z"] == "pending (3 of 3 seeds; NQMIX 1 of 3)"
+
+
+def test_a_lead_exactly_at_the_follow_up_bar_qualifies(monkeypatch):
+    monkeypatch.setattr(mechanism, "FOLLOW_UP_LEAD", 0.25)  # a bar the lead below meets exactly in binary
+    t = table([0.0, 0.75, 0.75], nqmix=(0.0, 0.375, 0.375))  # lead 0.5 − 0.25
+    assert verdicts(t)["NQMIX+mono"][1] == "inconclusive"
+    assert mechanism.follow_up(t, 10.0)["lead at 3 seeds"].tolist() == [0.25]
