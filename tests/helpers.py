@@ -51,3 +51,12 @@ def copied_targets(learner) -> list[bool]:
     """For each (target, online) pair of ``learner.target_pairs()``: whether the target equals the online network."""
     return [all(torch.equal(a, b) for a, b in zip(target.state_dict().values(), online.state_dict().values()))
             for target, online in learner.target_pairs()]
+
+
+def reference_folder(root, map_name: str, rows: str):
+    """``nqmix reference``'s folder for one map under ``root``, its reference.csv holding ``rows`` (CSV lines)."""
+    folder = root / f"smax-{map_name}"
+    folder.mkdir()
+    folder.joinpath("reference.csv").write_text(
+        "policy,episodes,wins,win_rate,win_rate_low,win_rate_high,return\n" + rows)
+    return folder

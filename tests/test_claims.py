@@ -9,6 +9,7 @@ from scipy import stats
 
 from nqmix_core import claims, claims_rules, report, results
 from nqmix_core.errors import UserError
+from tests.helpers import reference_folder
 
 
 def matrix_folder(tmp_path, free_rmse, monotonic_rmse=6.0, found=(1, 0, 0)):
@@ -158,12 +159,9 @@ def test_two_methods_that_never_win_are_not_ordered():
 
 
 def test_reference_row_reads_which_methods_end_above_the_strongest_script(tmp_path):
-    folder = tmp_path / "smax-3m"
-    folder.mkdir()
-    folder.joinpath("reference.csv").write_text(
-        "policy,episodes,wins,win_rate,win_rate_low,win_rate_high,return\n"
-        "random,320,0,0.0,0.0,0.01,0.2\nscript-weakest,320,214,0.67,0.62,0.72,1.6\n"
-        "script-first,320,147,0.46,0.41,0.51,1.4\n")
+    reference_folder(tmp_path, "3m",
+                     "random,320,0,0.0,0.0,0.01,0.2\nscript-weakest,320,214,0.67,0.62,0.72,1.6\n"
+                     "script-first,320,147,0.46,0.41,0.51,1.4\n")
     final = pd.DataFrame({"map": "3m", "method": ["NQMIX"] * 3 + ["QMIX"] * 3, "seed": [0, 1, 2] * 2,
                           "final": [0.90, 0.92, 0.94, 0.30, 0.70, 0.50]})
     row = claims.reference_claim(final, tmp_path, "3m 150k")
@@ -197,11 +195,7 @@ def test_every_verdict_is_at_the_budget_of_the_shortest_complete_run_of_its_map(
 
 
 def test_a_method_whose_interval_touches_the_scripts_is_level_with_it(tmp_path):
-    folder = tmp_path / "smax-3m"
-    folder.mkdir()
-    folder.joinpath("reference.csv").write_text(
-        "policy,episodes,wins,win_rate,win_rate_low,win_rate_high,return\n"
-        "script-weakest,320,160,0.5,0.25,0.75,1.0\n")
+    reference_folder(tmp_path, "3m", "script-weakest,320,160,0.5,0.25,0.75,1.0\n")
     final = pd.DataFrame({"map": "3m", "method": ["NQMIX"] * 3 + ["QMIX"] * 3, "seed": [0, 1, 2] * 2,
                           "final": [0.75] * 3 + [0.25] * 3})  # intervals [0.75, 0.75] and [0.25, 0.25]
     row = claims.reference_claim(final, tmp_path, "3m 150k")

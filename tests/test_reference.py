@@ -7,6 +7,7 @@ import torch
 from nqmix_core import cli
 from nqmix_core.envs.base import EnvInfo, Observation
 from nqmix_core.reference import ReferencePolicy, scripted_actions, wilson_interval
+from tests.helpers import reference_folder
 
 # 2 allies, 2 enemies, per-unit block F = 10 (health, x, y, cooldown, 6 type bits), then team and type per unit
 INFO = EnvInfo(n_agents=2, obs_dim=3, state_dim=(10 + 2) * 4, n_actions=5 + 2, episode_limit=10)
@@ -139,12 +140,9 @@ def test_the_reference_command_writes_every_policys_wins_and_interval_and_its_ma
 
 
 def test_the_strongest_script_is_never_the_random_policy(tmp_path):
-    folder = tmp_path / "smax-2s3z"
-    folder.mkdir()
-    folder.joinpath("reference.csv").write_text(
-        "policy,episodes,wins,win_rate,win_rate_low,win_rate_high,return\n"
-        "random,320,200,0.625,0.57,0.68,1.0\nscript-first,320,100,0.3125,0.26,0.37,0.5\n"
-        "script-weakest,320,120,0.375,0.32,0.43,0.6\n")
+    reference_folder(tmp_path, "2s3z",
+                     "random,320,200,0.625,0.57,0.68,1.0\nscript-first,320,100,0.3125,0.26,0.37,0.5\n"
+                     "script-weakest,320,120,0.375,0.32,0.43,0.6\n")
     from nqmix_core.reference import strongest_scripts
     assert strongest_scripts(tmp_path) == {"2s3z": {"policy": "script-weakest", "win_rate": 0.375,
                                                     "win_rate_low": 0.32, "win_rate_high": 0.43}}
