@@ -187,15 +187,14 @@ def variant_verdict(table: pd.DataFrame, variant: str, scale: float) -> dict:
            "3m final": f"{known['final'].mean():.2f}" if len(known) else "—"}
     final = _final_frame(table, "2s3z", (PAPER, variant), scale)
     seeds, paper_seeds = int((final["method"] == label).sum()), int((final["method"] == "NQMIX").sum())
+    waiting = "not run" if seeds == 0 else f"pending ({seeds} of 3 seeds" + (
+        ")" if paper_seeds >= 3 else f"; NQMIX {paper_seeds} of 3)")  # the baseline can be the one waited for
     if seeds < 2 or paper_seeds < 2:
-        short = "" if paper_seeds >= 2 else f"; NQMIX {paper_seeds} of 3"  # the baseline can be the one waited for
-        return {**row, "2s3z": "not run" if seeds == 0 else f"pending ({seeds} of 3 seeds{short})", "evidence": "—"}
+        return {**row, "2s3z": waiting, "evidence": "—"}
     c = results.compare(final, "2s3z", label, "NQMIX")
-    verdict = _reading(c, "beats NQMIX", "not better")
-    if seeds < 3:  # the rule reads seeds 0-2: until all three are in, the interval is shown, not decided
-        return {**row, "2s3z": f"pending ({seeds} of 3 seeds)", "evidence": c.text() + " (so far)"}
-    if learns is False:
-        verdict += " (but fails 3m)"
+    if seeds < 3 or paper_seeds < 3:  # the rule reads seeds 0-2 of both: until all are in, shown, not decided
+        return {**row, "2s3z": waiting, "evidence": c.text() + " (so far)"}
+    verdict = _reading(c, "beats NQMIX", "not better") + (" (but fails 3m)" if learns is False else "")
     return {**row, "2s3z": verdict, "evidence": c.text()}
 
 
