@@ -195,6 +195,11 @@ def test_a_3m_final_exactly_at_the_bar_learns_and_two_seeds_show_their_interval_
     assert row["2s3z"] == "pending (2 of 3 seeds)" and row["evidence"].endswith("(so far)")
     one_nqmix = table([0.60, 0.65, 0.70], nqmix=(0.1,))  # the baseline itself is short of seeds
     assert mechanism.variant_verdict(one_nqmix, "nqmix-mono", 10.0)["2s3z"] == "pending (3 of 3 seeds; NQMIX 1 of 3)"
+    two_nqmix = mechanism.variant_verdict(table([0.60, 0.65, 0.70], nqmix=(0.1, 0.2)), "nqmix-mono", 10.0)
+    assert two_nqmix["2s3z"] == "pending (3 of 3 seeds; NQMIX 2 of 3)" and two_nqmix["evidence"].endswith("(so far)")
+    low = table([0.60, 0.65, 0.70], learns_3m=0.3)
+    low = pd.concat([low, low[low["map"] == "3m"].assign(seed=1)])  # 3m seeds 0.3 and 0.3: mean 0.3, not their sum
+    assert mechanism.variant_verdict(low, "nqmix-mono", 10.0)["learns 3m"] == "no"
 
 
 def test_a_lead_exactly_at_the_follow_up_bar_qualifies(monkeypatch):
@@ -202,3 +207,11 @@ def test_a_lead_exactly_at_the_follow_up_bar_qualifies(monkeypatch):
     t = table([0.0, 0.75, 0.75], nqmix=(0.0, 0.375, 0.375))  # lead 0.5 − 0.25
     assert verdicts(t)["NQMIX+mono"][1] == "inconclusive"
     assert mechanism.follow_up(t, 10.0)["lead at 3 seeds"].tolist() == [0.25]
+
+
+def test_the_follow_up_reports_the_lead_to_two_decimals_and_the_1m_grid_names_a_missing_method():
+    t = table([0.30, 0.40, 0.80], nqmix=(0.0, 0.10, 0.45))  # lead 0.5 − 0.18333
+    assert mechanism.follow_up(t, 10.0)["lead at 3 seeds"].tolist() == [0.32]
+    runs = long_grid({("NQMIX+mono", "2s3z"): [0.5] * 5, ("NQMIX", "2s3z"): [0.2] * 5})  # no QMIX run yet
+    read = mechanism.long_reading(runs, maps=("2s3z",))
+    assert set(read["against QMIX"]) == {"pending (QMIX 0 of 5 seeds)"}
