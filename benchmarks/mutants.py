@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MATH_TESTS = ["tests/test_losses.py", "tests/test_continuous.py", "tests/test_coma.py", "tests/test_mechanism_losses.py",
               "tests/test_ippo.py", "tests/test_iql.py", "tests/test_learners.py", "tests/test_mixers.py",
               "tests/test_diagnostics.py", "tests/test_analysis.py", "tests/test_action_selection.py",
-              "tests/test_nqmix_update.py", "tests/test_q_learning.py"]
+              "tests/test_nqmix_update.py", "tests/test_q_learning.py", "tests/test_agent_network.py",
+              "tests/test_actor_networks.py", "tests/test_continuous_update.py"]
 BINARY = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult}
 COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
 REDUCTION = {"sum": "mean", "mean": "sum", "max": "min", "min": "max", "amax": "amin", "amin": "amax",
