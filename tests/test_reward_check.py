@@ -30,6 +30,8 @@ def test_the_paired_interval_by_hand():
     assert (low, high) == pytest.approx((0.7 / 3 - half, 0.7 / 3 + half))
     assert reward_check._paired_interval(reward_check.pd.Series([0.25, 0.25, 0.25])) == (0.25, 0.25)
     assert reward_check._paired_interval(reward_check.pd.Series([0.5])) == (0.5, 0.5)
+    half = stats.t.ppf(0.975, 1) * reward_check.pd.Series([0.1, 0.3]).std(ddof=1) / 2 ** 0.5  # two seeds suffice
+    assert reward_check._paired_interval(reward_check.pd.Series([0.1, 0.3])) == pytest.approx((0.2 - half, 0.2 + half))
 
 
 def grid(root, differences: dict, spread: dict | None = None):
@@ -57,7 +59,8 @@ def test_four_cells_helped_a_positive_mean_and_no_harm_adopt_scale_10(tmp_path):
                               "difference +0.072 (rule: above 0), harms no cell: the default for smax maps is 10.")
     cell = verdict.table.set_index(["map", "method"]).loc[("3m", "NQMIX")]
     assert (cell["seeds"], cell["curve_mean_1"], cell["final_1"]) == (3, 0.5, 0.5)
-    assert cell["curve_mean_10"] == pytest.approx(0.7) and cell["d_final"] == pytest.approx(0.2)
+    assert cell["curve_mean_10"] == pytest.approx(0.7) == pytest.approx(cell["final_10"])
+    assert cell["d_curve"] == pytest.approx(0.2) == pytest.approx(cell["d_final"])
 
 
 def test_one_harmed_cell_keeps_scale_1(tmp_path):
@@ -76,3 +79,19 @@ def test_a_mean_difference_of_exactly_zero_keeps_scale_1(tmp_path):
     differences = {cell: (down if cell[1] == "coma" else up) for cell in CELLS}
     verdict = grid(tmp_path, differences, {cell: 0.125 if cell[1] != "coma" else 0.25 for cell in CELLS})
     assert (verdict.helped, verdict.harmed, verdict.mean_difference, verdict.adopt) == (4, [], 0.0, False)
+
+
+def test_a_cell_the_scale_leaves_unchanged_neither_helps_nor_harms(tmp_path):
+    verdict = grid(tmp_path, {**ADOPT, ("smax:2s3z", "coma"): 0.0}, {**WIDE, ("smax:2s3z", "coma"): 0.0})
+    cell = verdict.table.set_index(["map", "method"]).loc[("2s3z", "COMA")]
+    assert (cell["d_curve"], cell["d_final_low"], cell["d_final_high"]) == (0.0, 0.0, 0.0)
+    assert verdict.helped == 4 and verdict.harmed == []  # an interval ending at 0 does not lie below it
+
+
+def test_no_paired_run_decides_nothing(tmp_path):
+    write_run(tmp_path / "10", "smax:3m", "qmix", 0, 300, {"t_env": [0, 300], "test_greedy_win_rate": [0, 1],
+                                                           "test_stochastic_win_rate": [0, 1]})
+    write_run(tmp_path / "1", "smax:2s3z", "qmix", 0, 300, {"t_env": [0, 300], "test_greedy_win_rate": [0, 1],
+                                                            "test_stochastic_win_rate": [0, 1]})
+    verdict = reward_check.decide(tmp_path / "10", tmp_path / "1")
+    assert (verdict.helped, verdict.adopt, verdict.default) == (0, False, 1.0)
