@@ -60,3 +60,14 @@ def reference_folder(root, map_name: str, rows: str):
     folder.joinpath("reference.csv").write_text(
         "policy,episodes,wins,win_rate,win_rate_low,win_rate_high,return\n" + rows)
     return folder
+
+
+def targets_apart(learner, seed: int = 5, scale: float = 0.3):
+    """``learner`` with every target network of ``target_pairs()`` moved off its online network by Gaussian noise,
+    as targets are between two copies (otherwise double Q-learning and a plain max give the same target)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for target, _ in learner.target_pairs():
+            for p in target.parameters():
+                p.add_(torch.randn(p.shape, generator=g) * scale)
+    return learner

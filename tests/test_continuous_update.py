@@ -11,20 +11,14 @@ from nqmix_core import action_selection
 from nqmix_core.networks.continuous_agent import continuous_agent_inputs, continuous_sequence_inputs
 from nqmix_core.registry import algo_config, make_learner
 from nqmix_core.specs import Observation
-from tests.helpers import copied_targets
+from tests.helpers import copied_targets, targets_apart
 from tests.test_continuous import INFO, random_batch
 
 
 def learner_for(algo: str, **settings):
     """A learner whose three target networks differ from the online ones, as they do after a few updates."""
     torch.manual_seed(0)
-    learner = make_learner(algo_config(algo, gamma=0.9, **settings), INFO, "cpu")
-    g = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for target, _ in learner.target_pairs():
-            for p in target.parameters():
-                p.add_(torch.randn(p.shape, generator=g) * 0.3)
-    return learner
+    return targets_apart(make_learner(algo_config(algo, gamma=0.9, **settings), INFO, "cpu"))
 
 
 def cut_at_the_limit(batch):

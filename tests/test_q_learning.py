@@ -12,19 +12,14 @@ import torch
 from nqmix_core import action_selection, diagnostics, registry
 from nqmix_core.networks import agent_inputs, sequence_inputs
 from nqmix_core.specs import Observation
-from tests.helpers import INFO, copied_targets, random_batch
+from tests.helpers import INFO, copied_targets, random_batch, targets_apart
 
 
 def learner_for(algo: str, **settings):
     """A learner whose target networks differ from the online ones, as they do between two copies:
     otherwise double Q-learning and a plain max would give the same target."""
     torch.manual_seed(0)
-    learner = registry.make_learner(registry.algo_config(algo, gamma=0.9, **settings), INFO, "cpu")
-    g = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for p in [*learner.target_agent.parameters(), *learner.target_mixer.parameters()]:
-            p.add_(torch.randn(p.shape, generator=g) * 0.3)
-    return learner
+    return targets_apart(registry.make_learner(registry.algo_config(algo, gamma=0.9, **settings), INFO, "cpu"))
 
 
 def written_out(learner, batch) -> float:
