@@ -28,6 +28,8 @@ from nqmix_core.train import Counters
 
 RUN_FILES = ("checkpoint.pt", "manifest.json", "progress.csv")
 """Files that make a folder a run's: ``nqmix train`` writes into such a folder only with ``--resume``."""
+CHECKPOINT_FORMAT = 1
+"""The layout of ``run_state``'s dict; ``load_checkpoint`` reads this one only."""
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -62,6 +64,9 @@ def load_checkpoint(path: Path) -> dict:
     required = {"format", "run_config", "algo_config", "env_info", "learner", "buffer", "counters", "rng"}
     if not isinstance(state, dict) or not required <= set(state):
         raise UserError(f"The file {path} is not a checkpoint written by `nqmix train`; choose another --out.")
+    if state["format"] != CHECKPOINT_FORMAT:
+        raise UserError(f"The checkpoint {path} is in format {state['format']!r}, and this version of the kit reads "
+                        f"format {CHECKPOINT_FORMAT}; resume it with the version that wrote it, or choose another --out.")
     return state
 
 
@@ -242,9 +247,6 @@ RESUMABLE_CHANGES = ("t_max", "progress", "tensorboard", "checkpoint_interval", 
 """RunConfig fields a resumed run may change (the device is compared after resolving "auto")."""
 LEGACY_DEFAULTS = {"reward_scale": 1.0}
 """What a checkpoint or manifest written before a RunConfig field existed meant by it."""
-
-
-CHECKPOINT_FORMAT = 1
 
 
 def run_state(run, wall_seconds: float) -> dict:

@@ -237,3 +237,52 @@ def test_final_win_rates_and_summary_read_the_last_evaluations_by_hand(tmp_path)
     assert table[["mean", "min", "max"]].tolist() == [pytest.approx(0.625), pytest.approx(0.3), pytest.approx(0.95)]
     final.loc[1, "final"] = float("nan")  # a run whose last evaluations hold a NaN: counted apart, not hidden
     assert results.summary_table(final).loc[("3m", "QMIX"), ["seeds", "no final (NaN)"]].tolist() == [1, 1]
+
+
+def test_the_rules_at_their_edges():
+    """Written as the docstrings say: "inside ±margin" and half-width "< TIE_WIDTH" are strict; "learned" is ≥ 0.05."""
+    def comparison(mean_x, low, high, low90, high90):
+        return results.Comparison("3m", "X", "Y", mean_x, 0.0, low, high, low90, high90)
+    assert comparison(0.05, -0.05, 0.05, -0.04, 0.04).equivalent()  # learned at exactly LEARNED
+    assert not comparison(0.04, -0.05, 0.05, -0.04, 0.04).equivalent()
+    assert not comparison(0.5, -0.15, 0.05, -0.1, 0.04).equivalent()  # the 90% interval touches −margin
+    assert not comparison(0.5, -0.05, 0.15, -0.04, 0.1).equivalent()  # … or +margin
+    assert comparison(0.5, -0.15, 0.15, -0.0999, 0.0999).equivalent()
+    assert comparison(0.05, -0.05, 0.05, -0.04, 0.04).outcome == "tied"
+    assert comparison(0.04, -0.05, 0.05, -0.04, 0.04).outcome == "unclear"
+    assert comparison(0.5, -0.1, 0.1, -0.08, 0.08).outcome == "unclear"  # half-width exactly 0.10 (0.2 / 2)
+    assert comparison(0.5, -0.0999, 0.0999, -0.08, 0.08).outcome == "tied"
+
+
+def test_an_interval_whose_values_have_a_standard_deviation_of_one():
+    half = stats.t.ppf(0.975, 2) * 1.0 / 3 ** 0.5  # [0, 1, 2]: sd exactly 1, which is no reason for a point
+    assert results.mean_interval([0.0, 1.0, 2.0]) == (pytest.approx(1 - half), pytest.approx(1 + half))
+
+
+def test_a_manifest_needs_a_test_interval_of_at_least_one(tmp_path):
+    write_run(tmp_path, "smax:3m", "qmix", 0, [0.0, 0.5], interval=1)
+    assert results.load_runs(tmp_path)["t_eval"].tolist() == [0, 12]  # steps 0 and 1·1 + 11
+    manifest = tmp_path / "smax-3m" / "qmix" / "seed0" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"test_interval": 1', '"test_interval": 0'))
+    with pytest.raises(UserError, match="lacks a valid run_config test_interval"):
+        results.load_runs(tmp_path)
+
+
+def test_text_in_either_win_rate_column_skips_the_row_and_every_nan_row_is_counted(tmp_path):
+    write_run(tmp_path, "smax:3m", "qmix", 0, [0.0, 0.5, 0.6, 0.7])
+    progress = tmp_path / "smax-3m" / "qmix" / "seed0" / "progress.csv"
+    lines = progress.read_text().splitlines()  # t_env, greedy, stochastic
+    lines[2] = lines[2].split(",")[0] + ",oops,0.25"  # text in the greedy column only
+    lines[3] = lines[3].split(",")[0] + ",,0.3"  # no greedy win rate (NaN)
+    lines[4] = lines[4].split(",")[0] + ",0.7,"  # no stochastic one
+    progress.write_text("\n".join(lines) + "\n")
+    with pytest.warns(results.DataWarning) as caught:
+        runs = results.load_runs(tmp_path)
+    assert [str(w.message).split(": ", 1)[1][:40] for w in caught] == ["1 of 4 rows are malformed (a step that i",
+                                                                      "2 evaluations have no win rate (NaN); a "]
+    assert runs["t_env"].tolist() == [0, 10011, 15011]
+
+
+def test_the_summary_puts_the_runs_without_a_final_beside_the_seed_count():
+    final = pd.DataFrame({"map": "3m", "method": "QMIX", "seed": [0, 1], "t_env": 100, "final": [0.5, float("nan")]})
+    assert list(results.summary_table(final).columns) == ["seeds", "no final (NaN)", "mean", "min", "max", "steps"]
