@@ -27,6 +27,12 @@ def test_discounted_returns_gamma_one_is_reward_to_go():
     assert returns.tolist() == [[4.0, 3.0, 2.0, 1.0]]
 
 
+def test_discounted_returns_of_one_step_episodes_are_their_rewards():
+    """A matrix game's batch has T = 1: G_0 = r_0, for a real step, and 0 for a padded one."""
+    returns = losses.discounted_returns(torch.tensor([[3.0], [-12.0], [5.0]]), torch.tensor([[1.0], [1.0], [0.0]]), 0.9)
+    assert returns.tolist() == [[3.0], [-12.0], [0.0]]
+
+
 def test_terminated_episodes_separates_time_outs():
     terminated = torch.tensor([[False, False, True], [False, False, False]])
     assert analysis.terminated_episodes(terminated).tolist() == [True, False]
