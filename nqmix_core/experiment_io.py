@@ -282,8 +282,11 @@ def restore_run(run, state: dict, path: Path) -> None:
         run.learner.load_checkpoint_state(state["learner"])
         run.buffer.load_state_dict(state["buffer"])
     except (RuntimeError, KeyError, ValueError) as error:
+        # torch's first line names only the module ("Error(s) in loading state_dict for ..."); the next says what
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+        reason = next((line for line in lines if not line.startswith("Error(s) in loading")), lines[0])
         raise UserError(f"The checkpoint {path} does not fit this algorithm and environment "
-                        f"({str(error).splitlines()[0]}); choose another --out.") from None
+                        f"({reason[:200].rstrip('.')}); choose another --out.") from None
     run.counters = Counters(**state["counters"])
     run.tracker.load_state_dict(state["tracker"])
     rng = state["rng"]

@@ -297,8 +297,9 @@ def test_a_checkpoint_with_other_shapes_is_a_user_error(tmp_path):
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     state["learner"]["networks"]["agent.fc_out.weight"] = torch.zeros(5, 64)
     torch.save(state, tmp_path / "checkpoint.pt")
-    with pytest.raises(UserError, match="does not fit"):
-        train_run(quick(t_max=16), tmp_path, resume=True, algo=tiny("qmix"))
+    with pytest.raises(UserError, match=r"does not fit this algorithm and environment \(size mismatch for "
+                                        r"agent\.fc_out\.weight: .*\); choose another --out\.$"):
+        train_run(quick(t_max=16), tmp_path, resume=True, algo=tiny("qmix"))  # torch's line that names it
 
 
 def test_bad_run_settings_are_user_errors(tmp_path):
