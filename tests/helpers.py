@@ -2,7 +2,7 @@
 import torch
 
 from nqmix_core.specs import EpisodeBatch, empty_batch
-from nqmix_core.envs.base import EnvInfo
+from nqmix_core.envs.base import EnvInfo, Observation, StepResult
 
 INFO = EnvInfo(n_agents=3, obs_dim=5, state_dim=7, n_actions=4, episode_limit=6)
 
@@ -71,3 +71,32 @@ def targets_apart(learner, seed: int = 5, scale: float = 0.3):
             for p in target.parameters():
                 p.add_(torch.randn(p.shape, generator=g) * scale)
     return learner
+
+
+class ScriptedEnv:
+    """Copy e lasts lengths[e] steps; copy 1 times out instead of terminating. Reward = 10·t + 1."""
+
+    def __init__(self, lengths, limit):
+        self.lengths = torch.tensor(lengths)
+        self.info = EnvInfo(n_agents=2, obs_dim=1, state_dim=1, n_actions=2, episode_limit=limit)
+        self.n_envs, self.device = len(lengths), torch.device("cpu")
+
+    def _obs(self):
+        e = self.n_envs
+        return Observation(obs=torch.full((e, 2, 1), float(self.t)), state=torch.full((e, 1), float(self.t)),
+                           avail_actions=torch.ones(e, 2, 2, dtype=torch.bool))
+
+    def reset(self, seed=None):
+        self.t = 0
+        return self._obs()
+
+    def step(self, actions):
+        self.t += 1
+        ended = self.t >= self.lengths
+        timed_out = torch.zeros_like(ended)
+        timed_out[1] = bool(ended[1])
+        return StepResult(next=self._obs(), reward=torch.full((self.n_envs,), 10.0 * self.t - 9),
+                          terminated=ended & ~timed_out, timed_out=timed_out, won=ended)
+
+    def close(self):
+        pass

@@ -7,7 +7,7 @@ from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
 from nqmix_core.errors import UserError
 from nqmix_core.registry import make_env, make_learner
 from nqmix_core.runner import rollout
-from tests.helpers import INFO, random_batch
+from tests.helpers import INFO, ScriptedEnv, random_batch
 
 
 def test_matrix_game_pays_the_payoff_entry_of_the_joint_action():
@@ -41,38 +41,6 @@ def test_two_step_game_follows_the_qmix_paper():
     assert step1.next.state.argmax(-1).tolist() == [1, 1, 2, 2]
     step2 = env.step(torch.tensor([[0, 1], [1, 1], [0, 1], [1, 1]]))
     assert step2.reward.tolist() == [7, 7, 1, 8] and step2.terminated.all()
-
-
-class ScriptedEnv:
-    """Copy e lasts lengths[e] steps; copy 1 times out instead of terminating. Reward = 10·t + 1."""
-
-    def __init__(self, lengths, limit):
-        from nqmix_core.envs.base import EnvInfo
-        self.lengths = torch.tensor(lengths)
-        self.info = EnvInfo(n_agents=2, obs_dim=1, state_dim=1, n_actions=2, episode_limit=limit)
-        self.n_envs, self.device = len(lengths), torch.device("cpu")
-
-    def _obs(self):
-        from nqmix_core.envs.base import Observation
-        e = self.n_envs
-        return Observation(obs=torch.full((e, 2, 1), float(self.t)), state=torch.full((e, 1), float(self.t)),
-                           avail_actions=torch.ones(e, 2, 2, dtype=torch.bool))
-
-    def reset(self, seed=None):
-        self.t = 0
-        return self._obs()
-
-    def step(self, actions):
-        from nqmix_core.envs.base import StepResult
-        self.t += 1
-        ended = self.t >= self.lengths
-        timed_out = torch.zeros_like(ended)
-        timed_out[1] = bool(ended[1])
-        return StepResult(next=self._obs(), reward=torch.full((self.n_envs,), 10.0 * self.t - 9),
-                          terminated=ended & ~timed_out, timed_out=timed_out, won=ended)
-
-    def close(self):
-        pass
 
 
 def test_rollout_masks_each_copy_after_its_own_end():
