@@ -41,6 +41,21 @@ def test_two_step_game_follows_the_qmix_paper():
     assert step1.next.state.argmax(-1).tolist() == [1, 1, 2, 2]
     step2 = env.step(torch.tensor([[0, 1], [1, 1], [0, 1], [1, 1]]))
     assert step2.reward.tolist() == [7, 7, 1, 8] and step2.terminated.all()
+    assert step2.won.tolist() == [False, False, False, True]  # only the optimum, 8, is a win
+
+
+@pytest.mark.parametrize("name, steps", [("matrix:qtran", 1), ("matrix:two-step", 2), ("continuous:two-peak", 1)])
+def test_a_small_games_sizes_are_those_of_its_observations_and_episodes(name, steps):
+    env = make_env(name, 3)
+    info, first = env.info, env.reset(0)
+    assert first.obs.shape == (3, info.n_agents, info.obs_dim) and first.state.shape == (3, info.state_dim)
+    assert first.avail_actions.shape == (3, info.n_agents, info.n_actions) and info.episode_limit == steps
+    discrete = info.action_bounds is None
+    for step in range(steps):  # every episode ends after exactly episode_limit steps
+        actions = torch.ones(3, info.n_agents, dtype=torch.long) if discrete else torch.zeros(3, info.n_agents, 1)
+        result = env.step(actions)
+        assert result.next.obs.shape == first.obs.shape and result.terminated.all() == (step == steps - 1)
+    assert MatrixGame().n_envs == TwoStepGame().n_envs == 1
 
 
 def test_rollout_masks_each_copy_after_its_own_end():
