@@ -11,7 +11,7 @@ from nqmix_core.specs import empty_batch
 from nqmix_core.config import RunConfig
 from nqmix_core.registry import algo_config
 from nqmix_core.envs.base import EnvInfo, Observation
-from nqmix_core.envs.two_peak import TwoPeakPayoff, two_peak_reward
+from nqmix_core.envs.two_peak import TwoPeakPayoff, on_high_peak, two_peak_reward
 from nqmix_core.errors import UserError
 from nqmix_core.experiment import train_run
 from nqmix_core.networks.continuous_agent import ContinuousAgentNetwork, DeterministicActors
@@ -231,6 +231,22 @@ def test_two_peak_game_pays_the_peaks_and_wins_only_on_the_high_one():
     result = env.step(torch.tensor([[[0.5], [0.5]], [[-0.5], [-0.5]], [[0.5], [-0.5]]]))
     assert result.won.tolist() == [True, False, False] and result.terminated.all()
     assert env.info.continuous and env.info.action_bounds == (-1.0, 1.0)
+
+
+def test_two_peak_reward_by_hand_away_from_the_tops():
+    """r(u) = max(h_low − ‖u − c_low‖²/w_low², h_high − ‖u − c_high‖²/w_high²), with widths 0.5 and 0.25."""
+    payoff = TwoPeakPayoff(low_center=-0.5, low_height=0.0, low_width=0.5, high_center=0.5, high_height=1.0,
+                           high_width=0.25)
+    u = torch.tensor([[0.0, 0.0], [0.5, 0.25], [0.625, 0.5], [-0.25, -0.5]])
+    # low: −0.5/0.25 = −2, −1.5625/0.25, −2.265625/0.25, −0.0625/0.25; high: 1 − 0.5/0.0625 = −7, 1 − 1, 1 − 0.25, …
+    assert two_peak_reward(u, payoff).tolist() == [-2.0, 0.0, 0.75, -0.25]
+    assert on_high_peak(u, payoff).tolist() == [False, False, True, False]  # 0 = h_low is not above it
+
+
+@pytest.mark.parametrize("change", [{"low_width": 0.0}, {"high_width": 0.0}, {"high_height": 0.0}])
+def test_a_two_peak_payoff_needs_widths_above_zero_and_a_higher_high_peak(change):
+    with pytest.raises(UserError, match="positive widths and high_height > low_height"):
+        TwoPeakPayoff(**change)
 
 
 # --- real runs through train_run -----------------------------------------------------------------

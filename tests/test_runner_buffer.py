@@ -4,6 +4,7 @@ import torch
 
 from nqmix_core.buffer import EpisodeBuffer
 from nqmix_core.envs.matrix import QTRAN_PAYOFF, MatrixGame, TwoStepGame
+from nqmix_core.envs.two_peak import TwoPeakGame
 from nqmix_core.errors import UserError
 from nqmix_core.registry import make_env, make_learner
 from nqmix_core.runner import rollout
@@ -55,7 +56,7 @@ def test_a_small_games_sizes_are_those_of_its_observations_and_episodes(name, st
         actions = torch.ones(3, info.n_agents, dtype=torch.long) if discrete else torch.zeros(3, info.n_agents, 1)
         result = env.step(actions)
         assert result.next.obs.shape == first.obs.shape and result.terminated.all() == (step == steps - 1)
-    assert MatrixGame().n_envs == TwoStepGame().n_envs == 1
+    assert MatrixGame().n_envs == TwoStepGame().n_envs == TwoPeakGame().n_envs == 1
 
 
 def test_rollout_masks_each_copy_after_its_own_end():
