@@ -108,14 +108,22 @@ def workspace(base: Path) -> Path:
     return base
 
 
-def killed(space: Path, module: str, source: str, mutant: Mutant, tests: list[str]) -> bool:
-    """Whether the tests fail with ``mutant`` in place; ``python -m pytest`` imports the copy in ``space``
-    (the current folder comes first on its path)."""
+TEST_TIMEOUT = 600
+"""Seconds the tests may take on one mutant (``--timeout``); a mutant that makes them run longer (a loop that no
+longer ends) is counted as caught, as the test command would never pass with it."""
+
+
+def killed(space: Path, module: str, source: str, mutant: Mutant, tests: list[str], timeout: float = TEST_TIMEOUT
+           ) -> bool:
+    """Whether the tests fail, or do not end within ``timeout`` seconds, with ``mutant`` in place; ``python -m
+    pytest`` imports the copy in ``space`` (the current folder comes first on its path)."""
     (space / module).write_text(mutated(source, mutant))
     try:  # no bytecode cache: two mutants of one size written in one second would share a stale .pyc
         result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
-                                cwd=space, capture_output=True, timeout=600,
+                                cwd=space, capture_output=True, timeout=timeout,
                                 env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    except subprocess.TimeoutExpired:
+        return True
     finally:
         (space / module).write_text(source)
     return result.returncode != 0
@@ -134,6 +142,8 @@ def checked(args: argparse.Namespace) -> str:
                    "tests/test_losses.py, or one test of a file as tests/test_losses.py::test_name")
     elif args.jobs < 1:
         problem = "--jobs must be at least 1"
+    elif not args.timeout > 0:
+        problem = "--timeout must be a number of seconds above 0"
     if problem:
         print(f"mutants.py: {problem}.", file=sys.stderr)
         raise SystemExit(2)
@@ -149,7 +159,8 @@ def report(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
         spaces = [workspace(Path(tmp) / f"job{j}") for j in range(args.jobs)]
         share = [found[j::args.jobs] for j in range(args.jobs)]
-        outcomes = pool.map(lambda j: [killed(spaces[j], module, source, m, args.tests) for m in share[j]],
+        outcomes = pool.map(lambda j: [killed(spaces[j], module, source, m, args.tests, args.timeout)
+                                      for m in share[j]],
                             range(args.jobs))
         survivors = sorted((m for j, dead in enumerate(outcomes) for m, k in zip(share[j], dead) if not k),
                            key=lambda m: (m.line, m.change))
@@ -165,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tests", nargs="+", default=MATH_TESTS,
                         help="test files, or single tests as FILE::NAME, to run on each mutant")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once, each in its own copy")
+    parser.add_argument("--timeout", type=float, default=TEST_TIMEOUT,
+                        help="seconds the tests may take on one mutant; longer counts as caught")
     run_benchmark(parser, report, argv=argv, checkout=ROOT)  # the code measured is this checkout's, copied
 
 

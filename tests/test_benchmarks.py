@@ -138,10 +138,26 @@ def test_mutants_refuses_a_file_outside_the_package_in_one_sentence():
 
 def test_mutants_takes_single_tests_and_names_a_missing_test_file_in_one_sentence(capsys):
     from mutants import checked
-    single = argparse.Namespace(module="nqmix_core/runner.py", jobs=1,
+    single = argparse.Namespace(module="nqmix_core/runner.py", jobs=1, timeout=600,
                                 tests=["tests/test_rollout.py::test_one_rollout_written_out"])
     assert checked(single) == "nqmix_core/runner.py"
     with pytest.raises(SystemExit) as stop:
-        checked(argparse.Namespace(module="nqmix_core/runner.py", tests=["tests/test_nothing.py::test_x"], jobs=1))
+        checked(argparse.Namespace(module="nqmix_core/runner.py", tests=["tests/test_nothing.py::test_x"], jobs=1,
+                                   timeout=600))
     assert stop.value.code == 2
     assert "no test file tests/test_nothing.py under" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        checked(argparse.Namespace(module="nqmix_core/runner.py", tests=[], jobs=1, timeout=0))
+    assert capsys.readouterr().err == "mutants.py: --timeout must be a number of seconds above 0.\n"
+
+
+def test_a_mutant_that_makes_the_tests_hang_counts_as_caught_and_the_check_goes_on(tmp_path):
+    import mutants
+    source = "def f(n):\n    while n < 2:\n        n = n + 1\n    return n\n"
+    (tmp_path / "pkg.py").write_text(source)
+    (tmp_path / "test_pkg.py").write_text("from pkg import f\n\n\ndef test_f():\n    assert f(0) == 2\n")
+    found = {m.change: m for m in mutants.mutants(source)}
+    assert mutants.killed(tmp_path, "pkg.py", source, found["Add -> Sub"], ["test_pkg.py"], timeout=5)  # never ends
+    assert mutants.killed(tmp_path, "pkg.py", source, found["Lt -> LtE"], ["test_pkg.py"], timeout=60)  # f(0) = 3
+    assert not mutants.killed(tmp_path, "pkg.py", source, found["1 -> 2"], ["test_pkg.py"], timeout=60)  # still 2
+    assert (tmp_path / "pkg.py").read_text() == source  # put back after each
