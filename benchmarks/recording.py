@@ -47,16 +47,18 @@ def recorded(path: str | None, checkout: Path | None = None):
     started, load_before, clock = provenance(checkout=checkout), os.getloadavg(), time.perf_counter()
     tee = _Tee(sys.stdout)
     sys.stdout = tee
+    status = "stopped before its end"  # what a benchmark that raised, or was interrupted, left: kept, and said so
     try:
         yield
+        status = "finished"
     finally:
         sys.stdout = tee.stream
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(tee.parts))
+        out.write_text("".join(tee.parts) + ("" if status == "finished" else f"[{status}]\n"))
         write_json(out.with_name(out.name + ".json"),
-                   {**started, "load_average_before": load_before, "load_average_after": os.getloadavg(),
-                    "wall_seconds": round(time.perf_counter() - clock, 1)})
+                   {**started, "status": status, "load_average_before": load_before,
+                    "load_average_after": os.getloadavg(), "wall_seconds": round(time.perf_counter() - clock, 1)})
 
 
 def run_benchmark(parser: argparse.ArgumentParser, report: Callable[[argparse.Namespace], None],

@@ -23,6 +23,17 @@ def test_recorded_keeps_the_printed_text_and_writes_a_manifest(tmp_path, capsys)
     manifest = json.loads((tmp_path / "figures" / "bench.txt.json").read_text())
     assert {"command", "git", "versions", "host", "wall_seconds", "load_average_before"} <= set(manifest)
     assert manifest["versions"]["torch"].startswith("2.13") and manifest["host"]["cpu_count"] >= 1
+    assert manifest["status"] == "finished"
+
+
+def test_a_benchmark_that_stops_early_keeps_what_it_printed_and_says_so(tmp_path, capsys):
+    out = tmp_path / "bench.txt"
+    with pytest.raises(KeyboardInterrupt):
+        with recorded(str(out)):
+            print("first half")
+            raise KeyboardInterrupt
+    assert out.read_text() == "first half\n[stopped before its end]\n"
+    assert json.loads((tmp_path / "bench.txt.json").read_text())["status"] == "stopped before its end"
 
 
 def test_a_manifest_names_the_commit_of_the_checkout_measured(tmp_path, capsys):
