@@ -26,6 +26,31 @@ def test_random_mdp_is_a_valid_mdp():
     assert torch.allclose(mdp.transitions.sum(-1), torch.ones(5, 3, dtype=D))
     assert (mdp.transitions >= 0).all() and mdp.start.sum() == 1.0
     assert torch.equal(th.random_mdp(seed=1).rewards, mdp.rewards)  # the seed fixes everything
+    assert mdp.start.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # S_0 = 0, as the docstring says
+
+
+def test_sample_categorical_reaches_every_category_including_the_last():
+    gen = torch.Generator().manual_seed(0)
+    certain = torch.eye(3, dtype=D)  # row k puts all its mass on k
+    assert th.tabular.sample_categorical(certain, gen).tolist() == [0, 1, 2]
+    assert th.tabular.sample_categorical(certain[2:], gen).tolist() == [2]  # one row: the last of its 3 categories
+    short = th.tabular.sample_categorical(torch.tensor([[0.5, 0.25]], dtype=D).expand(400, -1), gen)
+    assert short.max().item() == 1  # a sum that rounding left below 1 still gives a valid index
+    draws = th.tabular.sample_categorical(torch.tensor([[0.25, 0.75]], dtype=D).expand(4000, -1), gen)
+    assert abs(draws.float().mean().item() - 0.75) < 0.03  # sd of the mean: 0.0068
+
+
+def test_sampled_trajectories_start_at_s0_and_last_the_horizon(tabular):
+    mdp, theta, _ = tabular
+    states = th.tabular.sample_trajectories(mdp, th.softmax_policy(theta), 6, 4, torch.Generator().manual_seed(0))
+    assert states.shape == (6, 4) and states[:, 0].tolist() == [0] * 6
+
+
+@pytest.mark.parametrize("gamma, tolerance, horizon", [(0.5, 0.01, 8), (0.9, 1e-3, 88), (0.8, 1e-12, 132)])
+def test_truncation_horizon_is_the_first_whose_tail_is_below_the_tolerance(gamma, tolerance, horizon):
+    # γ^H / (1 − γ) < tolerance ≤ γ^(H−1) / (1 − γ); e.g. 0.5: H = 8 leaves 0.0078, H = 7 would leave 0.0156
+    assert th.tabular.truncation_horizon(gamma, tolerance) == horizon
+    assert gamma ** horizon / (1 - gamma) < tolerance <= gamma ** (horizon - 1) / (1 - gamma)
 
 
 def test_bellman_solution_matches_iterative_policy_evaluation(tabular):
