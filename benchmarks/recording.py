@@ -6,7 +6,9 @@
 
 FILE gets the printed text; FILE with ``.json`` appended gets the command, git commit, package
 versions, host (CPU model, cores, torch threads, GPU), the load average before and after, and the wall
-time, so a figure quoted from ``data/benchmarks/`` can be traced and measured again.
+time, so a figure quoted from ``data/benchmarks/`` can be traced and measured again. A benchmark that stops
+early keeps what it printed, marked as stopped; one that stops before printing anything (it refused its
+input) writes nothing, so the same FILE can be given again.
 """
 from __future__ import annotations
 
@@ -53,12 +55,13 @@ def recorded(path: str | None, checkout: Path | None = None):
         status = "finished"
     finally:
         sys.stdout = tee.stream
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(tee.parts) + ("" if status == "finished" else f"[{status}]\n"))
-        write_json(out.with_name(out.name + ".json"),
-                   {**started, "status": status, "load_average_before": load_before,
-                    "load_average_after": os.getloadavg(), "wall_seconds": round(time.perf_counter() - clock, 1)})
+        if status == "finished" or tee.parts:  # one that stopped before printing (a refused input) leaves no file
+            out = Path(path)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text("".join(tee.parts) + ("" if status == "finished" else f"[{status}]\n"))
+            write_json(out.with_name(out.name + ".json"),
+                       {**started, "status": status, "load_average_before": load_before,
+                        "load_average_after": os.getloadavg(), "wall_seconds": round(time.perf_counter() - clock, 1)})
 
 
 def run_benchmark(parser: argparse.ArgumentParser, report: Callable[[argparse.Namespace], None],

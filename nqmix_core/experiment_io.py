@@ -166,10 +166,10 @@ def _versions() -> dict:
     return versions
 
 
-def _host() -> dict:
+def _host(cpuinfo: str = "/proc/cpuinfo") -> dict:
     cpu = platform.processor() or platform.machine()
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(cpuinfo) as f:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass

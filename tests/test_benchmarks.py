@@ -36,6 +36,17 @@ def test_a_benchmark_that_stops_early_keeps_what_it_printed_and_says_so(tmp_path
     assert json.loads((tmp_path / "bench.txt.json").read_text())["status"] == "stopped before its end"
 
 
+def test_a_benchmark_that_refuses_its_input_leaves_no_file_and_the_name_stays_free(tmp_path, capsys):
+    out = tmp_path / "bench.txt"
+    with pytest.raises(SystemExit):
+        with recorded(str(out)):
+            raise SystemExit(2)  # what a benchmark's one-sentence refusal does, before it prints
+    assert not out.exists() and not (tmp_path / "bench.txt.json").exists()
+    with recorded(str(out)):  # the corrected command may use the same name
+        print("3m      1,234")
+    assert out.read_text() == "3m      1,234\n"
+
+
 def test_a_manifest_names_the_commit_of_the_checkout_measured(tmp_path, capsys):
     """``mutants.py`` tests copies of its own checkout, which need not be the imported package's (a second git
     worktree beside an editable install): its manifest names that checkout's commit and whether it was clean."""
@@ -140,11 +151,13 @@ def test_mutants_makes_each_change_once_and_only_that_change():
     }
 
 
-def test_mutants_refuses_a_file_outside_the_package_in_one_sentence():
-    result = subprocess.run([sys.executable, str(BENCHMARKS / "mutants.py"), "tests/helpers.py"], capture_output=True,
-                            text=True, cwd=BENCHMARKS.parent, timeout=300)
+def test_mutants_refuses_a_file_outside_the_package_in_one_sentence(tmp_path):
+    save = tmp_path / "mutants.txt"
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "mutants.py"), "tests/helpers.py", "--save", str(save)],
+                            capture_output=True, text=True, cwd=BENCHMARKS.parent, timeout=300)
     assert result.returncode == 2 and result.stderr.strip().endswith("give a file of the package.")
     assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing saved, so the corrected command can use the same name
 
 
 def test_mutants_takes_single_tests_and_names_a_missing_test_file_in_one_sentence(capsys):

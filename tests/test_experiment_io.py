@@ -4,6 +4,7 @@ files, the checks before a run writes, the lock, the checkpoint's checks, the ho
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -115,13 +116,16 @@ def test_an_unreadable_checkpoint_gives_the_first_line_of_the_reason(tmp_path):
     assert message.startswith(f"The checkpoint {tmp_path / 'checkpoint.pt'} could not be read (") and "\n" not in message
 
 
-def test_the_host_names_this_machines_cpu():
-    cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.exists():
-        pytest.skip("no /proc/cpuinfo here")
-    names = [line.partition(":")[2].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-    host = experiment_io._host()
-    assert host["cpu"] == (names[0] if names else host["cpu"]) and host["torch_threads"] == torch.get_num_threads()
+def test_the_host_names_the_cpu_model_and_falls_back_to_the_platforms_name(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n\n"
+                       "processor\t: 1\nmodel name\t: AMD EPYC 7B13\n")
+    host = experiment_io._host(str(cpuinfo))
+    assert host["cpu"] == "AMD EPYC 7B13" and host["torch_threads"] == torch.get_num_threads()
+    fallback = platform.processor() or platform.machine()
+    cpuinfo.write_text("processor\t: 0\nHardware\t: some board\n")  # no "model name" line (some ARM kernels)
+    assert experiment_io._host(str(cpuinfo))["cpu"] == fallback
+    assert experiment_io._host(str(tmp_path / "missing"))["cpu"] == fallback
 
 
 def test_a_folder_outside_git_has_no_commit(tmp_path):
