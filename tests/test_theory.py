@@ -227,6 +227,49 @@ def test_monotone_mlp_mixer_has_positive_slopes(games):
     assert (mean_slope > 0).all() and torch.allclose(mean_sign, torch.ones_like(mean_sign))
 
 
+def test_the_kits_own_mixer_reads_the_one_feature_state_of_a_one_step_game(games):
+    """The Mixer contract is that of ``nqmix_core.networks``: a real NQMIX mixer (state_dim 1) takes the games."""
+    from nqmix_core.networks.mixers import NQMIXMixer
+
+    agent_qs, logits = games[0][:20], games[1][:20]
+    torch.manual_seed(0)
+    mixer = NQMIXMixer(n_agents=2, state_dim=1).double()
+    _, mean_sign = th.mixer_slope_averages(mixer, agent_qs, logits)
+    assert torch.allclose(th.sign_trick_directions(mixer, agent_qs, logits),
+                          mean_sign[..., None] * _expected_q_gradient(agent_qs, logits), atol=1e-12)
+    assert th.expected_q_tot(mixer, agent_qs, logits).shape == (20,)
+
+
+def test_one_game_without_a_batch_axis_gives_the_same_numbers_as_in_a_batch(games):
+    agent_qs, logits = games
+    mixer = th.bilinear_mixer(2.0)
+    one = th.expected_q_tot(mixer, agent_qs[4], logits[4])
+    assert one.shape == () and torch.allclose(one, th.expected_q_tot(mixer, agent_qs, logits)[4], atol=1e-12)
+    assert torch.allclose(th.sign_trick_directions(mixer, agent_qs[4], logits[4]),
+                          th.sign_trick_directions(mixer, agent_qs, logits)[4], atol=1e-12)
+
+
+def test_the_bilinear_mixer_and_its_slope_averages_by_hand():
+    mixer = th.bilinear_mixer(2.0)
+    assert mixer(torch.tensor([1.0, 3.0], dtype=D), None).item() == 1 + 3 - 2 * 1 * 3
+    assert mixer(torch.tensor([[0.5, -1.0]], dtype=D), None).tolist() == [0.5 - 1.0 + 2 * 0.5]
+    # two actions each, Q_a(u) = [1, -1] and uniform policies: the 4 joint actions are equally likely
+    agent_qs, logits = torch.tensor([[1.0, -1.0], [1.0, -1.0]], dtype=D), torch.zeros(2, 2, dtype=D)
+    slope, sign = th.mixer_slope_averages(mixer, agent_qs, logits)
+    # ∂f/∂q_1 = 1 − 2 q_2 is −1 when q_2 = 1 and 3 when q_2 = −1: mean 1, mean sign 0; likewise for agent 2
+    assert torch.allclose(slope, torch.tensor([1.0, 1.0], dtype=D)) and torch.allclose(sign, torch.zeros(2, dtype=D))
+
+
+def test_the_gradients_leave_their_inputs_as_they_were(games):
+    agent_qs, logits = games[0][:5], games[1][:5]
+    mixer = th.bilinear_mixer(1.5)
+    th.exact_agent_gradients(mixer, agent_qs, logits)
+    th.sign_trick_directions(mixer, agent_qs, logits)
+    actions, targets = torch.zeros(5, 2, dtype=D), torch.ones(5, 2, dtype=D)
+    th.deterministic_game_directions(mixer, actions, targets)
+    assert not any(t.requires_grad for t in (agent_qs, logits, actions, targets))
+
+
 def test_deterministic_sign_trick_is_a_positive_multiple_of_the_gradient():
     gen = torch.Generator().manual_seed(0)
     actions, targets = torch.randn(200, 2, generator=gen, dtype=D), torch.randn(200, 2, generator=gen, dtype=D)
