@@ -258,6 +258,10 @@ def test_the_bilinear_mixer_and_its_slope_averages_by_hand():
     slope, sign = th.mixer_slope_averages(mixer, agent_qs, logits)
     # ∂f/∂q_1 = 1 − 2 q_2 is −1 when q_2 = 1 and 3 when q_2 = −1: mean 1, mean sign 0; likewise for agent 2
     assert torch.allclose(slope, torch.tensor([1.0, 1.0], dtype=D)) and torch.allclose(sign, torch.zeros(2, dtype=D))
+    # Q_2 = 0.5 for both actions: ∂f/∂q_1 = 1 − 2 · 0.5 = 0 at every joint action, whose sign is 0 (not NaN)
+    flat = torch.tensor([[1.0, -1.0], [0.5, 0.5]], dtype=D)
+    slope, sign = th.mixer_slope_averages(mixer, flat, logits)
+    assert slope[0].item() == 0.0 and sign[0].item() == 0.0
 
 
 def test_the_gradients_leave_their_inputs_as_they_were(games):
