@@ -152,6 +152,7 @@ def test_time_to_win_rate_reads_the_first_evaluation_over_the_threshold_and_its_
     fast, slow, paper, overlap = table.to_dict("records")
     assert (fast["first_t_env"], fast["first_seconds"], fast["best"]) == (10011, 31.25, 0.84)
     assert fast["final"] == pytest.approx(0.81) and fast["updates"] == 240 and fast["wall_seconds"] == 40.0
+    assert fast["t_env"] == 15007  # the last row's steps
     assert fast["changed"] == "batch_size=8, tau=0.005" and fast["method"] == "NQMIX" and fast["seed"] == 3
     assert math.isnan(slow["first_t_env"]) and math.isnan(slow["first_seconds"])
     assert slow["changed"] == "updates_per_episode=0.25"
