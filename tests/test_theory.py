@@ -315,6 +315,25 @@ def test_lq_value_matrix_matches_a_rollout(lq):
     assert total.item() == pytest.approx(-(initial @ th.lq_value_matrix(problem, gain) @ initial).item(), abs=1e-10)
 
 
+def test_lq_action_value_is_the_value_on_policy_and_one_step_of_bellman_off_it(lq):
+    problem, gain = lq
+    states = torch.randn(7, 3, generator=torch.Generator().manual_seed(4), dtype=D)  # 7 states: not n = 3
+    value_matrix = th.lq_value_matrix(problem, gain)
+    values = -((states @ value_matrix) * states).sum(-1)  # V^μ(s) = −sᵀ P s
+    assert torch.allclose(th.lq_action_value(problem, gain, states, states @ gain.T), values, atol=1e-12)
+    state, action = torch.tensor([1.0, -0.5, 0.3], dtype=D), torch.tensor([0.4, -2.0], dtype=D)  # u ≠ K s
+    following = problem.dynamics @ state + problem.control @ action
+    by_hand = (-(state @ problem.state_cost @ state) - (action @ problem.action_cost @ action)
+               - problem.gamma * (following @ value_matrix @ following))
+    assert th.lq_action_value(problem, gain, state, action).item() == pytest.approx(by_hand.item(), abs=1e-12)
+
+
+def test_the_random_lq_dynamics_have_spectral_radius_0_8():
+    for seed in range(3):
+        problem = th.random_lq_problem(seed=seed)
+        assert torch.linalg.eigvals(problem.dynamics).abs().max().item() == pytest.approx(0.8, abs=1e-12)
+
+
 def test_deterministic_policy_gradient_equals_exact_gradient(lq):
     problem, gain = lq
     exact = th.lq_exact_gradient(problem, gain)
