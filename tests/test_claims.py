@@ -214,3 +214,46 @@ def test_the_first_matrix_folder_decides_c1_and_the_others_are_shown_as_records(
     table = claims.claims_table(tmp_path / "smac", [first, second]).set_index("claim")
     assert table.loc["C1", "verdict"] == "holds" and table.loc["C1 (record)", "verdict"] == "does not hold"
     assert table.loc["C1", "data"] == str(first)
+
+
+def _bias_table(on: list[float], off: list[float], cosine: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"seed": range(len(on)), "on-policy error": on, "on-policy cosine": [1.0] * len(on),
+                         "off-policy error": off, "off-policy cosine": cosine})
+
+
+@pytest.mark.parametrize("off, verdict", [
+    ([1e-12, 5e-10], "holds"),  # every MDP exact with states from b
+    ([0.02, 0.30], "does not hold"),  # every MDP biased
+    ([1e-12, 0.30], "inconclusive"),  # exact on one, biased on another
+    ([1e-9, 1e-12], "inconclusive"),  # an error of exactly EXACT is not exact
+    ([0.01, 0.30], "inconclusive"),  # nor is exactly BIASED biased
+])
+def test_c8s_rule_at_its_edges(off, verdict):
+    from nqmix_core.teaching.theory.off_policy import off_policy_claim
+    assert off_policy_claim(_bias_table([0.0, 0.0], off, [0.9, 0.8]))["verdict"] == verdict
+
+
+def test_c8s_evidence_names_the_range_of_each_figure():
+    from nqmix_core.teaching.theory.off_policy import off_policy_claim
+    row = off_policy_claim(_bias_table([1e-15, 2e-15, 0.0], [0.31, 0.12, 0.47], [0.95, 0.62, 0.88]))
+    assert row["evidence"] == ("3 random MDPs: relative error on-policy below 1e-09; off-policy 0.12–0.47, "
+                               "cosine to ∇J 0.62–0.95")
+    assert row["leans"] == "exact only on-policy; off-policy relative error 0.31 (median)"
+    assert "above 1e-09" in off_policy_claim(_bias_table([1e-15, 1e-9], [0.3, 0.3], [0.9, 0.9]))["evidence"]
+
+
+def test_c8s_behaviour_policy_is_the_softmax_of_the_interpolated_logits():
+    """b = softmax((1 − λ)θ + λθ_b), rebuilt here from the same draws, at λ = 0.5 and 1."""
+    import torch
+
+    from nqmix_core.teaching.theory import tabular as th
+    from nqmix_core.teaching.theory.off_policy import off_policy_bias
+    mdp = th.random_mdp(seed=2)
+    generator = torch.Generator().manual_seed(1002)
+    theta, theta_b = (torch.randn(5, 3, generator=generator, dtype=th.DTYPE) for _ in range(2))
+    _, q_values = th.value_functions(mdp, th.softmax_policy(theta))
+    truth = th.exact_gradient(mdp, theta)
+    for lam, logits in ((0.5, 0.5 * theta + 0.5 * theta_b), (1.0, theta_b)):
+        eq3 = th.policy_gradient_sum(theta, q_values, th.discounted_visitation(mdp, th.softmax_policy(logits)))
+        row = off_policy_bias(range(2, 3), lam=lam).iloc[0]
+        assert row["off-policy error"] == pytest.approx(th.relative_error(eq3, truth).item(), rel=1e-9)
