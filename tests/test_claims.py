@@ -230,7 +230,9 @@ def _bias_table(on: list[float], off: list[float], cosine: list[float]) -> pd.Da
 ])
 def test_c8s_rule_at_its_edges(off, verdict):
     from nqmix_core.teaching.theory.off_policy import off_policy_claim
-    assert off_policy_claim(_bias_table([0.0, 0.0], off, [0.9, 0.8]))["verdict"] == verdict
+    row = off_policy_claim(_bias_table([0.0, 0.0], off, [0.9, 0.8]))
+    assert row["verdict"] == verdict
+    assert row["leans"].startswith("exact off-policy too;" if verdict == "holds" else "exact only on-policy;")
 
 
 def test_c8s_evidence_names_the_range_of_each_figure():

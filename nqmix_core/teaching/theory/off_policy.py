@@ -46,7 +46,8 @@ def off_policy_claim(bias: pd.DataFrame | None = None) -> dict:
     verdicts = ["holds" if exact_off else "does not hold" if off.min() > BIASED else "inconclusive"]
     return {"claim": "C8", "statement": "Eq. 3/7 with states from the behaviour policy b is the policy gradient (App. A)",
             "verdict": combine(verdicts), "budget": "exact (float64), 10 random MDPs",
-            "leans": f"exact only on-policy; off-policy relative error {off.median():.2f} (median)",
+            "leans": f"exact {'off-policy too' if exact_off else 'only on-policy'}; off-policy relative error "
+                     f"{off.median():.2f} (median)",
             # the on-policy error is float64 round-off, different on every CPU: print only which side of EXACT it is
             "evidence": f"{len(bias)} random MDPs: relative error on-policy {'below' if on.max() < EXACT else 'above'} "
                         f"{EXACT:g}; off-policy "
