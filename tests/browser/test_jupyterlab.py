@@ -168,20 +168,24 @@ class LabServer:
             body = resp.read()
         return json.loads(body) if body else None
 
-    def kernels(self, attempts: int = 20) -> list[dict]:
-        """The server's kernels. A kernel the server is starting has no ``last_activity`` yet, and jupyter_server
-        answers a listing made in that instant with a 500 (seen in CI: a TraitError on ``last_activity``, then
-        "Kernel started" 2 ms later), so a server error is asked again, for up to ``attempts`` tries."""
+    def listing(self, path: str, attempts: int = 20) -> list[dict]:
+        """GET a list of kernels or sessions. A kernel the server is starting has no ``last_activity`` yet, and
+        jupyter_server answers a listing made in that instant with a 500 (seen in CI: a TraitError on
+        ``last_activity``, then "Kernel started" 2 ms later), so a server error is asked again, up to ``attempts``
+        tries."""
         for attempt in range(1, attempts + 1):
             try:
-                return self.api("GET", "/api/kernels")
+                return self.api("GET", path)
             except urllib.error.HTTPError as error:
                 if error.code < 500 or attempt == attempts:
                     raise
                 time.sleep(0.25)
 
+    def kernels(self, attempts: int = 20) -> list[dict]:
+        return self.listing("/api/kernels", attempts)
+
     def shut_down_all_kernels(self, timeout: float = 60):
-        for session in self.api("GET", "/api/sessions"):
+        for session in self.listing("/api/sessions"):
             try:
                 self.api("DELETE", f"/api/sessions/{session['id']}")
             except urllib.error.HTTPError:
