@@ -588,14 +588,19 @@ def test_a_kernel_listing_the_server_fails_while_a_kernel_starts_is_asked_again(
 
     def always(code):
         def api(method, path):
+            answers.append(path)
             raise urllib.error.HTTPError(path, code, "Error", None, None)
         return api
+    answers.clear()
     server.api = always(404)
     with pytest.raises(urllib.error.HTTPError, match="404"):
-        server.kernels()  # not a server error: no second try
+        server.kernels()
+    assert len(answers) == 1  # not a server error: no second try
+    answers.clear()
     server.api = always(500)
     with pytest.raises(urllib.error.HTTPError, match="500"):
-        server.kernels(attempts=3)  # a server that keeps failing is reported
+        server.kernels(attempts=3)
+    assert len(answers) == 3  # a server that keeps failing is reported after its tries
 
 
 def test_every_widget_is_driven_somewhere():
